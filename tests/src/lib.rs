@@ -1,0 +1,2 @@
+//! Helpers shared by mailguard's integration tests (`tests/tests/*.rs`):
+//! network-namespace labs, raw-socket clients and scripted servers.
