@@ -1,0 +1,201 @@
+//! Session-table benchmarks: lookup hit/miss at 10 k, 1 M and 10 M sessions,
+//! create+delete rate, expiry rate, and bytes per session (printed).
+//!
+//! Keys look like the seed's traffic: many clients toward a few servers through
+//! static NAT (two keys per session). Lookups use the packet's precomputed flow
+//! hash (the pipeline hashes once per packet); `hash` measures that hash alone.
+
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use flowtable::key::IPPROTO_TCP;
+use flowtable::{
+    FlowHash, FlowHasher, FlowKey, FlowTable, Nanos, SessionKeys, TableConfig, TimeoutKind,
+};
+
+/// Session `i`: client 100.64.0.0 + i/50000, port 10000 + i%50000, toward one of
+/// 16 public servers :25, translated to 10.10.10.x.
+fn session(i: u64) -> SessionKeys {
+    let client = Ipv4Addr::from_bits(0x6440_0000 + (i / 50_000) as u32);
+    let port = 10_000 + (i % 50_000) as u16;
+    let server = (i % 16) as u8;
+    SessionKeys {
+        initiator: FlowKey::new(
+            IPPROTO_TCP,
+            client,
+            port,
+            Ipv4Addr::new(172, 22, 1, 100 + server),
+            25,
+            0,
+        ),
+        responder: FlowKey::new(
+            IPPROTO_TCP,
+            client,
+            port,
+            Ipv4Addr::new(10, 10, 10, 100 + server),
+            25,
+            1,
+        ),
+    }
+}
+
+fn filled(n: u64, hasher: FlowHasher) -> FlowTable<u64> {
+    let mut t = FlowTable::new(TableConfig::with_capacity(n as u32), hasher, Nanos::ZERO)
+        .expect("capacity");
+    for i in 0..n {
+        let h = t.insert(session(i), i, Nanos::ZERO).expect("fits");
+        t.arm(h, TimeoutKind::TcpIdle, Nanos::from_secs(3600), Nanos::ZERO);
+    }
+    t
+}
+
+/// 64 k probe keys spread over the table (both sides, both directions).
+fn probes(n: u64, hasher: FlowHasher, hit: bool) -> Vec<(FlowKey, FlowHash)> {
+    let mut x = 0x243f_6a88_85a3_08d3u64;
+    (0..1u64 << 16)
+        .map(|j| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = if hit { x % n } else { n + x % n };
+            let keys = session(i);
+            let k = match j & 3 {
+                0 => keys.initiator,
+                1 => keys.initiator.reversed(),
+                2 => keys.responder,
+                _ => keys.responder.reversed(),
+            };
+            (k, hasher.hash(&k))
+        })
+        .collect()
+}
+
+fn lookups(c: &mut Criterion) {
+    let hasher = FlowHasher::new(0x5eed);
+    let mut g = c.benchmark_group("flowtable_lookup");
+    for (label, n) in [("10k", 10_000u64), ("1M", 1_000_000), ("10M", 10_000_000)] {
+        let t = filled(n, hasher);
+        eprintln!(
+            "flowtable {label}: {} sessions, {} bytes reserved = {:.1} bytes/session (slot {} B incl. u64 data)",
+            t.len(),
+            t.reserved_bytes(),
+            t.reserved_bytes() as f64 / t.capacity() as f64,
+            FlowTable::<u64>::slot_size()
+        );
+        for hit in [true, false] {
+            let ps = probes(n, hasher, hit);
+            let mut i = 0usize;
+            let name = if hit { "hit" } else { "miss" };
+            g.throughput(Throughput::Elements(1));
+            g.bench_function(BenchmarkId::new(name, label), |b| {
+                b.iter(|| {
+                    i = (i + 1) & 0xffff;
+                    let (k, h) = &ps[i];
+                    black_box(t.lookup(k, *h))
+                })
+            });
+            // A 32-packet burst, as the pipeline looks up (independent lookups
+            // overlap their cache misses).
+            g.throughput(Throughput::Elements(32));
+            g.bench_function(BenchmarkId::new(format!("{name}_burst32"), label), |b| {
+                b.iter(|| {
+                    i = (i + 32) & 0xffe0;
+                    let mut found = 0u32;
+                    for (k, h) in &ps[i..i + 32] {
+                        found += u32::from(t.lookup(k, *h).is_some());
+                    }
+                    black_box(found)
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn hashing(c: &mut Criterion) {
+    let hasher = FlowHasher::new(0x5eed);
+    let keys: Vec<FlowKey> = (0..1024).map(|i| session(i).initiator).collect();
+    let mut i = 0usize;
+    c.bench_function("flowtable_hash", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            black_box(hasher.hash(black_box(&keys[i])))
+        })
+    });
+}
+
+fn create_delete(c: &mut Criterion) {
+    let hasher = FlowHasher::new(0x5eed);
+    let mut g = c.benchmark_group("flowtable_create_delete");
+    g.throughput(Throughput::Elements(1));
+    for (label, live) in [("10k", 10_000u64), ("1M", 1_000_000)] {
+        // Steady state: `live` sessions; each iteration creates one (hashes, insert,
+        // arm synwait) and deletes the oldest.
+        let mut t = filled(live, hasher);
+        let mut ring: Vec<_> = (0..live)
+            .map(|i| t.lookup_key(&session(i).initiator).expect("present").handle)
+            .collect();
+        let mut next = live;
+        let mut pos = 0usize;
+        g.bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter(|| {
+                black_box(t.remove(ring[pos]));
+                let keys = session(next);
+                let hashes = [hasher.hash(&keys.initiator), hasher.hash(&keys.responder)];
+                let h = t
+                    .insert_hashed(keys, hashes, next, Nanos::ZERO)
+                    .expect("room");
+                t.arm(h, TimeoutKind::SynWait, Nanos::from_secs(30), Nanos::ZERO);
+                ring[pos] = h;
+                pos = if pos + 1 == ring.len() { 0 } else { pos + 1 };
+                next = if next == 40_000_000 { live } else { next + 1 };
+            })
+        });
+    }
+    g.finish();
+}
+
+fn expiry(c: &mut Criterion) {
+    let hasher = FlowHasher::new(0x5eed);
+    let n = 100_000u64;
+    let mut g = c.benchmark_group("flowtable_expiry");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("100k_sessions", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let mut t = filled_with_spread(n, hasher);
+                let start = std::time::Instant::now();
+                let mut expired = 0u64;
+                let mut now = Nanos::ZERO;
+                while !t.is_empty() {
+                    now = now + Nanos::from_millis(10);
+                    t.advance(now, 1024, |e| {
+                        expired += 1;
+                        black_box(e.value);
+                    });
+                }
+                total += start.elapsed();
+                assert_eq!(expired, n);
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// `n` sessions with synwait deadlines spread over 30 s.
+fn filled_with_spread(n: u64, hasher: FlowHasher) -> FlowTable<u64> {
+    let mut t = FlowTable::new(TableConfig::with_capacity(n as u32), hasher, Nanos::ZERO)
+        .expect("capacity");
+    for i in 0..n {
+        let h = t.insert(session(i), i, Nanos::ZERO).expect("fits");
+        t.arm(h, TimeoutKind::SynWait, Nanos(1 + i * 300_000), Nanos::ZERO);
+    }
+    t
+}
+
+criterion_group!(benches, hashing, lookups, create_delete, expiry);
+criterion_main!(benches);

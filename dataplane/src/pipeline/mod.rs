@@ -1,0 +1,254 @@
+//! The path of a packet, read top to bottom (`config-and-nat.md` §5.2).
+//!
+//! [`Firewall::handle_frame`] is the spine. It calls one file per stage:
+//!
+//! 1. parse and validate (`wire::frame`), ARP to the local stack (`local.rs`);
+//! 2. flow key and hash (`flow.rs`), session lookup;
+//! 3. hit → the session path (`session_path.rs`: TCP tracking, SMTP
+//!    inspection, the recorded translation, ACLs bypassed);
+//! 4. miss → a new flow (`new_flow.rs`: input ACL, local delivery, inspection
+//!    rule and half-open checks, NAT, routing, output ACL, session creation);
+//! 5. transmit (`transmit.rs`: TTL, next-hop MAC, TX batch);
+//! 6. timers, half-open deletions and reports (`expiry.rs`).
+//!
+//! Every stage is sans-IO: it takes `now` and a frame and writes output to a
+//! [`TxSink`]. One [`Firewall`] is one worker's state; the flows it owns are
+//! steered to it by [`Processor::steer`].
+
+mod expiry;
+mod flow;
+mod local;
+mod new_flow;
+mod report;
+mod session_path;
+mod transmit;
+
+use std::sync::Arc;
+
+use flowtable::{Deletion, FlowHasher, FlowTable, Nanos, TableConfig, TimedEvent};
+
+use crate::drop_reason::{DropCounters, DropReason};
+use crate::io::TxSink;
+use crate::logging::LogProducer;
+use crate::runtime::{Runtime, MAX_PORTS};
+use crate::session::Session;
+use crate::shared::{PortCounters, ProtocolPackets, Shared};
+use crate::smtp_path::SmtpWorker;
+use crate::wire::frame::{parse_frame, L3};
+use crate::wire::ParseError;
+use crate::worker::Processor;
+
+pub use flow::{key_of, KeyOrigin};
+
+/// Sizing of one worker's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirewallSizing {
+    /// Sessions per worker (the table never grows).
+    pub sessions: u32,
+    /// SMTP-inspected sessions per worker.
+    pub smtp_sessions: usize,
+}
+
+impl Default for FirewallSizing {
+    fn default() -> Self {
+        FirewallSizing { sessions: 65_536, smtp_sessions: 4096 }
+    }
+}
+
+/// The seed of the flow hash: the same for every worker (steering and lookup
+/// must agree across workers).
+pub const FLOW_HASH_SEED: u64 = 0x6d61_696c_6775_6172;
+
+/// One worker's firewall: its session table and everything it counts.
+pub struct Firewall {
+    worker: u16,
+    shared: Arc<Shared>,
+    rt: Arc<Runtime>,
+    hasher: FlowHasher,
+    table: FlowTable<Session>,
+    smtp: SmtpWorker,
+    log: LogProducer,
+    drops: DropCounters,
+    ports: [PortCounters; MAX_PORTS],
+    acl_hits: Vec<Vec<u64>>,
+    packets: ProtocolPackets,
+    creations: u64,
+    last_created_ns: u64,
+    counts: [u64; 3],
+    maxever: [u64; 3],
+    deletions: Vec<Deletion>,
+    events: Vec<TimedEvent>,
+    last_poll_ns: u64,
+    /// Copy of a frame as it arrived, for ICMP errors quoting it.
+    scratch: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Firewall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Firewall")
+            .field("worker", &self.worker)
+            .field("sessions", &self.table.len())
+            .finish()
+    }
+}
+
+fn parse_drop(e: ParseError) -> DropReason {
+    match e {
+        ParseError::TooShort | ParseError::UnsupportedEtherType | ParseError::BadArp => {
+            DropReason::MalformedL2
+        }
+        ParseError::NotIpv4
+        | ParseError::BadIpHeaderLen
+        | ParseError::BadIpChecksum
+        | ParseError::BadTotalLength => DropReason::MalformedIp,
+        _ => DropReason::MalformedL4,
+    }
+}
+
+impl Firewall {
+    /// Worker `worker`'s firewall over the shared state.
+    pub fn new(
+        worker: u16,
+        shared: Arc<Shared>,
+        log: LogProducer,
+        sizing: FirewallSizing,
+        now: u64,
+    ) -> Result<Firewall, String> {
+        let hasher = FlowHasher::new(FLOW_HASH_SEED);
+        let table = FlowTable::new(TableConfig::with_capacity(sizing.sessions), hasher, Nanos(now))
+            .map_err(|e| format!("session table: {e:?}"))?;
+        let rt = shared.runtime();
+        let acl_hits = rt.compiled.access_lists.iter().map(|l| vec![0; l.entries.len()]).collect();
+        Ok(Firewall {
+            worker,
+            rt,
+            hasher,
+            table,
+            smtp: SmtpWorker::new(sizing.smtp_sessions),
+            log,
+            drops: DropCounters::default(),
+            ports: [PortCounters::default(); MAX_PORTS],
+            acl_hits,
+            packets: ProtocolPackets::default(),
+            creations: 0,
+            last_created_ns: 0,
+            counts: [0; 3],
+            maxever: [0; 3],
+            deletions: Vec::with_capacity(1024),
+            events: Vec::with_capacity(256),
+            last_poll_ns: 0,
+            scratch: vec![0u8; crate::io::MAX_FRAME].into_boxed_slice(),
+            shared,
+        })
+    }
+
+    /// Sessions this worker holds.
+    pub fn session_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Drop counters of this worker.
+    pub fn drops(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    /// Wall-clock timestamp for a log record.
+    #[inline]
+    fn unix_ns(&self, now: u64) -> u64 {
+        now.wrapping_add(self.shared.wall_offset_ns)
+    }
+
+    /// Counts a dropped frame received on `port`.
+    #[inline]
+    fn drop_frame(&mut self, port: usize, reason: DropReason) {
+        self.drops.count(reason);
+        if let Some(p) = self.ports.get_mut(port) {
+            p.drops += 1;
+        }
+    }
+
+    /// Picks up a new configuration generation (once per burst, one load).
+    #[inline]
+    fn refresh_runtime(&mut self) {
+        if self.shared.generation() != self.rt.generation {
+            self.rt = self.shared.runtime();
+            let lists = &self.rt.compiled.access_lists;
+            if self.acl_hits.len() != lists.len()
+                || self.acl_hits.iter().zip(lists).any(|(h, l)| h.len() != l.entries.len())
+            {
+                self.acl_hits = lists.iter().map(|l| vec![0; l.entries.len()]).collect();
+            }
+        }
+    }
+
+    /// The spine: one received frame, from parse to transmit.
+    pub fn handle_frame(&mut self, now: u64, port: usize, frame: &mut [u8], tx: &mut TxSink) {
+        if let Some(p) = self.ports.get_mut(port) {
+            p.rx_packets += 1;
+            p.rx_bytes += frame.len() as u64;
+        }
+        // 1. Parse and validate once; later stages read fields infallibly.
+        let parsed = match parse_frame(frame) {
+            Ok(p) => p,
+            Err(e) => return self.drop_frame(port, parse_drop(e)),
+        };
+        let Some(iface) = self.rt.port_interface(port).copied().filter(|i| i.up) else {
+            return self.drop_frame(port, DropReason::NoInterface);
+        };
+        let ip = match parsed.l3 {
+            L3::Arp(arp) => return self.handle_arp(now, port, &iface, &arp, tx),
+            L3::Ipv4(ip) => ip,
+        };
+        if parsed.dst_mac != iface.mac && !parsed.dst_mac.is_broadcast() {
+            return self.drop_frame(port, DropReason::NotOurMac);
+        }
+        // 2. Flow key (inside form) and hash, computed once.
+        let key = flow::key_of(&self.rt, &ip);
+        if let Some((key, origin)) = key {
+            let hash = flow::hash_of(&self.hasher, &key);
+            // 3. Session lookup first: return traffic and established flows
+            //    never see an access list (Firewall ACL Bypass).
+            if let Some(hit) = self.table.lookup(&key, hash) {
+                let forward = hit.direction == flowtable::Direction::Forward;
+                let dir = self
+                    .table
+                    .get(hit.handle)
+                    .and_then(|s| session_path::packet_direction(s, forward, port, origin));
+                if let Some(dir) = dir {
+                    return self.session_path(now, port, hit.handle, dir, origin, frame, ip, tx);
+                }
+            }
+            // 4. No session: the new-flow path.
+            return self.new_flow(now, port, &iface, frame, parsed, ip, Some((key, hash, origin)), tx);
+        }
+        self.new_flow(now, port, &iface, frame, parsed, ip, None, tx)
+    }
+}
+
+impl Processor for Firewall {
+    fn steer(&self, _port: usize, frame: &[u8]) -> Option<u64> {
+        let parsed = parse_frame(frame).ok()?;
+        let ip = parsed.ipv4()?;
+        let (key, _) = flow::key_of(&self.rt, ip)?;
+        Some(flow::hash_of(&self.hasher, &key).0)
+    }
+
+    fn process(&mut self, now: u64, port: usize, frame: &mut [u8], tx: &mut TxSink) {
+        self.handle_frame(now, port, frame, tx);
+    }
+
+    fn process_burst(&mut self, now: u64, port: usize, frames: &mut [&mut [u8]], tx: &mut TxSink) {
+        self.refresh_runtime();
+        for frame in frames.iter_mut() {
+            self.handle_frame(now, port, frame, tx);
+        }
+    }
+
+    fn tick(&mut self, now: u64, tx: &mut TxSink) {
+        self.refresh_runtime();
+        self.on_tick(now, tx);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,423 @@
+//! A packet of a live session (`config-and-nat.md` §5.2 step 9): no access
+//! list, the session's recorded translation, L4 state tracking, the SMTP
+//! inspector when attached, timers, and the cached next hop.
+
+use flowtable::{Handle, Nanos, TimeoutKind};
+
+use crate::drop_reason::DropReason;
+use crate::io::TxSink;
+use crate::nat::{translate_destination, translate_source};
+use crate::session::{dir_toward, side_of, DirPath, L4State, Rewrite, Session, FORWARD, REVERSE};
+use crate::shared::lock;
+use crate::show::SessionState;
+use crate::smtp_path::{SegmentCtx, SmtpOutput, SmtpVerdict};
+use crate::stream::{InjectedSegment, SegmentInfo, TcpFlags, TrackVerdict};
+use crate::wire::emit::{emit_tcp_segment, Origin, TcpSegmentSpec};
+use crate::wire::frame::{parse_frame, Ipv4Info, L4};
+use crate::wire::tcp::{SeqNumber, TcpFlags as WireFlags};
+
+use super::flow::KeyOrigin;
+use super::new_flow::payload_len;
+use super::transmit::Sent;
+use super::Firewall;
+
+/// The direction of a packet that matched session `s` (`forward` = same
+/// orientation as the session key), or `None` if it arrived on a port the
+/// session's packets never use in that direction.
+pub(super) fn packet_direction(s: &Session, forward: bool, port: usize, origin: KeyOrigin) -> Option<usize> {
+    match origin {
+        KeyOrigin::Own => s.direction_of(forward, port),
+        // An ICMP error about a packet that went one way travels the other way.
+        KeyOrigin::Quoted => {
+            let dir = if forward { REVERSE } else { FORWARD };
+            (usize::from(s.paths[dir].ingress) == port).then_some(dir)
+        }
+    }
+}
+
+/// Applies a direction's recorded translation.
+#[inline]
+fn apply_rewrite(path: &DirPath, frame: &mut [u8], ip: &mut Ipv4Info) {
+    match path.rewrite {
+        Rewrite::None => {}
+        Rewrite::Source(a) => translate_source(frame, ip, a),
+        Rewrite::Destination(a) => translate_destination(frame, ip, a),
+    }
+}
+
+/// What the SMTP stage decided for the current frame.
+enum Forwarding {
+    /// Forward the (possibly rewritten) frame.
+    Frame,
+    /// Do not forward it.
+    Drop(DropReason),
+    /// Do not forward it, and delete the session.
+    Delete,
+    /// Already handled by the SMTP stage (queued, forwarded as side output,
+    /// absorbed): nothing more to do, and not a drop.
+    Consumed,
+}
+
+impl Firewall {
+    /// The session path.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn session_path(
+        &mut self,
+        now: u64,
+        port: usize,
+        handle: Handle,
+        dir: usize,
+        origin: KeyOrigin,
+        frame: &mut [u8],
+        mut ip: Ipv4Info,
+        tx: &mut TxSink,
+    ) {
+        if ip.ttl <= 1 {
+            // Quote the datagram as it arrived; the session is not touched.
+            if let Some(iface) = self.rt.port_interface(port).copied() {
+                if let Ok(parsed) = parse_frame(frame) {
+                    let spec = crate::wire::emit::IcmpErrorSpec::ttl_exceeded();
+                    self.send_icmp_error(now, port, &iface, &parsed, &ip, frame, spec, tx);
+                }
+            }
+            return self.drop_frame(port, DropReason::TtlExpired);
+        }
+        if origin == KeyOrigin::Quoted {
+            // ICMP error of the session: translate outer and quoted headers.
+            let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else { return };
+            self.packets.icmp += 1;
+            apply_rewrite(&path, frame, &mut ip);
+            ip.decrement_ttl(frame);
+            return self.send_on_path(now, handle, dir, &ip, frame, tx);
+        }
+        let mut finish: Option<SessionState> = None;
+        let mut delete = false;
+        // L4 state.
+        let verdict = match ip.l4 {
+            L4::Tcp(_) => self.track_tcp(now, handle, dir, frame, &mut ip, tx),
+            L4::Udp(_) => {
+                self.packets.udp += 1;
+                self.track_udp(now, handle, dir);
+                Forwarding::Frame
+            }
+            L4::Icmp(_) => {
+                self.packets.icmp += 1;
+                // The ICMP timeout counts from the last outgoing request only.
+                if dir == FORWARD {
+                    self.table.touch(handle, Nanos(now));
+                }
+                Forwarding::Frame
+            }
+            _ => Forwarding::Frame,
+        };
+        match verdict {
+            Forwarding::Frame => {}
+            Forwarding::Drop(reason) => return self.drop_frame(port, reason),
+            Forwarding::Consumed => {
+                if let Some(s) = self.table.get_mut(handle) {
+                    s.last_heard = Nanos(now);
+                }
+                return;
+            }
+            Forwarding::Delete => {
+                self.delete_session(now, handle, flowtable::RemoveCause::Closed, tx);
+                return self.drop_frame(port, DropReason::SmtpClosed);
+            }
+        }
+        let Some(s) = self.table.get_mut(handle) else { return };
+        s.last_heard = Nanos(now);
+        s.bytes[dir] += payload_len(&ip);
+        if let L4State::Tcp { tracker, .. } = &s.l4 {
+            if tracker.state() == crate::stream::TcpState::Closed {
+                delete = true;
+            }
+        }
+        if delete {
+            finish = Some(s.display_state());
+        }
+        let path = s.paths[dir];
+        apply_rewrite(&path, frame, &mut ip);
+        ip.decrement_ttl(frame);
+        self.send_on_path(now, handle, dir, &ip, frame, tx);
+        if finish.is_some() {
+            // In-window RST: forwarded, then the session is gone (§3.2).
+            self.delete_session(now, handle, flowtable::RemoveCause::Closed, tx);
+        }
+    }
+
+    /// Transmits a frame along a session direction, caching the next hop's MAC.
+    fn send_on_path(&mut self, now: u64, handle: Handle, dir: usize, ip: &Ipv4Info, frame: &mut [u8], tx: &mut TxSink) {
+        let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else { return };
+        let sent = self.transmit(now, usize::from(path.egress), path.next_hop, path.next_hop_mac, ip, frame, tx);
+        if let Sent::To(mac) = sent {
+            if path.next_hop_mac.is_none() {
+                if let Some(s) = self.table.get_mut(handle) {
+                    s.paths[dir].next_hop_mac = Some(mac);
+                }
+            }
+        }
+    }
+
+    /// UDP: the first responder datagram ends the half-open state; DNS then
+    /// switches to `dns-timeout` (`cbac-sessions.md` §4).
+    fn track_udp(&mut self, now: u64, handle: Handle, dir: usize) {
+        let dns_timeout = u64::from(self.rt.compiled.globals.dns_timeout);
+        let Some(s) = self.table.get_mut(handle) else { return };
+        let mut became_open = None;
+        let mut dns = false;
+        if let L4State::Udp { answered, dns: is_dns } = &mut s.l4 {
+            if dir == REVERSE && !*answered {
+                *answered = true;
+                became_open = s.halfopen.take();
+                dns = *is_dns;
+            }
+        }
+        if let Some(id) = became_open {
+            self.shared.halfopen.established(id, Nanos(now));
+            self.leave_state(SessionState::HalfOpen);
+            self.enter_state(SessionState::Established);
+        } else if dir == REVERSE {
+            // Still half-open only if no answer ever came; nothing to do.
+        }
+        if dns {
+            self.table.arm(handle, TimeoutKind::Dns, Nanos::from_secs(dns_timeout), Nanos(now));
+        } else {
+            self.table.touch(handle, Nanos(now));
+        }
+    }
+
+    /// TCP: state tracking, then the SMTP inspector if attached.
+    fn track_tcp(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        dir: usize,
+        frame: &mut [u8],
+        ip: &mut Ipv4Info,
+        tx: &mut TxSink,
+    ) -> Forwarding {
+        let L4::Tcp(t) = ip.l4 else { return Forwarding::Frame };
+        let seg = SegmentInfo {
+            seq: crate::stream::Seq(t.seq.0),
+            ack: crate::stream::Seq(t.ack.0),
+            flags: TcpFlags(t.flags.0),
+            window: t.window,
+            payload_len: t.payload_len as u32,
+            wscale: t.options.window_scale,
+            mss: t.options.mss,
+        };
+        let finwait = u64::from(self.rt.compiled.globals.tcp_finwait_time);
+        let from = side_of(dir);
+        let Some(s) = self.table.get_mut(handle) else { return Forwarding::Drop(DropReason::NoSession) };
+        let idle = s.idle_timeout;
+        let L4State::Tcp { tracker, smtp } = &mut s.l4 else { return Forwarding::Frame };
+        let smtp = *smtp;
+        let accepted = match tracker.on_segment(from, &seg) {
+            TrackVerdict::Drop(_) => return Forwarding::Drop(DropReason::TcpState),
+            TrackVerdict::Accept(a) => a,
+        };
+        let mut established = None;
+        if accepted.became_established() {
+            established = s.halfopen.take();
+        }
+        let fin_both = accepted.reached_fin_both() && !s.closing;
+        if fin_both {
+            s.closing = true;
+        }
+        let was_half_open = established.is_some();
+        if let Some(id) = established {
+            self.shared.halfopen.established(id, Nanos(now));
+        }
+        if was_half_open {
+            self.leave_state(SessionState::HalfOpen);
+            self.enter_state(SessionState::Established);
+            self.table.arm(handle, TimeoutKind::TcpIdle, idle, Nanos(now));
+        }
+        if fin_both {
+            self.leave_state(SessionState::Established);
+            self.enter_state(SessionState::Closing);
+            self.table.arm(handle, TimeoutKind::FinWait, Nanos::from_secs(finwait), Nanos(now));
+        } else if !self.table.get(handle).is_some_and(|s| s.closing) {
+            self.table.touch(handle, Nanos(now));
+        }
+        let Some(slot) = smtp else {
+            self.packets.tcp += 1;
+            return Forwarding::Frame;
+        };
+        self.packets.smtp += 1;
+        self.inspect_smtp(now, handle, dir, slot, frame, ip, tx)
+    }
+
+    /// Runs the SMTP glue for one segment and applies its verdict.
+    #[allow(clippy::too_many_arguments)]
+    fn inspect_smtp(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        dir: usize,
+        slot: crate::smtp_path::SmtpSlot,
+        frame: &mut [u8],
+        ip: &mut Ipv4Info,
+        tx: &mut TxSink,
+    ) -> Forwarding {
+        let L4::Tcp(t) = ip.l4 else { return Forwarding::Frame };
+        let unix = self.unix_ns(now);
+        let Some(s) = self.table.get_mut(handle) else { return Forwarding::Drop(DropReason::NoSession) };
+        let paths = s.paths;
+        let (initiator, responder, alert) = (s.initiator, s.responder, s.alert);
+        let L4State::Tcp { tracker, .. } = &mut s.l4 else { return Forwarding::Frame };
+        let mut outputs = Vec::new();
+        let mut out = SessionOutput { outputs: &mut outputs };
+        let mut ctx = SegmentCtx {
+            now_ns: now,
+            unix_ns: unix,
+            from: side_of(dir),
+            tracker,
+            ip: *ip,
+            tcp: t,
+            initiator,
+            responder,
+            alert,
+            log: &self.log,
+        };
+        let verdict = self.smtp.on_segment(slot, &mut ctx, frame, &mut out);
+        // Side output first, in call order (the `SmtpOutput` contract): the
+        // stage returns `Forward` only when it made no side output.
+        for output in outputs {
+            match output {
+                Output::Frame(f) => self.forward_released(now, handle, dir, f, tx),
+                Output::Inject(seg, payload) => self.inject(now, handle, seg.toward, &seg, &payload, tx),
+            }
+        }
+        let _ = paths;
+        match verdict {
+            SmtpVerdict::Forward { frame_len } => match parse_frame(&frame[..frame_len]) {
+                Ok(p) => match p.ipv4() {
+                    Some(new_ip) => {
+                        *ip = *new_ip;
+                        Forwarding::Frame
+                    }
+                    None => Forwarding::Drop(DropReason::MalformedIp),
+                },
+                Err(_) => Forwarding::Drop(DropReason::MalformedL4),
+            },
+            SmtpVerdict::Consumed { start_finwait } => {
+                if start_finwait {
+                    let finwait = u64::from(self.rt.compiled.globals.tcp_finwait_time);
+                    self.table.arm(handle, TimeoutKind::FinWait, Nanos::from_secs(finwait), Nanos(now));
+                }
+                Forwarding::Consumed
+            }
+            SmtpVerdict::Drop(reason) => Forwarding::Drop(reason),
+            SmtpVerdict::DeleteSession => Forwarding::Delete,
+        }
+    }
+
+    /// Forwards in-order frames released by the stream layer (already
+    /// inspected) along direction `dir`.
+    fn forward_released(&mut self, now: u64, handle: Handle, dir: usize, mut f: Vec<u8>, tx: &mut TxSink) {
+        let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else { return };
+        let Ok(parsed) = parse_frame(&f) else { return };
+        let Some(mut ip) = parsed.ipv4().copied() else { return };
+        if let Some(s) = self.table.get_mut(handle) {
+            s.bytes[dir] += payload_len(&ip);
+        }
+        apply_rewrite(&path, &mut f, &mut ip);
+        ip.decrement_ttl(&mut f);
+        self.send_on_path(now, handle, dir, &ip, &mut f, tx);
+    }
+
+    /// Sends a firewall-originated TCP segment toward `toward` in the other
+    /// end's name, with the addresses that end sees (`smtp-inspection.md`
+    /// §9.2 steps 2–3, `cbac-sessions.md` §3.5).
+    pub(super) fn inject(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        toward: crate::stream::Side,
+        seg: &InjectedSegment,
+        payload: &[u8],
+        tx: &mut TxSink,
+    ) {
+        let Some(paths) = self.table.get(handle).map(|s| s.paths) else { return };
+        self.inject_on(now, &paths, toward, seg, payload, tx);
+    }
+
+    /// [`inject`](Self::inject) with the session's paths given (the session
+    /// may already be out of the table).
+    pub(super) fn inject_on(
+        &mut self,
+        now: u64,
+        paths: &[DirPath; 2],
+        toward: crate::stream::Side,
+        seg: &InjectedSegment,
+        payload: &[u8],
+        tx: &mut TxSink,
+    ) {
+        let path = paths[dir_toward(toward)];
+        let egress = usize::from(path.egress);
+        let Some(iface) = self.rt.port_interface(egress).copied() else { return };
+        let mac = match path.next_hop_mac {
+            Some(m) => Some(m),
+            None => lock(&self.shared.neighbours).lookup(
+                std::time::Duration::from_nanos(now),
+                iface.index,
+                path.next_hop,
+            ),
+        };
+        let Some(dst_mac) = mac else {
+            self.drops.count(DropReason::ArpUnresolved);
+            return;
+        };
+        let spec = TcpSegmentSpec {
+            origin: Origin { src_mac: iface.mac, dst_mac, src_ip: *path.wire_src.ip(), ident: (now >> 8) as u16 },
+            dst_ip: *path.wire_dst.ip(),
+            src_port: path.wire_src.port(),
+            dst_port: path.wire_dst.port(),
+            seq: SeqNumber(seg.seq.0),
+            ack: SeqNumber(seg.ack.0),
+            flags: WireFlags(seg.flags.0),
+            window: seg.window,
+            ttl: 64,
+            dont_fragment: true,
+        };
+        let Ok(buf) = tx.build(egress, crate::io::MAX_FRAME) else {
+            self.drops.count(DropReason::TxFull);
+            return;
+        };
+        match emit_tcp_segment(buf, &spec, payload) {
+            Ok(n) => {
+                tx.truncate_last(n);
+                self.ports[egress].tx_packets += 1;
+                self.ports[egress].tx_bytes += n as u64;
+            }
+            Err(_) => tx.truncate_last(0),
+        }
+    }
+}
+
+/// One side output of the SMTP stage, in call order.
+enum Output {
+    /// A frame to forward in the segment's direction.
+    Frame(Vec<u8>),
+    /// A firewall-originated segment.
+    Inject(InjectedSegment, Vec<u8>),
+}
+
+/// Collects the SMTP stage's side output for one segment; applied by the
+/// session path once the stage returns (the stage holds the session
+/// borrowed). Side output is rare (out-of-order releases, reply-and-close),
+/// so the copies it makes do not touch the common path.
+struct SessionOutput<'a> {
+    outputs: &'a mut Vec<Output>,
+}
+
+impl SmtpOutput for SessionOutput<'_> {
+    fn forward_extra(&mut self, frame: &mut [u8]) {
+        self.outputs.push(Output::Frame(frame.to_vec()));
+    }
+
+    fn inject(&mut self, seg: &InjectedSegment, payload: &[u8]) {
+        self.outputs.push(Output::Inject(*seg, payload.to_vec()));
+    }
+}

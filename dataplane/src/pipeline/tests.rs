@@ -1,0 +1,302 @@
+//! The whole packet path on the seed configuration, on a virtual clock
+//! (acceptance cases of `seed-scenario.md` at the pipeline level).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::drop_reason::DropReason;
+use crate::show::SessionState;
+use crate::sim::*;
+use crate::wire::frame::{parse_frame, Ipv4Info, L4};
+
+const C: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+const S_GLOBAL: Ipv4Addr = Ipv4Addr::new(172, 22, 1, 110);
+const S_LOCAL: Ipv4Addr = Ipv4Addr::new(10, 10, 10, 2);
+const H5: Ipv4Addr = Ipv4Addr::new(10, 10, 10, 5);
+const H5_GLOBAL: Ipv4Addr = Ipv4Addr::new(172, 22, 1, 111);
+const WEB: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
+const DNS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
+const SEC: u64 = 1_000_000_000;
+
+fn sa(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(ip, port)
+}
+
+fn ipv4(frame: &[u8]) -> Ipv4Info {
+    *parse_frame(frame).expect("valid frame").ipv4().expect("ipv4")
+}
+
+fn from_outside(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    tcp(ISP_MAC, FW_OUTSIDE_MAC, src, dst, seq, ack, flags, payload)
+}
+
+fn from_mail(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    tcp(MAIL_MAC, FW_INSIDE_MAC, src, dst, seq, ack, flags, payload)
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+const FIN: u8 = 0x01;
+
+/// B1: inbound SMTP SYN is translated and forwarded, a half-open session
+/// appears, and the handshake makes it established.
+#[test]
+fn b1_inbound_smtp_session() {
+    let mut lab = SeedLab::new(&[]);
+    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1000, 0, SYN, b""));
+    assert_eq!(out.len(), 1, "SYN forwarded");
+    let (port, f) = &out[0];
+    assert_eq!(*port, INSIDE);
+    let ip = ipv4(f);
+    assert_eq!((ip.src, ip.dst, ip.ttl), (C, S_LOCAL, 63));
+    assert_eq!(&f[..6], &MAIL_MAC.0);
+    let r = lab.report();
+    assert_eq!(r.sessions.len(), 1);
+    assert_eq!(r.sessions[0].state, SessionState::HalfOpen);
+    assert_eq!(r.sessions[0].responder, sa(S_GLOBAL, 25));
+    // SYN-ACK from the server leaves from 172.22.1.110:25.
+    let out = lab.send(INSIDE, &from_mail(sa(S_LOCAL, 25), sa(C, 40001), 5000, 1001, SYN | ACK, b""));
+    assert_eq!(out.len(), 1);
+    let ip = ipv4(&out[0].1);
+    assert_eq!((out[0].0, ip.src, ip.dst), (OUTSIDE, S_GLOBAL, C));
+    assert_eq!(&out[0].1[..6], &ISP_MAC.0);
+    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1001, 5001, ACK, b""));
+    assert_eq!(out.len(), 1);
+    let r = lab.report();
+    assert_eq!(r.sessions[0].state, SessionState::Established);
+    // Only the SYN met access list 101.
+    assert_eq!(r.acl_hits, vec![vec![1]]);
+}
+
+/// B2: the implicit deny drops other inbound flows, with one ICMP 3/13
+/// (the second is rate-limited).
+#[test]
+fn b2_acl_implicit_deny() {
+    let mut lab = SeedLab::new(&[]);
+    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40002), sa(S_GLOBAL, 80), 1, 0, SYN, b""));
+    assert_eq!(out.len(), 1, "one ICMP unreachable");
+    let ip = ipv4(&out[0].1);
+    assert_eq!((out[0].0, ip.src, ip.dst), (OUTSIDE, Ipv4Addr::new(172, 22, 1, 16), C));
+    match ip.l4 {
+        L4::Icmp(i) => assert_eq!((i.icmp_type, i.code), (3, 13)),
+        other => panic!("not ICMP: {other:?}"),
+    }
+    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40003), sa(H5_GLOBAL, 25), 1, 0, SYN, b""));
+    assert!(out.is_empty(), "second deny within 500 ms is silent");
+    assert_eq!(lab.fw.drops().0[DropReason::AclDenyIn.index()], 2);
+    assert!(lab.report().sessions.is_empty());
+}
+
+/// B3: an inside-initiated session's return traffic passes list 101; an
+/// unsolicited packet does not.
+#[test]
+fn b3_outbound_session_and_return_traffic() {
+    let mut lab = SeedLab::new(&[]);
+    let syn = tcp(HOST5_MAC, FW_INSIDE_MAC, sa(H5, 50000), sa(WEB, 80), 7, 0, SYN, b"");
+    let out = lab.send(INSIDE, &syn);
+    assert_eq!(out.len(), 1);
+    let ip = ipv4(&out[0].1);
+    assert_eq!((out[0].0, ip.src, ip.dst), (OUTSIDE, H5_GLOBAL, WEB));
+    let r = lab.report();
+    assert_eq!(r.sessions[0].protocol.keyword(), "http");
+    assert_eq!(r.sessions[0].initiator, sa(H5, 50000));
+    let synack = from_outside(sa(WEB, 80), sa(H5_GLOBAL, 50000), 100, 8, SYN | ACK, b"");
+    let out = lab.send(OUTSIDE, &synack);
+    assert_eq!(out.len(), 1, "return traffic bypasses list 101");
+    let ip = ipv4(&out[0].1);
+    assert_eq!((out[0].0, ip.dst), (INSIDE, H5));
+    // Unsolicited: other port.
+    let out = lab.send(OUTSIDE, &from_outside(sa(WEB, 80), sa(H5_GLOBAL, 50001), 100, 8, ACK, b""));
+    assert!(out.iter().all(|(_, f)| !matches!(ipv4(f).l4, L4::Tcp(_))));
+    let out = lab.send(OUTSIDE, &from_outside(sa(WEB, 81), sa(H5_GLOBAL, 50000), 100, 8, ACK, b""));
+    assert!(out.iter().all(|(_, f)| !matches!(ipv4(f).l4, L4::Tcp(_))));
+}
+
+/// B4: DNS sessions end 5 s after the answer; later answers are dropped.
+#[test]
+fn b4_udp_dns_timeout() {
+    let mut lab = SeedLab::new(&[]);
+    let q = udp(HOST5_MAC, FW_INSIDE_MAC, sa(H5, 53000), sa(DNS, 53), b"query");
+    assert_eq!(lab.send(INSIDE, &q).len(), 1);
+    assert_eq!(lab.report().sessions[0].state, SessionState::HalfOpen);
+    lab.advance(SEC);
+    let a = udp(ISP_MAC, FW_OUTSIDE_MAC, sa(DNS, 53), sa(H5_GLOBAL, 53000), b"answer");
+    let out = lab.send(OUTSIDE, &a);
+    assert_eq!(out.len(), 1);
+    assert_eq!(ipv4(&out[0].1).dst, H5);
+    assert_eq!(lab.report().sessions[0].state, SessionState::Established);
+    lab.advance(5 * SEC + 200_000_000);
+    assert!(lab.report().sessions.is_empty(), "dns-timeout after the answer");
+    assert!(lab.send(OUTSIDE, &a).iter().all(|(p, _)| *p != INSIDE));
+}
+
+/// B5: ICMP echo session; the reply passes; a time-exceeded quoting the
+/// request is translated inside and out; one quoting another id is dropped.
+#[test]
+fn b5_icmp_session_and_errors() {
+    let mut lab = SeedLab::new(&[]);
+    let req = icmp(HOST5_MAC, FW_INSIDE_MAC, H5, WEB, 8, 0, &echo_body(7, 1));
+    let out = lab.send(INSIDE, &req);
+    assert_eq!(out.len(), 1);
+    let sent = out[0].1.clone();
+    assert_eq!(ipv4(&sent).src, H5_GLOBAL);
+    let r = lab.report();
+    assert_eq!(r.sessions[0].initiator, sa(H5, 0));
+    let reply = icmp(ISP_MAC, FW_OUTSIDE_MAC, WEB, H5_GLOBAL, 0, 0, &echo_body(7, 1));
+    let out = lab.send(OUTSIDE, &reply);
+    assert_eq!(out.len(), 1);
+    assert_eq!(ipv4(&out[0].1).dst, H5);
+    // time-exceeded from 172.22.1.1 quoting the request as it left.
+    let quoted = &sent[14..14 + 28];
+    let mut body = vec![0u8; 4];
+    body.extend_from_slice(quoted);
+    let te = icmp(ISP_MAC, FW_OUTSIDE_MAC, Ipv4Addr::new(172, 22, 1, 1), H5_GLOBAL, 11, 0, &body);
+    let out = lab.send(OUTSIDE, &te);
+    assert_eq!(out.len(), 1, "error of the session is forwarded");
+    let f = &out[0].1;
+    let ip = ipv4(f);
+    assert_eq!(ip.dst, H5);
+    // Embedded source rewritten to the local address.
+    assert_eq!(&f[14 + 20 + 8 + 12..14 + 20 + 8 + 16], &H5.octets());
+    // Another identifier: dropped.
+    let other = icmp(HOST5_MAC, FW_INSIDE_MAC, H5, WEB, 8, 0, &echo_body(8, 1));
+    let mut body = vec![0u8; 4];
+    body.extend_from_slice(&other[14..14 + 28]);
+    body[4 + 12..4 + 16].copy_from_slice(&H5_GLOBAL.octets());
+    let te = icmp(ISP_MAC, FW_OUTSIDE_MAC, Ipv4Addr::new(172, 22, 1, 1), H5_GLOBAL, 11, 0, &body);
+    assert!(lab.send(OUTSIDE, &te).is_empty());
+    // After 10.5 s without a request, the reply is dropped.
+    lab.advance(10 * SEC + 500_000_000);
+    assert!(lab.report().sessions.is_empty(), "ICMP timeout from the last request");
+    assert!(lab.send(OUTSIDE, &reply).iter().all(|(p, _)| *p != INSIDE));
+}
+
+/// B6: SYN-wait expiry deletes the half-open session without any RST.
+#[test]
+fn b6_synwait_expiry() {
+    let mut lab = SeedLab::new(&[]);
+    lab.send(OUTSIDE, &from_outside(sa(C, 40006), sa(S_GLOBAL, 25), 9, 0, SYN, b""));
+    lab.advance(29 * SEC);
+    assert_eq!(lab.report().sessions.len(), 1);
+    let out = lab.advance(2 * SEC);
+    assert!(out.is_empty(), "no RST when no SYN-ACK was seen");
+    assert!(lab.report().sessions.is_empty());
+}
+
+/// B7: FIN exchange, finwait and the audit trail line.
+#[test]
+fn b7_fin_finwait_audit_trail() {
+    let mut lab = SeedLab::new(&["ip inspect audit-trail"]);
+    let c = sa(C, 40007);
+    let s = sa(S_GLOBAL, 25);
+    let sl = sa(S_LOCAL, 25);
+    lab.send(OUTSIDE, &from_outside(c, s, 100, 0, SYN, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 500, 101, SYN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
+    let greeting = b"220 mail.example.test ESMTP\r\n";
+    assert_eq!(lab.send(INSIDE, &from_mail(sl, c, 501, 101, PSH | ACK, greeting)).len(), 1);
+    let helo = b"HELO a.example\r\n";
+    assert_eq!(lab.send(OUTSIDE, &from_outside(c, s, 101, 530, PSH | ACK, helo)).len(), 1);
+    let r250 = b"250 mail.example.test\r\n";
+    lab.send(INSIDE, &from_mail(sl, c, 530, 117, PSH | ACK, r250));
+    let quit = b"QUIT\r\n";
+    assert_eq!(lab.send(OUTSIDE, &from_outside(c, s, 117, 553, PSH | ACK, quit)).len(), 1);
+    let bye = b"221 2.0.0 Bye\r\n";
+    lab.send(INSIDE, &from_mail(sl, c, 553, 123, PSH | ACK, bye));
+    lab.send(INSIDE, &from_mail(sl, c, 568, 123, FIN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 123, 569, FIN | ACK, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 569, 124, ACK, b""));
+    assert_eq!(lab.report().sessions[0].state, SessionState::Closing);
+    lab.logs();
+    lab.advance(5 * SEC + 200_000_000);
+    assert!(lab.report().sessions.is_empty());
+    let logs = lab.logs();
+    assert!(
+        logs.iter().any(|l| l
+            == "%FW-6-SESS_AUDIT_TRAIL: smtp session initiator (198.51.100.7:40007) sent 22 bytes -- responder (172.22.1.110:25) sent 67 bytes"),
+        "{logs:?}"
+    );
+}
+
+/// C3: per-host limit with block-time 0 deletes the oldest half-open session.
+#[test]
+fn c3_per_host_limit() {
+    let mut lab = SeedLab::new(&[]);
+    for p in 41000..=41050u16 {
+        let out = lab.send(OUTSIDE, &from_outside(sa(C, p), sa(S_GLOBAL, 25), 1, 0, SYN, b""));
+        assert!(out.iter().any(|(port, _)| *port == INSIDE), "SYN {p} forwarded");
+    }
+    let r = lab.report();
+    assert_eq!(r.sessions.len(), 50);
+    assert!(r.sessions.iter().all(|s| s.initiator.port() != 41000));
+    let logs = lab.logs();
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l.contains("%FW-4-HOST_TCP_ALERT_ON: Max tcp half-open connections (50) exceeded for host 172.22.1.110."))
+            .count(),
+        1,
+        "{logs:?}"
+    );
+    assert!(!logs.iter().any(|l| l.contains("ALERT_ON: getting aggressive")));
+}
+
+/// D2 through the pipeline: an illegal verb is masked in place with the
+/// lengths and sequence numbers unchanged, and logged.
+#[test]
+fn d2_masking_in_the_packet_path() {
+    let mut lab = SeedLab::new(&[]);
+    let c = sa(C, 40012);
+    let s = sa(S_GLOBAL, 25);
+    let sl = sa(S_LOCAL, 25);
+    lab.send(OUTSIDE, &from_outside(c, s, 100, 0, SYN, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 500, 101, SYN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
+    let greeting = b"220 mail.example.test ESMTP\r\n";
+    lab.send(INSIDE, &from_mail(sl, c, 501, 101, PSH | ACK, greeting));
+    let out = lab.send(OUTSIDE, &from_outside(c, s, 101, 530, PSH | ACK, b"EXPN root\r\n"));
+    assert_eq!(out.len(), 1);
+    let f = &out[0].1;
+    let ip = ipv4(f);
+    let L4::Tcp(t) = ip.l4 else { panic!("tcp") };
+    assert_eq!(&f[t.payload_range()], b"XXXXXXXXX\r\n");
+    assert_eq!(t.seq.0, 101);
+    let logs = lab.logs();
+    assert!(
+        logs.iter().any(|l| l
+            == "%FW-3-SMTP_INVALID_COMMAND: Invalid SMTP command (EXPN) (total 11 chars) from initiator (198.51.100.7:40012)"),
+        "{logs:?}"
+    );
+}
+
+/// ARP for the NAT aliases (B8) is answered with the interface MAC.
+#[test]
+fn b8_arp_for_aliases() {
+    let mut lab = SeedLab::new(&[]);
+    for (target, answered) in [(S_GLOBAL, true), (H5_GLOBAL, true), (Ipv4Addr::new(172, 22, 1, 16), true), (Ipv4Addr::new(172, 22, 1, 112), false)] {
+        let out = lab.send(OUTSIDE, &arp_request(ISP_MAC, Ipv4Addr::new(172, 22, 1, 1), target));
+        assert_eq!(!out.is_empty(), answered, "{target}");
+        if answered {
+            assert_eq!(&out[0].1[22..28], &FW_OUTSIDE_MAC.0);
+        }
+    }
+}
+
+/// Malformed frames of every kind are counted drops, never panics.
+#[test]
+fn malformed_frames_are_counted_drops() {
+    let mut lab = SeedLab::new(&[]);
+    // A 54-byte SYN (padded to 60): every cut shorter than the datagram is malformed.
+    let good = from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1000, 0, SYN, b"");
+    for cut in 0..54 {
+        assert!(lab.send(OUTSIDE, &good[..cut]).is_empty());
+    }
+    let mut bad = good.clone();
+    bad[14 + 10] ^= 0xff; // IP checksum
+    assert!(lab.send(OUTSIDE, &bad).is_empty());
+    let mut bad = good.clone();
+    bad[14 + 20 + 16] ^= 0xff; // TCP checksum
+    assert!(lab.send(OUTSIDE, &bad).is_empty());
+    let d = lab.fw.drops();
+    assert_eq!(d.total(), 56, "{d:?}");
+    assert!(lab.report().sessions.is_empty());
+}

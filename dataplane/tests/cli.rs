@@ -1,0 +1,274 @@
+//! The `mailguard` binary end to end: `check` on good and broken
+//! configurations, `run` failing fast, the control subcommands without a
+//! server, and a short `run` in a private network namespace driven through
+//! the control socket and stopped with SIGTERM.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailguard");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed.cfg");
+const SHOW_ALL: &str = include_str!("../../fixtures/show-ip-inspect-all.txt");
+
+fn mailguard(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("mailguard runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A temporary file removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(tag: &str, contents: &str) -> TempFile {
+        let p = std::env::temp_dir().join(format!("mg-cli-{}-{tag}", std::process::id()));
+        std::fs::File::create(&p)
+            .and_then(|mut f| f.write_all(contents.as_bytes()))
+            .expect("temp file");
+        TempFile(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn check_seed_has_26_warnings_and_exit_0() {
+    let out = mailguard(&["check", "--config", SEED]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let warnings = stdout
+        .lines()
+        .filter(|l| l.starts_with("% Warning: line "))
+        .count();
+    assert_eq!(warnings, 26, "{stdout}");
+    assert!(stdout.ends_with("26 warning(s), 0 errors\n"), "{stdout}");
+    // The embedded copy says the same.
+    let embedded = mailguard(&["check", "--config", "seed"]);
+    assert!(embedded.status.success());
+    assert_eq!(text(&embedded.stdout), stdout);
+}
+
+#[test]
+fn check_broken_config_gives_line_column_and_exit_1() {
+    let cfg = TempFile::new(
+        "broken.cfg",
+        "hostname r1\ninterface Ethernet2/0\n ip address 10.0.0.1 255.255.255.0\n ip inspect NOSUCH in bogus\n",
+    );
+    let out = mailguard(&["check", "--config", cfg.path()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("line 4, column "), "{stdout}");
+    assert!(stdout.contains("nothing would be loaded"), "{stdout}");
+    let missing = mailguard(&["check", "--config", "/nonexistent/mg.cfg"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("cannot read /nonexistent/mg.cfg"));
+}
+
+#[test]
+fn run_fails_fast_on_a_missing_device() {
+    let sock = std::env::temp_dir().join(format!("mg-cli-{}-missing.sock", std::process::id()));
+    let out = mailguard(&[
+        "run",
+        "--config",
+        "seed",
+        "--map",
+        "Ethernet2/0=mgnodev0",
+        "--control",
+        sock.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--map Ethernet2/0=mgnodev0: no such network device 'mgnodev0'"),
+        "{stderr}"
+    );
+    assert!(!sock.exists());
+}
+
+#[test]
+fn run_rejects_a_broken_config_with_line_and_column() {
+    let cfg = TempFile::new(
+        "broken-run.cfg",
+        "interface Ethernet2/0\n ip address 10.0.0.1\n",
+    );
+    let out = mailguard(&["run", "--config", cfg.path(), "--map", "Ethernet2/0=lo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("line 2, column "), "{stderr}");
+}
+
+#[test]
+fn control_commands_without_a_server_fail_clearly() {
+    let sock = format!("/tmp/mg-cli-{}-nobody.sock", std::process::id());
+    let out = mailguard(&["show", "ip", "inspect", "all", "--control", &sock]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is mailguard running?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A network namespace with two veth pairs, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Option<Netns> {
+        let name = format!("mgcli{}", std::process::id());
+        let ok = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ok(&["netns", "add", &name]) {
+            return None;
+        }
+        let ns = Netns(name);
+        for (a, b) in [("o0", "o1"), ("n0", "n1")] {
+            if !ok(&[
+                "-n", &ns.0, "link", "add", a, "type", "veth", "peer", "name", b,
+            ]) || !ok(&["-n", &ns.0, "link", "set", a, "up"])
+                || !ok(&["-n", &ns.0, "link", "set", b, "up"])
+            {
+                return None;
+            }
+        }
+        Some(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// The firewall process, killed on drop if still running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(path: &Path, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn run_serves_show_and_configure_and_stops_on_sigterm() {
+    let Some(ns) = Netns::new() else {
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    };
+    let sock = PathBuf::from(format!("/tmp/mg-cli-{}-run.sock", std::process::id()));
+    let sock_s = sock.to_str().unwrap().to_string();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.0, BIN, "run", "--config", "seed"])
+        .args([
+            "--map",
+            "Ethernet2/0=o0",
+            "--map",
+            "Ethernet2/1=n0",
+            "--workers",
+            "1",
+        ])
+        .args(["--sessions", "1024", "--control", &sock_s])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut fw = Running(child);
+    assert!(
+        wait_for(&sock, Duration::from_secs(10)),
+        "control socket never appeared"
+    );
+    let show = mailguard(&["show", "ip", "inspect", "all", "--control", &sock_s]);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert_eq!(text(&show.stdout), SHOW_ALL);
+    let json = mailguard(&[
+        "show",
+        "ip",
+        "nat",
+        "translations",
+        "--json",
+        "--control",
+        &sock_s,
+    ]);
+    assert!(json.status.success());
+    assert!(text(&json.stdout).contains("\"inside_global\": \"172.22.1.110\""));
+    let conf = mailguard(&["configure", "ip inspect audit-trail", "--control", &sock_s]);
+    assert!(conf.status.success(), "{}", text(&conf.stderr));
+    let cfg = mailguard(&["show", "ip", "inspect", "config", "--control", &sock_s]);
+    assert!(text(&cfg.stdout).starts_with("Session audit trail is enabled\n"));
+    let bad = mailguard(&["configure", "ip inspect bogus-word", "--control", &sock_s]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).starts_with('%'), "{}", text(&bad.stderr));
+    let dbg = mailguard(&["debug", "ip", "inspect", "smtp", "--control", &sock_s]);
+    assert_eq!(
+        text(&dbg.stdout),
+        "INSPECT SMTP Inspection debugging is on\n"
+    );
+    let undbg = mailguard(&["undebug", "all", "--control", &sock_s]);
+    assert_eq!(
+        text(&undbg.stdout),
+        "All possible debugging has been turned off\n"
+    );
+    let clear = mailguard(&["clear", "ip", "inspect", "statistics", "--control", &sock_s]);
+    assert!(clear.status.success());
+    let stats = mailguard(&["show", "ip", "inspect", "statistics", "--control", &sock_s]);
+    assert!(text(&stats.stdout).contains("Last statistic reset 00:00:0"));
+    // SIGTERM: clean exit 0, socket removed. `ip netns exec` execs the
+    // binary, so the child's pid is mailguard's.
+    let pid = fw.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = fw.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = fw.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(!sock.exists());
+    assert!(stderr.contains("%SYS-5-RESTART"), "{stderr}");
+}

@@ -1,0 +1,347 @@
+//! The DATA phase (spec §7.2, §8) and the BDAT chunk counter (decision 3).
+//!
+//! In data state the client stream is message text. The scanner finds the
+//! end of data `\r\n.\r\n` across any segmentation (the first CRLF may be the
+//! DATA command's own), neutralises smuggling attempts (decision 10: a bare LF,
+//! a bare CR inside a segment, and a `.` right after a segment-final bare CR
+//! become SP, so only a real `\r\n.\r\n` can end the message for the server
+//! too), counts message bytes against max-data (trimming the segment at exactly
+//! the limit), and scans the header section for F4/F5/I4 and every line for I5.
+//!
+//! Runs of ordinary bytes are skipped with `memchr2(CR, LF)`; only the header
+//! section is looked at byte by byte.
+
+use crate::events::Event;
+use crate::framing::LIMIT_DATA_LINE;
+use crate::inspector::{Client, CloseReason, Expect, Inspector, Step};
+use crate::signatures::{HeaderScan, Signature};
+use crate::stats::SmtpStats;
+
+/// Where the scanner is relative to line ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Eol {
+    /// At the start of a line (after CRLF).
+    LineStart,
+    /// Inside a line.
+    Mid,
+    /// After CRLF + `.`.
+    Dot,
+    /// After CRLF + `.` + CR that ended a segment.
+    DotCr,
+    /// A CR ended the previous segment inside a line.
+    CrPending,
+}
+
+/// DATA-phase state of a session.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DataScan {
+    eol: Eol,
+    in_header: bool,
+    line_len: u32,
+    header: HeaderScan,
+    i4_fired: bool,
+    i5_fired: bool,
+}
+
+impl DataScan {
+    pub(crate) fn new() -> Self {
+        DataScan {
+            eol: Eol::LineStart,
+            in_header: true,
+            line_len: 0,
+            header: HeaderScan::new(),
+            i4_fired: false,
+            i5_fired: false,
+        }
+    }
+
+    /// A new message starts (after the 354).
+    pub(crate) fn start(&mut self) {
+        *self = DataScan::new();
+    }
+}
+
+impl Inspector {
+    /// Process message bytes from `start`.
+    pub(crate) fn data_chunk(
+        &mut self,
+        buf: &mut [u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Step {
+        let len = buf.len();
+        let budget = self.max_data.saturating_sub(self.data_bytes);
+        let end = start + (len - start).min(usize::try_from(budget).unwrap_or(usize::MAX));
+        let mut i = start;
+        let mut done = false;
+        while i < end {
+            match self.data.eol {
+                Eol::CrPending | Eol::DotCr => {
+                    if buf[i] == b'\n' {
+                        i += 1;
+                        if self.data.eol == Eol::DotCr {
+                            done = true;
+                            break;
+                        }
+                        self.data_line_done();
+                        continue;
+                    }
+                    // The forwarded CR was bare; a `.` after it could end the
+                    // message for a lenient server (§7.2 rule 3).
+                    if buf[i] == b'.' {
+                        buf[i] = b' ';
+                        stats.data_bare_eol_rewritten += 1;
+                    }
+                    self.data.eol = Eol::Mid;
+                }
+                Eol::LineStart => {
+                    let b = buf[i];
+                    self.data.line_len = 0;
+                    if self.data.in_header {
+                        if b == b'\r' || b == b'\n' {
+                            self.data.in_header = false;
+                        } else {
+                            self.data.header.line_start(b);
+                        }
+                    }
+                    if b == b'.' {
+                        if let Some(s) = self.content(buf, i, i + 1, stats) {
+                            return s;
+                        }
+                        i += 1;
+                        self.data.eol = Eol::Dot;
+                    } else {
+                        self.data.eol = Eol::Mid;
+                    }
+                }
+                Eol::Dot => match buf[i] {
+                    b'\r' if i + 1 < end && buf[i + 1] == b'\n' => {
+                        i += 2;
+                        done = true;
+                        break;
+                    }
+                    b'\r' if i + 1 == len || i + 1 == end => {
+                        i += 1;
+                        self.data.eol = Eol::DotCr;
+                    }
+                    _ => self.data.eol = Eol::Mid,
+                },
+                Eol::Mid => {
+                    let j = memchr::memchr2(b'\r', b'\n', &buf[i..end]).map_or(end, |k| i + k);
+                    if j > i {
+                        if let Some(s) = self.content(buf, i, j, stats) {
+                            return s;
+                        }
+                        i = j;
+                        if i == end {
+                            break;
+                        }
+                    }
+                    if buf[i] == b'\r' {
+                        if i + 1 < end && buf[i + 1] == b'\n' {
+                            i += 2;
+                            self.data_line_done();
+                            continue;
+                        }
+                        if i + 1 < len && buf[i + 1] != b'\n' {
+                            buf[i] = b' ';
+                            stats.data_bare_eol_rewritten += 1;
+                            if let Some(s) = self.content(buf, i, i + 1, stats) {
+                                return s;
+                            }
+                            i += 1;
+                            continue;
+                        }
+                        // Segment (or budget) ends after this CR.
+                        i += 1;
+                        self.data.eol = Eol::CrPending;
+                    } else {
+                        // Bare LF (§7.2 rule 1).
+                        buf[i] = b' ';
+                        stats.data_bare_eol_rewritten += 1;
+                        if let Some(s) = self.content(buf, i, i + 1, stats) {
+                            return s;
+                        }
+                        i += 1;
+                    }
+                }
+            }
+        }
+        let used = (i - start) as u64;
+        self.data_bytes += used;
+        stats.data_bytes += used;
+        if done {
+            self.message_done(stats);
+            self.fifo.push(Expect::EndOfData);
+            return Step::Next(i);
+        }
+        if i < len {
+            // Budget exhausted with message bytes left: forward exactly up to
+            // max-data, then reply-and-close (§8).
+            self.emit(
+                Event::MaxData {
+                    limit: self.max_data,
+                },
+                stats,
+            );
+            return self.close(i, CloseReason::MaxData, stats);
+        }
+        Step::Next(i)
+    }
+
+    /// Content bytes `buf[from..to]` of the current line (no CR/LF, except a
+    /// rewritten one): line-length and header signatures.
+    #[inline]
+    fn content(
+        &mut self,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        stats: &mut SmtpStats,
+    ) -> Option<Step> {
+        self.data.line_len = self.data.line_len.saturating_add((to - from) as u32);
+        if self.data.line_len + 2 > LIMIT_DATA_LINE
+            && !self.data.i5_fired
+            && self.sigs.contains(Signature::I5OverlongDataLine)
+        {
+            self.data.i5_fired = true;
+            self.sig_hit(Signature::I5OverlongDataLine, stats);
+        }
+        if self.data.in_header {
+            for &b in &buf[from..to] {
+                let h = self.data.header.feed(b);
+                if h.f4 && self.sigs.contains(Signature::F4DecodeAlias) {
+                    return Some(self.sig_close(Signature::F4DecodeAlias, stats));
+                }
+                if h.f5 && self.sigs.contains(Signature::F5MajordomoExec) {
+                    return Some(self.sig_close(Signature::F5MajordomoExec, stats));
+                }
+                if h.i4 && !self.data.i4_fired && self.sigs.contains(Signature::I4MimeFilename) {
+                    self.data.i4_fired = true;
+                    self.sig_hit(Signature::I4MimeFilename, stats);
+                }
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn data_line_done(&mut self) {
+        self.data.eol = Eol::LineStart;
+    }
+
+    /// End of data seen: back to command state (§7.2).
+    fn message_done(&mut self, stats: &mut SmtpStats) {
+        stats.messages += 1;
+        self.client = Client::Command;
+        self.data.start();
+        self.reset_transaction();
+    }
+
+    /// BDAT chunk bytes (decision 3): counted against max-data, not inspected.
+    pub(crate) fn bdat_chunk(
+        &mut self,
+        buf: &mut [u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Step {
+        let avail = (buf.len() - start) as u64;
+        let take = avail.min(self.bdat_remaining);
+        let budget = self.max_data.saturating_sub(self.data_bytes);
+        if take > budget {
+            self.data_bytes += budget;
+            stats.data_bytes += budget;
+            self.emit(
+                Event::MaxData {
+                    limit: self.max_data,
+                },
+                stats,
+            );
+            return self.close(start + budget as usize, CloseReason::MaxData, stats);
+        }
+        self.data_bytes += take;
+        stats.data_bytes += take;
+        self.bdat_remaining -= take;
+        if self.bdat_remaining == 0 {
+            self.bdat_chunk_done(stats);
+        }
+        Step::Next(start + take as usize)
+    }
+
+    /// The chunk of the last BDAT command is complete.
+    pub(crate) fn bdat_chunk_done(&mut self, stats: &mut SmtpStats) {
+        self.client = Client::Command;
+        if self.bdat_last {
+            self.bdat_last = false;
+            stats.messages += 1;
+            self.reset_transaction();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Action, Inspector, Policy, SmtpStats};
+
+    /// An SMTP-mode inspector in data state.
+    fn in_data(max_data: u64) -> (Inspector, SmtpStats) {
+        let mut i = Inspector::new(&Policy { max_data, ..Policy::default() });
+        let mut st = SmtpStats::default();
+        for (c, b) in [
+            (false, &b"220 x\r\n"[..]),
+            (true, b"HELO a\r\n"),
+            (false, b"250 x\r\n"),
+            (true, b"DATA\r\n"),
+            (false, b"354 go\r\n"),
+        ] {
+            let mut v = b.to_vec();
+            if c {
+                i.handle_client(&mut v, &mut st);
+            } else {
+                i.handle_server(&mut v, &mut st);
+            }
+        }
+        assert!(i.in_data());
+        (i, st)
+    }
+
+    /// Feed `segs`; return the forwarded bytes and whether data state ended.
+    fn run(segs: &[&[u8]]) -> (Vec<u8>, bool) {
+        let (mut i, mut st) = in_data(1 << 20);
+        let mut out = Vec::new();
+        for s in segs {
+            let mut b = s.to_vec();
+            let v = i.handle_client(&mut b, &mut st);
+            assert_eq!(v.action, Action::Continue);
+            out.extend_from_slice(&b[..v.forward]);
+        }
+        (out, !i.in_data())
+    }
+
+    #[test]
+    fn end_of_data_forms() {
+        assert_eq!(run(&[b".\r\n"]), (b".\r\n".to_vec(), true));
+        assert_eq!(run(&[b"a\r\n.\r\n"]), (b"a\r\n.\r\n".to_vec(), true));
+        assert_eq!(run(&[b"a\r\n..\r\n"]), (b"a\r\n..\r\n".to_vec(), false));
+        assert_eq!(run(&[b"a\r\n.", b"\r", b"\n"]), (b"a\r\n.\r\n".to_vec(), true));
+        assert_eq!(run(&[b"a\n.\n"]), (b"a . ".to_vec(), false));
+        assert_eq!(run(&[b"a\r.\r"]).0, b"a .\r".to_vec());
+        assert_eq!(run(&[b"a\r", b".\r\n"]).0, b"a\r \r\n".to_vec());
+        assert_eq!(run(&[b"a\r\n.x\r\n"]), (b"a\r\n.x\r\n".to_vec(), false));
+        assert_eq!(run(&[b"a\r\n.\rx"]).0, b"a\r\n. x".to_vec());
+    }
+
+    #[test]
+    fn max_data_trims_at_the_limit() {
+        let (mut i, mut st) = in_data(4);
+        let mut b = b"abcdef".to_vec();
+        let v = i.handle_client(&mut b, &mut st);
+        assert_eq!(v.forward, 4);
+        assert!(matches!(v.action, Action::ReplyAndClose { .. }));
+        let (mut i, mut st) = in_data(5);
+        let mut b = b"a\r\n.\r\nQUIT\r\n".to_vec();
+        // exactly 5 message bytes ("a\r\n" is not the end; ".\r\n" ends it at 6) → close
+        let v = i.handle_client(&mut b, &mut st);
+        assert_eq!(v.forward, 5);
+    }
+}

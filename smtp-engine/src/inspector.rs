@@ -1,0 +1,522 @@
+//! The per-session inspector: a fixed-size object holding the client-stream
+//! state (command line / DATA / BDAT chunk), the server-stream reply state, the
+//! reply FIFO (spec §6.1) and the event queue, and the two entry points the
+//! dataplane calls with each in-order payload.
+//!
+//! Contract of a [`Verdict`]: the first `forward` bytes of the slice go to the
+//! peer, possibly rewritten in place (masking, bare CR/LF → SP, EHLO keyword
+//! masking); lengths never change. Bytes after `forward` were *not consumed*:
+//! the caller withholds them (does not acknowledge them) and presents them again
+//! later, starting at the same stream offset, when the sender retransmits.
+//! After a reply-and-close or reset the inspector is closed and forwards nothing.
+
+use crate::command::CmdLine;
+use crate::data::DataScan;
+use crate::events::{Event, EventQueue};
+use crate::policy::{Mode, Policy};
+use crate::reply::ReplyLine;
+use crate::signatures::{Signature, SignatureSet};
+use crate::stats::SmtpStats;
+use crate::verbs::{self, Verb};
+use crate::{
+    REPLY_INVALID_PARAMETER, REPLY_MAX_DATA, REPLY_TRANSACTION_FAILED, REPLY_UNSUPPORTED_PARAMETER,
+};
+
+/// What the caller does with a segment besides forwarding `forward` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Keep going.
+    Continue,
+    /// Reply-and-close (spec §9.2): inject `reply` toward the client with FIN,
+    /// RST the server, enter FW_CLOSING.
+    ReplyAndClose {
+        reply: &'static [u8],
+        reason: CloseReason,
+    },
+    /// Legacy (pre-12.3(7)T) behaviour: reset both ends (spec §9.4).
+    Reset { reason: CloseReason },
+    /// allow-tls: the server accepted STARTTLS; pass the rest of the session
+    /// uninspected (decision 9).
+    StopInspection,
+}
+
+/// Why a session was closed or reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Unsupported ESMTP parameter keyword (`555`).
+    UnsupportedParameter,
+    /// Bad parameter value, duplicate, bad ETRN/AUTH/BDAT syntax or AUTH continuation (`501`).
+    InvalidParameter,
+    /// A hard-coded IDS signature (`554`).
+    Signature(Signature),
+    /// max-data exceeded (`552`).
+    MaxData,
+    /// Legacy mode only: an illegal command.
+    InvalidCommand,
+}
+
+impl CloseReason {
+    /// The reply injected toward the client (spec §5.2, §8, §10.1).
+    pub const fn reply(self) -> &'static [u8] {
+        match self {
+            CloseReason::UnsupportedParameter => REPLY_UNSUPPORTED_PARAMETER,
+            CloseReason::InvalidParameter => REPLY_INVALID_PARAMETER,
+            CloseReason::MaxData => REPLY_MAX_DATA,
+            CloseReason::Signature(_) | CloseReason::InvalidCommand => REPLY_TRANSACTION_FAILED,
+        }
+    }
+}
+
+/// The inspector's answer for one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Leading bytes to forward (possibly rewritten in place).
+    pub forward: usize,
+    /// What else to do.
+    pub action: Action,
+}
+
+impl Verdict {
+    pub(crate) const fn forward(n: usize) -> Self {
+        Verdict {
+            forward: n,
+            action: Action::Continue,
+        }
+    }
+}
+
+/// What the server's next reply answers (spec §6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Greeting,
+    Helo,
+    Ehlo,
+    EhloAsNoop,
+    Mail,
+    Rcpt,
+    Rset,
+    Data,
+    EndOfData,
+    Auth,
+    AuthCont,
+    StartTls,
+    Quit,
+    Bdat,
+    Masked,
+    Other,
+}
+
+impl Expect {
+    /// Must its reply be seen before more client commands pass (spec §6.3)?
+    pub(crate) fn ends_group(self) -> bool {
+        matches!(
+            self,
+            Expect::Data
+                | Expect::Auth
+                | Expect::AuthCont
+                | Expect::Ehlo
+                | Expect::EhloAsNoop
+                | Expect::Quit
+                | Expect::StartTls
+                | Expect::Greeting
+        )
+    }
+
+    /// Replies the state machine acts upon (debug `match id:10`, spec §12.2 item 5).
+    pub(crate) fn acted_upon(self) -> bool {
+        !matches!(self, Expect::Masked | Expect::Other)
+    }
+
+    pub(crate) fn for_verb(v: Verb, legacy: bool) -> Expect {
+        match v {
+            Verb::Helo => Expect::Helo,
+            Verb::Ehlo if legacy => Expect::EhloAsNoop,
+            Verb::Ehlo => Expect::Ehlo,
+            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml => Expect::Mail,
+            Verb::Rcpt => Expect::Rcpt,
+            Verb::Rset => Expect::Rset,
+            Verb::Data => Expect::Data,
+            Verb::Auth => Expect::Auth,
+            Verb::StartTls => Expect::StartTls,
+            Verb::Quit => Expect::Quit,
+            Verb::Bdat => Expect::Bdat,
+            _ => Expect::Other,
+        }
+    }
+}
+
+/// Capacity of the reply FIFO; a full FIFO withholds further commands.
+pub(crate) const FIFO_LEN: usize = 32;
+
+/// Bounded FIFO of reply expectations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReplyFifo {
+    buf: [Expect; FIFO_LEN],
+    head: u8,
+    len: u8,
+    barriers: u8,
+}
+
+impl ReplyFifo {
+    fn new() -> Self {
+        let mut f = ReplyFifo {
+            buf: [Expect::Other; FIFO_LEN],
+            head: 0,
+            len: 0,
+            barriers: 0,
+        };
+        f.push(Expect::Greeting);
+        f
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub(crate) fn is_full(&self) -> bool {
+        self.len as usize == FIFO_LEN
+    }
+    pub(crate) fn has_barrier(&self) -> bool {
+        self.barriers > 0
+    }
+    pub(crate) fn front(&self) -> Option<Expect> {
+        (self.len > 0).then(|| self.buf[self.head as usize])
+    }
+    /// Push; false when full (callers check capacity before starting a line).
+    pub(crate) fn push(&mut self, e: Expect) -> bool {
+        if self.is_full() {
+            return false;
+        }
+        self.buf[(self.head as usize + self.len as usize) % FIFO_LEN] = e;
+        self.len += 1;
+        self.barriers += u8::from(e.ends_group());
+        true
+    }
+    pub(crate) fn pop(&mut self) -> Option<Expect> {
+        let e = self.front()?;
+        self.head = ((self.head as usize + 1) % FIFO_LEN) as u8;
+        self.len -= 1;
+        self.barriers -= u8::from(e.ends_group());
+        Some(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Inspecting,
+    Closed,
+    Passthrough,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Client {
+    Command,
+    Data,
+    Bdat,
+}
+
+/// Result of processing one piece of a segment.
+pub(crate) enum Step {
+    /// Continue at this offset.
+    Next(usize),
+    /// Withhold everything from the current offset.
+    Withhold,
+    /// Stop: verdict for the segment.
+    Done(Verdict),
+}
+
+/// One inspected SMTP session (fixed size, no heap).
+#[derive(Clone, Debug)]
+pub struct Inspector {
+    pub(crate) mode: Mode,
+    pub(crate) allowed: u32,
+    pub(crate) sigs: SignatureSet,
+    pub(crate) max_data: u64,
+    pub(crate) spam_threshold: u32,
+    pub(crate) allow_tls: bool,
+    pub(crate) mask_banner: bool,
+    pub(crate) bdat: bool,
+    pub(crate) legacy: bool,
+    pub(crate) debug: bool,
+    pub(crate) phase: Phase,
+    pub(crate) client: Client,
+    pub(crate) line: CmdLine,
+    pub(crate) data: DataScan,
+    pub(crate) bdat_remaining: u64,
+    pub(crate) bdat_last: bool,
+    pub(crate) data_bytes: u64,
+    pub(crate) fifo: ReplyFifo,
+    pub(crate) reply: ReplyLine,
+    pub(crate) pipelining: bool,
+    pub(crate) auth_cont: bool,
+    pub(crate) closing: bool,
+    pub(crate) rcpt_count: u32,
+    pub(crate) spam_fired: bool,
+    pub(crate) cmd_index: u32,
+    pub(crate) reply_index: u32,
+    pub(crate) events: EventQueue,
+}
+
+impl Inspector {
+    /// A new session under `policy`, expecting the server's greeting first.
+    pub fn new(policy: &Policy) -> Self {
+        let mode = policy.effective_mode();
+        let legacy = policy.legacy_pre_12_3_7t;
+        let bdat = policy.bdat && mode == Mode::Esmtp;
+        let allow_tls = policy.allow_tls && mode == Mode::Esmtp;
+        let mut allowed = match mode {
+            Mode::Smtp => verbs::SMTP_VERBS,
+            Mode::Esmtp => verbs::ESMTP_VERBS,
+        };
+        if legacy {
+            allowed |= Verb::Ehlo.bit();
+        }
+        if bdat {
+            allowed |= Verb::Bdat.bit();
+        }
+        if allow_tls {
+            allowed |= Verb::StartTls.bit();
+        }
+        Inspector {
+            mode,
+            allowed,
+            sigs: policy.signatures,
+            max_data: policy.max_data,
+            spam_threshold: policy.spam_threshold,
+            allow_tls,
+            mask_banner: policy.mask_banner,
+            bdat,
+            legacy,
+            debug: policy.debug,
+            phase: Phase::Inspecting,
+            client: Client::Command,
+            line: CmdLine::new(),
+            data: DataScan::new(),
+            bdat_remaining: 0,
+            bdat_last: false,
+            data_bytes: 0,
+            fifo: ReplyFifo::new(),
+            reply: ReplyLine::new(),
+            pipelining: false,
+            auth_cont: false,
+            closing: false,
+            rcpt_count: 0,
+            spam_fired: false,
+            cmd_index: 0,
+            reply_index: 0,
+            events: EventQueue::new(),
+        }
+    }
+
+    /// Inspect client→server bytes (in stream order, starting right after the
+    /// last consumed byte).
+    pub fn handle_client(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
+        match self.phase {
+            Phase::Closed => return Verdict::forward(0),
+            Phase::Passthrough => return Verdict::forward(bytes.len()),
+            Phase::Inspecting => {}
+        }
+        let len = bytes.len();
+        let mut i = 0;
+        while i < len {
+            let step = match self.client {
+                Client::Command => self.command_chunk(bytes, i, stats),
+                Client::Data => self.data_chunk(bytes, i, stats),
+                Client::Bdat => self.bdat_chunk(bytes, i, stats),
+            };
+            match step {
+                Step::Next(n) => i = n,
+                Step::Withhold => {
+                    stats.withheld_bytes += (len - i) as u64;
+                    return Verdict::forward(i);
+                }
+                Step::Done(v) => return v,
+            }
+        }
+        Verdict::forward(len)
+    }
+
+    /// Inspect server→client bytes.
+    pub fn handle_server(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
+        match self.phase {
+            Phase::Closed => return Verdict::forward(0),
+            Phase::Passthrough => return Verdict::forward(bytes.len()),
+            Phase::Inspecting => {}
+        }
+        let len = bytes.len();
+        let mut i = 0;
+        while i < len {
+            match self.reply_chunk(bytes, i, stats) {
+                Step::Next(n) => i = n,
+                Step::Withhold => return Verdict::forward(i),
+                Step::Done(v) => return v,
+            }
+        }
+        Verdict::forward(len)
+    }
+
+    /// Next queued event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// The session ended (FIN/RST/timeout). A masked command line still open
+    /// is logged now (spec §2.5 item 6).
+    pub fn end_of_stream(&mut self, stats: &mut SmtpStats) {
+        if self.phase == Phase::Inspecting
+            && self.client == Client::Command
+            && self.line.active
+            && !self.line.auth
+            && self.line.masked
+        {
+            self.log_invalid_command(stats);
+            stats.cmd_masked += 1;
+        }
+        self.line.reset();
+    }
+
+    /// Has the session been closed (reply-and-close or reset)?
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Is inspection stopped (allow-tls after STARTTLS)?
+    pub fn is_passthrough(&self) -> bool {
+        self.phase == Phase::Passthrough
+    }
+
+    /// Has the server announced it is closing (a 421 reply)?
+    pub fn server_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Is the client stream in the DATA section?
+    pub fn in_data(&self) -> bool {
+        self.client == Client::Data
+    }
+
+    /// Message bytes counted toward max-data so far.
+    pub fn data_bytes(&self) -> u64 {
+        self.data_bytes
+    }
+
+    /// Is command pipelining currently tolerated (ESMTP, PIPELINING advertised)?
+    pub fn pipelining(&self) -> bool {
+        self.pipelining
+    }
+
+    // ----- shared helpers for the phase modules -----
+
+    #[inline]
+    pub(crate) fn emit(&mut self, ev: Event, stats: &mut SmtpStats) {
+        if !self.events.push(ev) {
+            stats.events_dropped += 1;
+        }
+    }
+
+    /// Count and report a signature hit (log-only signatures stop here).
+    pub(crate) fn sig_hit(&mut self, sig: Signature, stats: &mut SmtpStats) {
+        stats.sig_hits[sig.index()] += 1;
+        self.emit(Event::Signature { sig }, stats);
+    }
+
+    /// A hard-coded signature fired: log and reply-and-close (reset in legacy mode).
+    pub(crate) fn sig_close(&mut self, sig: Signature, stats: &mut SmtpStats) -> Step {
+        self.sig_hit(sig, stats);
+        self.close(0, CloseReason::Signature(sig), stats)
+    }
+
+    /// End the session: forward `forward` bytes, then reply-and-close (or reset).
+    pub(crate) fn close(
+        &mut self,
+        forward: usize,
+        reason: CloseReason,
+        stats: &mut SmtpStats,
+    ) -> Step {
+        self.phase = Phase::Closed;
+        let reset = self.legacy && !matches!(reason, CloseReason::MaxData);
+        let action = if reset {
+            stats.legacy_resets += 1;
+            Action::Reset { reason }
+        } else {
+            stats.reply_close += 1;
+            if reason == CloseReason::MaxData {
+                stats.max_data_closes += 1;
+            }
+            Action::ReplyAndClose {
+                reply: reason.reply(),
+                reason,
+            }
+        };
+        Step::Done(Verdict { forward, action })
+    }
+
+    /// May a new client command line start now (spec §3.3, §6.3, §6.4)?
+    #[inline]
+    pub(crate) fn may_start_line(&self) -> bool {
+        if self.fifo.is_full() {
+            return false;
+        }
+        if self.pipelining {
+            !self.fifo.has_barrier()
+        } else {
+            self.fifo.is_empty()
+        }
+    }
+
+    /// Reset the per-transaction counters (MAIL, RSET, HELO/EHLO, end of message).
+    pub(crate) fn reset_transaction(&mut self) {
+        self.rcpt_count = 0;
+        self.spam_fired = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspector_is_small_and_fixed() {
+        let size = core::mem::size_of::<Inspector>();
+        println!("size_of::<Inspector>() = {size}");
+        assert!(size <= 2048, "{size}");
+    }
+
+    #[test]
+    fn fifo_counts_barriers() {
+        let mut f = ReplyFifo::new();
+        assert!(f.has_barrier());
+        assert_eq!(f.pop(), Some(Expect::Greeting));
+        assert!(f.is_empty() && !f.has_barrier());
+        for _ in 0..FIFO_LEN {
+            assert!(f.push(Expect::Rcpt));
+        }
+        assert!(f.is_full());
+        assert!(!f.push(Expect::Data));
+        for _ in 0..FIFO_LEN {
+            assert_eq!(f.pop(), Some(Expect::Rcpt));
+        }
+        assert!(f.push(Expect::Data));
+        assert!(f.has_barrier());
+        assert_eq!(f.pop(), Some(Expect::Data));
+        assert_eq!(f.pop(), None);
+    }
+
+    #[test]
+    fn close_reasons_have_spec_texts() {
+        assert_eq!(
+            CloseReason::UnsupportedParameter.reply(),
+            b"555 Unsupported parameter\r\n"
+        );
+        assert_eq!(
+            CloseReason::InvalidParameter.reply(),
+            b"501 Invalid parameter\r\n"
+        );
+        assert_eq!(
+            CloseReason::MaxData.reply(),
+            b"552 Message size exceeds limit\r\n"
+        );
+        assert_eq!(
+            CloseReason::Signature(Signature::F1InvalidRecipient).reply(),
+            b"554 Transaction failed\r\n"
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! The eleven SMTP/ESMTP IDS signatures of spec §10 (README decision 2) and the
+//! small streaming matchers that detect the content-based ones.
+//!
+//! F1–F6 are "hard-coded" and on by default: a hit closes the session with
+//! `554 Transaction failed` (reply-and-close, §9). I1–I5 live "in the IDS code",
+//! are off by default and only log. Every matcher here is a fixed-size state
+//! machine fed one byte at a time, so a signature is found whatever the TCP
+//! segmentation is.
+
+/// One IDS signature (spec §10.1, §10.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signature {
+    /// 3101 Sendmail Invalid Recipient: `|` in a RCPT argument.
+    F1InvalidRecipient,
+    /// 3102 Sendmail Invalid Sender: `|` in a MAIL/SAML/SEND/SOML argument.
+    F2InvalidSender,
+    /// 3104 Archaic Sendmail Attacks: verb `WIZ` or `DEBUG`.
+    F3ArchaicSendmail,
+    /// 3105 Sendmail Decode Alias: RCPT to `decode`/`uudecode`, or such a header.
+    F4DecodeAlias,
+    /// 3107 Majordomo Execute Attack: back-quote in a `Reply-To:` header.
+    F5MajordomoExec,
+    /// Invalid SMTP command: a command line longer than its limit.
+    F6OverlongCommand,
+    /// 3100 Smail Attack: `|` followed by `/` in a MAIL argument.
+    I1SmailAttack,
+    /// 3103 Sendmail Reconnaissance: verb `EXPN` or `VRFY`.
+    I2Reconnaissance,
+    /// 3106 Mail Spam: more RCPT lines per transaction than the threshold.
+    I3MailSpam,
+    /// MIME `name=`/`filename=` value longer than 255 bytes in a header (PROPOSED id 3108).
+    I4MimeFilename,
+    /// A message data line longer than 1000 octets (PROPOSED id 3109).
+    I5OverlongDataLine,
+}
+
+impl Signature {
+    /// All signatures in table order.
+    pub const ALL: [Signature; 11] = [
+        Signature::F1InvalidRecipient,
+        Signature::F2InvalidSender,
+        Signature::F3ArchaicSendmail,
+        Signature::F4DecodeAlias,
+        Signature::F5MajordomoExec,
+        Signature::F6OverlongCommand,
+        Signature::I1SmailAttack,
+        Signature::I2Reconnaissance,
+        Signature::I3MailSpam,
+        Signature::I4MimeFilename,
+        Signature::I5OverlongDataLine,
+    ];
+
+    /// Position in [`Signature::ALL`], also the index into `SmtpStats::sig_hits`.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The Cisco IDS signature number (PROPOSED for I4/I5; F6 has none and uses 0).
+    pub const fn id(self) -> u16 {
+        match self {
+            Signature::F1InvalidRecipient => 3101,
+            Signature::F2InvalidSender => 3102,
+            Signature::F3ArchaicSendmail => 3104,
+            Signature::F4DecodeAlias => 3105,
+            Signature::F5MajordomoExec => 3107,
+            Signature::F6OverlongCommand => 0,
+            Signature::I1SmailAttack => 3100,
+            Signature::I2Reconnaissance => 3103,
+            Signature::I3MailSpam => 3106,
+            Signature::I4MimeFilename => 3108,
+            Signature::I5OverlongDataLine => 3109,
+        }
+    }
+
+    /// Human title used in the log text.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Signature::F1InvalidRecipient => "Sendmail Invalid Recipient",
+            Signature::F2InvalidSender => "Sendmail Invalid Sender",
+            Signature::F3ArchaicSendmail => "Archaic Sendmail Attacks",
+            Signature::F4DecodeAlias => "Sendmail Decode Alias",
+            Signature::F5MajordomoExec => "Majordomo Execute Attack",
+            Signature::F6OverlongCommand => "Invalid SMTP command",
+            Signature::I1SmailAttack => "Smail Attack",
+            Signature::I2Reconnaissance => "Sendmail Reconnaissance",
+            Signature::I3MailSpam => "Mail Spam",
+            Signature::I4MimeFilename => "MIME Filename Too Long",
+            Signature::I5OverlongDataLine => "Overlong Message Line",
+        }
+    }
+
+    /// Hard-coded (F*) signatures close the session; IDS (I*) ones only log.
+    pub const fn closes_session(self) -> bool {
+        (self as u8) <= Signature::F6OverlongCommand as u8
+    }
+
+    /// IOS default: F1–F6 on, I1–I5 off.
+    pub const fn default_enabled(self) -> bool {
+        self.closes_session()
+    }
+}
+
+/// A set of enabled signatures (bit i = `Signature::ALL[i]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SignatureSet(u16);
+
+impl Default for SignatureSet {
+    /// F1–F6 enabled, I1–I5 disabled (spec §10).
+    fn default() -> Self {
+        SignatureSet(0b11_1111)
+    }
+}
+
+impl SignatureSet {
+    /// No signature enabled.
+    pub const fn empty() -> Self {
+        SignatureSet(0)
+    }
+    /// Every signature enabled.
+    pub const fn all() -> Self {
+        SignatureSet((1 << 11) - 1)
+    }
+    /// Is `s` enabled?
+    pub const fn contains(self, s: Signature) -> bool {
+        self.0 & (1 << s.index()) != 0
+    }
+    /// Enable `s` (`ip inspect smtp ids-signature <id>`).
+    pub fn enable(&mut self, s: Signature) {
+        self.0 |= 1 << s.index();
+    }
+    /// Disable `s`.
+    pub fn disable(&mut self, s: Signature) {
+        self.0 &= !(1 << s.index());
+    }
+    /// Builder form of [`SignatureSet::enable`].
+    pub const fn with(self, s: Signature) -> Self {
+        SignatureSet(self.0 | (1 << s.index()))
+    }
+    /// Builder form of [`SignatureSet::disable`].
+    pub const fn without(self, s: Signature) -> Self {
+        SignatureSet(self.0 & !(1 << s.index()))
+    }
+}
+
+const DECODE: &[u8] = b"DECODE";
+const UUDECODE: &[u8] = b"UUDECODE";
+
+/// F4 on the command side: is the local part of a `RCPT TO:` path `decode` or
+/// `uudecode`? Fed the argument bytes of a RCPT line (after the verb's SP).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RcptLocalPart {
+    /// 0..3: matching `TO:`; 3: optional SP; 4: optional `<`; 5: local part; 6: done.
+    phase: u8,
+    pos: u8,
+    buf: [u8; 8],
+    len: u8,
+    over: bool,
+}
+
+impl RcptLocalPart {
+    /// Feed one argument byte (CR/LF excluded; call [`Self::finish`] at line end).
+    /// Returns true when the local part is complete and is a decode alias.
+    #[inline]
+    pub(crate) fn feed(&mut self, b: u8) -> bool {
+        loop {
+            match self.phase {
+                0 => {
+                    if b.to_ascii_uppercase() == b"TO:"[self.pos as usize] {
+                        self.pos += 1;
+                        if self.pos == 3 {
+                            self.phase = 3;
+                        }
+                    } else {
+                        self.phase = 6;
+                    }
+                    return false;
+                }
+                3 => {
+                    self.phase = 4;
+                    if b == b' ' {
+                        return false;
+                    }
+                }
+                4 => {
+                    self.phase = 5;
+                    if b == b'<' {
+                        return false;
+                    }
+                }
+                5 => {
+                    if matches!(b, b'@' | b'>' | b' ') {
+                        self.phase = 6;
+                        return self.is_alias();
+                    }
+                    if (self.len as usize) < self.buf.len() {
+                        self.buf[self.len as usize] = b.to_ascii_uppercase();
+                        self.len += 1;
+                    } else {
+                        self.over = true;
+                    }
+                    return false;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// Has the local part been decided (nothing more to match on this line)?
+    pub(crate) fn done(&self) -> bool {
+        self.phase == 6
+    }
+
+    /// Line end: a path without `@` (`RCPT TO:<decode>`) is complete here.
+    pub(crate) fn finish(&mut self) -> bool {
+        if self.phase == 5 {
+            self.phase = 6;
+            return self.is_alias();
+        }
+        false
+    }
+
+    fn is_alias(&self) -> bool {
+        let l = &self.buf[..self.len as usize];
+        !self.over && (l == DECODE || l == UUDECODE)
+    }
+}
+
+const REPLY_TO: &[u8] = b"REPLY-TO:";
+const HDR_DECODE: &[u8] = b": DECODE@";
+const HDR_UUDECODE: &[u8] = b": UUDECODE@";
+const NAME_EQ: &[u8] = b"NAME=";
+/// ASA's default MIME filename limit, used for I4 (spec §10.2).
+pub(crate) const MIME_NAME_LIMIT: u32 = 255;
+
+/// Substring matcher for patterns whose first byte occurs nowhere else in the
+/// pattern (`:` resp. `N`), so restarting on a mismatch is exact (KMP with an
+/// all-zero failure function).
+#[derive(Clone, Copy, Debug, Default)]
+struct Needle {
+    pos: u8,
+}
+
+impl Needle {
+    #[inline]
+    fn feed(&mut self, pat: &[u8], up: u8) -> bool {
+        if up == pat[self.pos as usize] {
+            self.pos += 1;
+        } else {
+            self.pos = u8::from(up == pat[0]);
+        }
+        if self.pos as usize == pat.len() {
+            self.pos = 0;
+            return true;
+        }
+        false
+    }
+}
+
+/// Scanner for the header section of a message (F4 header form, F5, I4).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HeaderScan {
+    /// Progress matching `Reply-To:` at the start of a header line; 0xFF = not this header.
+    name: u8,
+    in_reply_to: bool,
+    decode: Needle,
+    uudecode: Needle,
+    name_eq: Needle,
+    /// Length of a MIME name value being measured (`u32::MAX` = not measuring).
+    value_len: u32,
+    value_quoted: bool,
+    value_first: bool,
+}
+
+impl HeaderScan {
+    pub(crate) fn new() -> Self {
+        HeaderScan {
+            value_len: u32::MAX,
+            ..HeaderScan::default()
+        }
+    }
+
+    /// A new header line starts with byte `first` (folded lines start with SP/TAB
+    /// and continue the previous field).
+    #[inline]
+    pub(crate) fn line_start(&mut self, first: u8) {
+        if first != b' ' && first != b'\t' {
+            self.in_reply_to = false;
+            self.name = 0;
+        } else {
+            self.name = 0xFF;
+        }
+        self.decode = Needle::default();
+        self.uudecode = Needle::default();
+        self.name_eq = Needle::default();
+        self.value_len = u32::MAX;
+    }
+
+    /// Feed one header byte (CR/LF excluded). Returns the signatures it completes
+    /// as a bit set over (F4, F5, I4).
+    #[inline]
+    pub(crate) fn feed(&mut self, b: u8) -> HeaderHits {
+        let mut hits = HeaderHits::default();
+        let up = b.to_ascii_uppercase();
+        if self.name != 0xFF {
+            if up == REPLY_TO[self.name as usize] {
+                self.name += 1;
+                if self.name as usize == REPLY_TO.len() {
+                    self.in_reply_to = true;
+                    self.name = 0xFF;
+                }
+            } else {
+                self.name = 0xFF;
+            }
+        } else if self.in_reply_to && b == b'`' {
+            hits.f5 = true;
+        }
+        if self.decode.feed(HDR_DECODE, up) | self.uudecode.feed(HDR_UUDECODE, up) {
+            hits.f4 = true;
+        }
+        if self.value_len != u32::MAX {
+            if self.value_first && b == b'"' {
+                self.value_quoted = true;
+            } else if (self.value_quoted && b == b'"')
+                || (!self.value_quoted && matches!(b, b';' | b' ' | b'\t'))
+            {
+                self.value_len = u32::MAX;
+            } else {
+                self.value_len += 1;
+                if self.value_len == MIME_NAME_LIMIT + 1 {
+                    hits.i4 = true;
+                }
+            }
+            self.value_first = false;
+        } else if self.name_eq.feed(NAME_EQ, up) {
+            self.value_len = 0;
+            self.value_quoted = false;
+            self.value_first = true;
+        }
+        hits
+    }
+}
+
+/// Signatures completed by one header byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeaderHits {
+    pub(crate) f4: bool,
+    pub(crate) f5: bool,
+    pub(crate) i4: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(arg: &[u8]) -> bool {
+        let mut m = RcptLocalPart::default();
+        let mut hit = false;
+        for &b in arg {
+            hit |= m.feed(b);
+        }
+        hit | m.finish()
+    }
+
+    #[test]
+    fn decode_alias_in_rcpt() {
+        assert!(local(b"TO:<decode@example.test>"));
+        assert!(local(b"to: <UUDecode@x>"));
+        assert!(local(b"TO:decode@x"));
+        assert!(local(b"TO:<decode>"));
+        assert!(!local(b"TO:<decoder@x>"));
+        assert!(!local(b"TO:<bob@decode>"));
+        assert!(!local(b"FROM:<decode@x>"));
+        assert!(!local(b"TO:<uuudecode@x>"));
+    }
+
+    fn header(lines: &[&[u8]]) -> HeaderHits {
+        let mut h = HeaderScan::new();
+        let mut acc = HeaderHits::default();
+        for l in lines {
+            h.line_start(l[0]);
+            for &b in *l {
+                let x = h.feed(b);
+                acc.f4 |= x.f4;
+                acc.f5 |= x.f5;
+                acc.i4 |= x.i4;
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn header_signatures() {
+        assert!(header(&[b"Reply-To: `rm -rf /`@x"]).f5);
+        assert!(header(&[b"reply-to: a", b"  b`c"]).f5);
+        assert!(!header(&[b"Subject: `x`"]).f5);
+        assert!(!header(&[b"X-Reply-To: `x`"]).f5);
+        assert!(header(&[b"To: decode@example.test"]).f4);
+        assert!(header(&[b"Cc: x, ::: UUDECODE@h"]).f4);
+        assert!(!header(&[b"To: xdecode@example.test"]).f4);
+        let long = [b"Content-Type: a; name=".as_slice(), &[b'f'; 256]].concat();
+        assert!(header(&[&long]).i4);
+        let ok = [
+            b"Content-Disposition: a; filename=\"".as_slice(),
+            &[b'f'; 255],
+            b"\"",
+        ]
+        .concat();
+        assert!(!header(&[&ok]).i4);
+        let q = [
+            b"Content-Disposition: a; filename=\"".as_slice(),
+            &[b' '; 256],
+            b"\"",
+        ]
+        .concat();
+        assert!(header(&[&q]).i4);
+    }
+
+    #[test]
+    fn sets() {
+        let s = SignatureSet::default();
+        assert!(s.contains(Signature::F6OverlongCommand));
+        assert!(!s.contains(Signature::I3MailSpam));
+        let s = s
+            .with(Signature::I3MailSpam)
+            .without(Signature::F1InvalidRecipient);
+        assert!(s.contains(Signature::I3MailSpam));
+        assert!(!s.contains(Signature::F1InvalidRecipient));
+        assert_eq!(SignatureSet::all().0.count_ones(), 11);
+        for (i, s) in Signature::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i);
+        }
+    }
+}
