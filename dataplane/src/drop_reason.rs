@@ -25,7 +25,8 @@ pub enum DropReason {
     NoRoute,
     /// TTL expired in transit.
     TtlExpired,
-    /// Next hop not resolved by ARP (a request was sent).
+    /// Next hop not resolved yet: the frame waits in the neighbour table's
+    /// bounded queue (or was refused by it) while ARP resolves it.
     ArpUnresolved,
     /// Addressed to the router and not handled by its local stack.
     LocalDelivery,

@@ -607,7 +607,6 @@ pub fn run_until(
         }
         None => None,
     };
-    drop(engine_log);
     notice(&format!(
         "%SYS-5-RESTART: mailguard running {} on {} port(s) with {} worker(s), control socket {}",
         opts.config.describe(),
@@ -631,6 +630,7 @@ pub fn run_until(
         m.shutdown();
     }
     let joined = workers_running.join();
+    drop(engine_log);
     logger.shutdown();
     joined.map(|_| ()).map_err(EngineError::from)
 }

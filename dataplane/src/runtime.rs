@@ -82,7 +82,11 @@ pub struct Runtime {
 
 impl Runtime {
     /// Compiles `config` and binds it to `ports`.
-    pub fn build(config: Config, ports: Vec<PortBinding>, generation: u64) -> Result<Runtime, RuntimeError> {
+    pub fn build(
+        config: Config,
+        ports: Vec<PortBinding>,
+        generation: u64,
+    ) -> Result<Runtime, RuntimeError> {
         if ports.len() > MAX_PORTS {
             return Err(RuntimeError::TooManyPorts(MAX_PORTS));
         }
@@ -108,7 +112,9 @@ impl Runtime {
                 Interface {
                     index: IfIndex(i as u16),
                     mac: port.map(|p| ports[p].mac).unwrap_or(Mac([0; 6])),
-                    address: ci.address.and_then(|a| Ipv4Cidr::from_mask(a.address, a.mask).ok()),
+                    address: ci
+                        .address
+                        .and_then(|a| Ipv4Cidr::from_mask(a.address, a.mask).ok()),
                     nat: match ci.nat {
                         Some(CfgNatRole::Inside) => NatRole::Inside,
                         Some(CfgNatRole::Outside) => NatRole::Outside,
@@ -126,22 +132,37 @@ impl Runtime {
             .filter(|r| r.distance > 0)
             .filter_map(|r| {
                 let target = match (r.interface, r.next_hop) {
-                    (Some(i), nh) => RouteTarget::Interface { index: IfIndex(i.0), next_hop: nh },
+                    (Some(i), nh) => RouteTarget::Interface {
+                        index: IfIndex(i.0),
+                        next_hop: nh,
+                    },
                     (None, Some(nh)) => RouteTarget::NextHop(nh),
                     (None, None) => return None,
                 };
-                StaticRoute::new(Ipv4Addr::from(r.prefix), Ipv4Addr::from(r.mask), target, r.distance).ok()
+                StaticRoute::new(
+                    Ipv4Addr::from(r.prefix),
+                    Ipv4Addr::from(r.mask),
+                    target,
+                    r.distance,
+                )
+                .ok()
             })
             .collect();
         let routes = RouteTable::build(&interfaces, &statics);
         let mut nat = StaticNatTable::new();
         for t in &compiled.static_nat {
-            nat.insert(t.local, t.global).map_err(|e| RuntimeError::Nat(e.to_string()))?;
+            nat.insert(t.local, t.global)
+                .map_err(|e| RuntimeError::Nat(e.to_string()))?;
         }
         let smtp_policies = compiled
             .rules
             .iter()
-            .map(|r| r.entries.iter().map(|e| smtp_policy(e, &compiled)).collect())
+            .map(|r| {
+                r.entries
+                    .iter()
+                    .map(|e| smtp_policy(e, &compiled))
+                    .collect()
+            })
             .collect();
         Ok(Runtime {
             generation,
@@ -199,7 +220,11 @@ fn smtp_policy(e: &ResolvedEntry, compiled: &CompiledConfig) -> Option<Policy> {
         SmtpMode::Smtp => Mode::Smtp,
         SmtpMode::Esmtp => Mode::Esmtp,
     };
-    let mut policy = Policy { mode, max_data: u64::from(e.max_data), ..Policy::default() };
+    let mut policy = Policy {
+        mode,
+        max_data: u64::from(e.max_data),
+        ..Policy::default()
+    };
     policy.allow_tls = e.smtp.allow_tls;
     policy.mask_banner = e.smtp.mask_banner;
     policy.bdat = e.smtp.bdat;
@@ -230,8 +255,16 @@ mod tests {
         let text = include_str!("../../fixtures/seed.cfg");
         let (cfg, _) = Config::load(text).expect("seed loads");
         let ports = vec![
-            PortBinding { ios_name: "Ethernet2/0".into(), linux_name: "e20".into(), mac: Mac([2, 0, 0, 0, 0, 1]) },
-            PortBinding { ios_name: "Ethernet2/1".into(), linux_name: "e21".into(), mac: Mac([2, 0, 0, 0, 0, 2]) },
+            PortBinding {
+                ios_name: "Ethernet2/0".into(),
+                linux_name: "e20".into(),
+                mac: Mac([2, 0, 0, 0, 0, 1]),
+            },
+            PortBinding {
+                ios_name: "Ethernet2/1".into(),
+                linux_name: "e21".into(),
+                mac: Mac([2, 0, 0, 0, 0, 2]),
+            },
         ];
         Runtime::build(cfg, ports, 1).expect("binds")
     }
@@ -243,19 +276,33 @@ mod tests {
         let out = rt.port_interface(0).unwrap();
         assert_eq!(out.nat, NatRole::Outside);
         assert!(out.up);
-        let r = rt.routes.lookup("203.0.113.9".parse().unwrap()).expect("default route");
+        let r = rt
+            .routes
+            .lookup("203.0.113.9".parse().unwrap())
+            .expect("default route");
         assert_eq!(rt.port_of(r.egress), Some(0));
         assert_eq!(r.gateway, Some("172.22.1.1".parse().unwrap()));
-        let r = rt.routes.lookup("10.10.10.2".parse().unwrap()).expect("connected");
+        let r = rt
+            .routes
+            .lookup("10.10.10.2".parse().unwrap())
+            .expect("connected");
         assert_eq!(rt.port_of(r.egress), Some(1));
-        assert_eq!(rt.inside_form("172.22.1.110".parse().unwrap()), "10.10.10.2".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(
+            rt.inside_form("172.22.1.110".parse().unwrap()),
+            "10.10.10.2".parse::<Ipv4Addr>().unwrap()
+        );
         assert!(rt.is_router_address("10.10.10.1".parse().unwrap()));
     }
 
     #[test]
     fn seed_smtp_entry_has_an_smtp_policy() {
         let rt = seed_runtime();
-        let out_in = rt.compiled.rules.iter().position(|r| r.name == "OUT-IN").unwrap();
+        let out_in = rt
+            .compiled
+            .rules
+            .iter()
+            .position(|r| r.name == "OUT-IN")
+            .unwrap();
         let p = rt.smtp_policy(out_in, 0).expect("smtp policy");
         assert_eq!(p.mode, Mode::Smtp);
         assert_eq!(p.max_data, 20_000_000);
@@ -265,7 +312,14 @@ mod tests {
     #[test]
     fn unknown_binding_is_an_error() {
         let (cfg, _) = Config::load(include_str!("../../fixtures/seed.cfg")).unwrap();
-        let ports = vec![PortBinding { ios_name: "Ethernet9/9".into(), linux_name: "x".into(), mac: Mac([0; 6]) }];
-        assert!(matches!(Runtime::build(cfg, ports, 1), Err(RuntimeError::UnknownInterface(_))));
+        let ports = vec![PortBinding {
+            ios_name: "Ethernet9/9".into(),
+            linux_name: "x".into(),
+            mac: Mac([0; 6]),
+        }];
+        assert!(matches!(
+            Runtime::build(cfg, ports, 1),
+            Err(RuntimeError::UnknownInterface(_))
+        ));
     }
 }

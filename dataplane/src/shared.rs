@@ -171,7 +171,9 @@ impl Shared {
             next_session_id: AtomicU32::new(0x6300_F000),
             request: AtomicU64::new(0),
             answered: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-            reports: (0..workers).map(|_| Mutex::new(WorkerReport::default())).collect(),
+            reports: (0..workers)
+                .map(|_| Mutex::new(WorkerReport::default()))
+                .collect(),
             stats_reset_ns: AtomicU64::new(0),
         })
     }
@@ -229,7 +231,10 @@ impl Shared {
         let req = self.request.fetch_add(1, Ordering::AcqRel) + 1;
         let deadline = std::time::Instant::now() + timeout;
         while std::time::Instant::now() < deadline
-            && self.answered.iter().any(|a| a.load(Ordering::Acquire) < req)
+            && self
+                .answered
+                .iter()
+                .any(|a| a.load(Ordering::Acquire) < req)
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

@@ -73,20 +73,56 @@ impl SeedLab {
     /// A lab on `cfg` (which must define Ethernet2/0 and Ethernet2/1).
     pub fn with_config(cfg: Config) -> SeedLab {
         let ports = vec![
-            PortBinding { ios_name: "Ethernet2/0".into(), linux_name: "sim0".into(), mac: FW_OUTSIDE_MAC },
-            PortBinding { ios_name: "Ethernet2/1".into(), linux_name: "sim1".into(), mac: FW_INSIDE_MAC },
+            PortBinding {
+                ios_name: "Ethernet2/0".into(),
+                linux_name: "sim0".into(),
+                mac: FW_OUTSIDE_MAC,
+            },
+            PortBinding {
+                ios_name: "Ethernet2/1".into(),
+                linux_name: "sim1".into(),
+                mac: FW_INSIDE_MAC,
+            },
         ];
         let rt = Runtime::build(cfg, ports, 1).expect("runtime");
         let debug = Arc::new(DebugFlags::new());
         let now = 1_000_000_000;
-        let shared = Arc::new(Shared::new(rt, 1, 65_536, now, 0, Arc::clone(&debug)).expect("shared"));
+        let shared =
+            Arc::new(Shared::new(rt, 1, 65_536, now, 0, Arc::clone(&debug)).expect("shared"));
         let (mut producers, queues) = LogQueues::new(1, 65_536, debug);
-        let fw = Firewall::new(0, Arc::clone(&shared), producers.remove(0), FirewallSizing::default(), now)
-            .expect("firewall");
-        let mut lab = SeedLab { fw, shared, queues, tx: TxSink::with_capacity(256), now };
-        lab.learn(OUTSIDE, ISP_MAC, Ipv4Addr::new(172, 22, 1, 1), Ipv4Addr::new(172, 22, 1, 16));
-        lab.learn(INSIDE, MAIL_MAC, Ipv4Addr::new(10, 10, 10, 2), Ipv4Addr::new(10, 10, 10, 1));
-        lab.learn(INSIDE, HOST5_MAC, Ipv4Addr::new(10, 10, 10, 5), Ipv4Addr::new(10, 10, 10, 1));
+        let fw = Firewall::new(
+            0,
+            Arc::clone(&shared),
+            producers.remove(0),
+            FirewallSizing::default(),
+            now,
+        )
+        .expect("firewall");
+        let mut lab = SeedLab {
+            fw,
+            shared,
+            queues,
+            tx: TxSink::with_capacity(256),
+            now,
+        };
+        lab.learn(
+            OUTSIDE,
+            ISP_MAC,
+            Ipv4Addr::new(172, 22, 1, 1),
+            Ipv4Addr::new(172, 22, 1, 16),
+        );
+        lab.learn(
+            INSIDE,
+            MAIL_MAC,
+            Ipv4Addr::new(10, 10, 10, 2),
+            Ipv4Addr::new(10, 10, 10, 1),
+        );
+        lab.learn(
+            INSIDE,
+            HOST5_MAC,
+            Ipv4Addr::new(10, 10, 10, 5),
+            Ipv4Addr::new(10, 10, 10, 1),
+        );
         lab.tx.clear();
         lab
     }
@@ -194,7 +230,12 @@ pub fn tcp(
 ) -> Vec<u8> {
     let mut buf = vec![0u8; 14 + 20 + 20 + payload.len() + 60];
     let spec = TcpSegmentSpec {
-        origin: Origin { src_mac, dst_mac, src_ip: *src.ip(), ident: 1 },
+        origin: Origin {
+            src_mac,
+            dst_mac,
+            src_ip: *src.ip(),
+            ident: 1,
+        },
         dst_ip: *dst.ip(),
         src_port: src.port(),
         dst_port: dst.port(),
@@ -211,7 +252,13 @@ pub fn tcp(
 }
 
 /// A UDP datagram frame.
-pub fn udp(src_mac: Mac, dst_mac: Mac, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+pub fn udp(
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    payload: &[u8],
+) -> Vec<u8> {
     let l4 = 8 + payload.len();
     let mut f = vec![0u8; (14 + 20 + l4).max(60)];
     ethernet(&mut f, dst_mac, src_mac, 0x0800);
@@ -227,7 +274,15 @@ pub fn udp(src_mac: Mac, dst_mac: Mac, src: SocketAddrV4, dst: SocketAddrV4, pay
 }
 
 /// An ICMP message frame (`body` follows the 4-byte type/code/checksum).
-pub fn icmp(src_mac: Mac, dst_mac: Mac, src: Ipv4Addr, dst: Ipv4Addr, icmp_type: u8, code: u8, body: &[u8]) -> Vec<u8> {
+pub fn icmp(
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    icmp_type: u8,
+    code: u8,
+    body: &[u8],
+) -> Vec<u8> {
     let l4 = 4 + body.len();
     let mut f = vec![0u8; (14 + 20 + l4).max(60)];
     ethernet(&mut f, dst_mac, src_mac, 0x0800);

@@ -104,7 +104,9 @@ pub enum SmtpVerdict {
     Consumed { start_finwait: bool },
     /// Nothing to forward; count the drop under this reason.
     Drop(DropReason),
-    /// Delete the session now (forward nothing), then call [`SmtpWorker::close`].
+    /// Delete the session now, forwarding nothing more (frames already handed to
+    /// [`SmtpOutput`] stay sent), then call [`SmtpWorker::close`]: `FW_CLOSING` reached its
+    /// end (client RST), or the legacy reset (§9.4) reset both ends.
     DeleteSession,
 }
 
@@ -184,7 +186,12 @@ pub fn segment_info(tcp: &TcpInfo) -> SegmentInfo {
 }
 
 /// Where one session is in its SMTP life.
+///
+/// The `Inspecting` variant is large (two streams with their out-of-order slots) and
+/// deliberately not boxed: the slab is allocated once at start-up and every slot must be
+/// able to hold it, so boxing would only add a per-session allocation.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum PathState {
     /// Slot not in use.
     Free,
@@ -473,12 +480,15 @@ impl SmtpWorker {
             PathState::Handshake | PathState::Inspecting(_) => {}
         }
 
-        if flags.syn() {
-            if matches!(s.state, PathState::Handshake) {
-                if let Some(sess) = InspectedSession::from_tracker(seg.tracker) {
-                    s.state = PathState::Inspecting(sess);
-                }
+        if matches!(s.state, PathState::Handshake) {
+            // Once the tracker knows both ISNs (normally at the SYN+ACK; later if the slot
+            // was opened late, in which case bytes already past stay out of order and
+            // never pass uninspected).
+            if let Some(sess) = InspectedSession::from_tracker(seg.tracker) {
+                s.state = PathState::Inspecting(sess);
             }
+        }
+        if flags.syn() {
             // Data on a SYN (TCP Fast Open) is not inspected: cut it; the sender
             // retransmits it once the handshake is done.
             return forward_control(frame, full_len, &ip, &tcp);
@@ -559,10 +569,7 @@ impl SmtpWorker {
         }
 
         // Frames of this direction whose turn has come.
-        loop {
-            let PathState::Inspecting(sess) = &mut s.state else {
-                break;
-            };
+        while let PathState::Inspecting(sess) = &mut s.state {
             let limit = seg.tracker.receive_limit(from.peer());
             let Some(r) = sess.release_ready(pool, counters, from, now_ms, scratch) else {
                 break;
@@ -614,13 +621,7 @@ impl SmtpWorker {
                 Judged::Reset { offending_end } => {
                     cur.flush(out);
                     reset_both(s, pool, out, offending_end);
-                    return if cur.handed {
-                        SmtpVerdict::Consumed {
-                            start_finwait: false,
-                        }
-                    } else {
-                        SmtpVerdict::DeleteSession
-                    };
+                    return SmtpVerdict::DeleteSession;
                 }
             }
         }
@@ -1776,5 +1777,180 @@ mod tests {
         w.close(a, &ctx);
         assert!(w.open(&smtp()).is_some());
         assert_eq!(w.capacity(), 2);
+    }
+
+    /// D1: the seed transcript one keystroke per segment: every segment byte-identical,
+    /// no log; with debug on, the verb ids and line lengths of the seed trace.
+    #[test]
+    fn d1_seed_transcript_keystrokes() {
+        let policy = Policy {
+            debug: true,
+            ..Policy::default()
+        };
+        let mut lab = Lab::with_debug(policy, 40011, true);
+        let script: [(&[&[u8]], &[u8]); 5] = [
+            (
+                &[
+                    b"H", b"E", b"L", b"O", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
+                ],
+                R250_HELO,
+            ),
+            (
+                &[
+                    b"V", b"R", b"F", b"Y", b" ", b"a", b"b", b"@", b"c", b"\r\n",
+                ],
+                b"252 2.0.0 Cannot VRFY user\r\n",
+            ),
+            (
+                &[
+                    b"V", b"R", b"F", b"Y", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
+                ],
+                b"252 2.0.0 Cannot VRFY user\r\n",
+            ),
+            (
+                &[b"H", b"E", b"L", b"P", b"\r\n"],
+                b"214 2.0.0 Commands supported\r\n",
+            ),
+            (&[b"Q", b"UI", b"T", b"\r\n"], b"221 2.0.0 Bye\r\n"),
+        ];
+        for (keys, reply) in script {
+            for k in keys {
+                let c0 = lab.client_seq();
+                let sent = lab.client(k);
+                assert_eq!(sent.len(), 1);
+                assert_eq!((sent[0].seq, sent[0].payload.as_slice()), (c0, *k));
+                assert!(matches!(lab.verdict, SmtpVerdict::Forward { .. }));
+            }
+            assert_eq!(payloads(&lab.server(reply)), [reply]);
+        }
+        assert_eq!(lab.w.stats().cmd_lines, 5);
+        assert_eq!(lab.w.stats().cmd_masked, 0);
+        let logs = lab.logs();
+        assert!(
+            logs.iter().all(|l| l.starts_with("CBAC SMTP: ")),
+            "{logs:?}"
+        );
+        let ids: Vec<&str> = logs
+            .iter()
+            .filter_map(|l| l.strip_prefix("CBAC SMTP: VERB - match id:"))
+            .collect();
+        assert_eq!(ids, ["5", "15", "15", "6", "9"]);
+        let ends: Vec<&str> = logs
+            .iter()
+            .filter_map(|l| l.strip_prefix("CBAC SMTP: End Of Command Line - "))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                "index:1, len:12",
+                "index:2, len:11",
+                "index:3, len:12",
+                "index:4, len:6",
+                "index:5, len:6"
+            ]
+        );
+    }
+
+    /// A FIN behind withheld bytes is not forwarded with the accepted prefix.
+    #[test]
+    fn fin_cleared_when_bytes_are_withheld() {
+        let mut lab = Lab::new(smtp(), 40060);
+        let c0 = lab.client_seq();
+        let seg = b"HELO a\r\nQUIT\r\n";
+        let sent = lab.seg(C, c0, PSH_ACK | TcpFlags::FIN, WIN, seg);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].payload, b"HELO a\r\n");
+        assert_eq!(sent[0].flags & TcpFlags::FIN.0, 0);
+        lab.server(R250_HELO);
+        let sent = lab.seg(
+            C,
+            c0.wrapping_add(8),
+            PSH_ACK | TcpFlags::FIN,
+            WIN,
+            &seg[8..],
+        );
+        assert_eq!(sent[0].payload, b"QUIT\r\n");
+        assert_eq!(sent[0].flags & TcpFlags::FIN.0, TcpFlags::FIN.0);
+    }
+
+    /// A slot opened after the handshake and greeting never lets bytes through
+    /// uninspected: its inspector still waits for the greeting it did not see, so client
+    /// data is withheld.
+    #[test]
+    fn slot_opened_late_withholds() {
+        let mut lab = Lab::new(smtp(), 40061);
+        let ctx_log = lab.log.clone();
+        let ctx = LogCtx {
+            unix_ns: 1,
+            initiator: lab.client,
+            responder: SERVER,
+            alert: false,
+            log: &ctx_log,
+        };
+        lab.w.close(lab.slot, &ctx);
+        lab.slot = lab.w.open(&smtp()).unwrap();
+        assert!(lab.client(b"EXPN a\r\n").is_empty());
+        assert_eq!(lab.verdict, SmtpVerdict::Drop(DropReason::StreamWithheld));
+        assert_eq!(lab.w.is_inspecting(lab.slot), Some(true));
+    }
+
+    /// Splits `data` at `cuts`, sends the pieces from the client in `order`, and returns
+    /// the byte stream the server received (by sequence number) and whether any frame
+    /// was injected.
+    fn segmented(port: u16, data: &[u8], cuts: &[usize], order: &[usize]) -> Vec<u8> {
+        let mut lab = Lab::new(smtp(), port);
+        let c0 = lab.client_seq();
+        let mut bounds: Vec<usize> = cuts.iter().map(|&c| c % (data.len() + 1)).collect();
+        bounds.extend([0, data.len()]);
+        bounds.sort_unstable();
+        bounds.dedup();
+        let pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+        let mut received = vec![None; data.len()];
+        let mut idx: Vec<usize> = (0..pieces.len()).collect();
+        // A permutation from `order` (Fisher–Yates driven by the given numbers).
+        for (i, &o) in order.iter().enumerate().take(idx.len()) {
+            let j = i + o % (idx.len() - i);
+            idx.swap(i, j);
+        }
+        for i in idx {
+            let (a, b) = pieces[i];
+            for x in lab.seg(C, c0.wrapping_add(a as u32), PSH_ACK, WIN, &data[a..b]) {
+                assert!(!x.injected && x.to == S);
+                let off = x.seq.wrapping_sub(c0) as usize;
+                for (k, &byte) in x.payload.iter().enumerate() {
+                    let slot = &mut received[off + k];
+                    assert!(slot.is_none() || *slot == Some(byte), "conflicting copies");
+                    *slot = Some(byte);
+                }
+            }
+        }
+        received.into_iter().map(|b| b.unwrap_or(b'?')).collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Whatever the arrival order of the pieces (within the 16-segment queue), the
+        /// server receives exactly what in-order arrival gives; for lines whose judgement
+        /// does not depend on segmentation, exactly what the whole line gives.
+        #[test]
+        fn arrival_order_never_changes_the_server_stream(
+            (line, invariant) in proptest::sample::select(vec![
+                (&b"EXPN root\r\n"[..], true),
+                (&b"HELO a.example\r\n"[..], true),
+                (&b"HELO a\rEXPN b\r\n"[..], true),
+                // `H` alone is a valid prefix and goes before the NUL is seen (D4 b).
+                (&b"HE\x00LO x\r\n"[..], false),
+            ]),
+            cuts in proptest::collection::vec(0usize..64, 0..12),
+            order in proptest::collection::vec(0usize..64, 0..16),
+        ) {
+            let in_order = segmented(40070, line, &cuts, &[]);
+            let shuffled = segmented(40071, line, &cuts, &order);
+            proptest::prop_assert_eq!(&in_order, &shuffled);
+            proptest::prop_assert!(!in_order.contains(&b'?'));
+            if invariant {
+                proptest::prop_assert_eq!(&segmented(40072, line, &[], &[]), &in_order);
+            }
+        }
     }
 }

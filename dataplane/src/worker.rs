@@ -139,6 +139,9 @@ pub struct WorkerCounters {
     pub rx_ring_used_pct: AtomicU64,
     /// Offloaded frames whose TCP/UDP checksum was completed in software.
     pub rx_csum_completed: AtomicU64,
+    /// CPU time of the worker thread, ns (sampled every 1024 loops and at
+    /// exit; 0 where `/proc/thread-self/schedstat` is unavailable).
+    pub cpu_ns: AtomicU64,
     /// Loop iterations.
     pub loops: AtomicU64,
     /// Times the worker went to sleep in `wait_rx`.
@@ -174,6 +177,8 @@ pub struct CounterSnapshot {
     pub rx_ring_used_pct: u64,
     /// See [`WorkerCounters::rx_csum_completed`].
     pub rx_csum_completed: u64,
+    /// See [`WorkerCounters::cpu_ns`].
+    pub cpu_ns: u64,
     /// See [`WorkerCounters::loops`].
     pub loops: u64,
     /// See [`WorkerCounters::idle_waits`].
@@ -199,6 +204,7 @@ impl WorkerCounters {
             rx_ring_drops: r(&self.rx_ring_drops),
             rx_ring_used_pct: r(&self.rx_ring_used_pct),
             rx_csum_completed: r(&self.rx_csum_completed),
+            cpu_ns: r(&self.cpu_ns),
             loops: r(&self.loops),
             idle_waits: r(&self.idle_waits),
             pinned: r(&self.pinned),
@@ -327,26 +333,7 @@ where
 
     /// Sum of every worker's counters (gauges: the maximum).
     pub fn totals(&self) -> CounterSnapshot {
-        let mut t = CounterSnapshot::default();
-        for c in self.counters.iter() {
-            let s = c.snapshot();
-            t.rx += s.rx;
-            t.tx += s.tx;
-            t.tx_drops += s.tx_drops;
-            t.tx_errors += s.tx_errors;
-            t.handoff_out += s.handoff_out;
-            t.handoff_in += s.handoff_in;
-            t.handoff_drops += s.handoff_drops;
-            t.handoff_occupancy += s.handoff_occupancy;
-            t.rx_bad_frames += s.rx_bad_frames;
-            t.rx_ring_drops += s.rx_ring_drops;
-            t.rx_ring_used_pct = t.rx_ring_used_pct.max(s.rx_ring_used_pct);
-            t.rx_csum_completed += s.rx_csum_completed;
-            t.loops += s.loops;
-            t.idle_waits += s.idle_waits;
-            t.pinned += s.pinned;
-        }
-        t
+        totals_of(&self.counters)
     }
 
     /// Ask every worker to stop (they finish their current loop).
@@ -379,6 +366,31 @@ where
             None => Ok(out),
         }
     }
+}
+
+/// Sum of the counters of several workers (gauges: the maximum).
+pub fn totals_of(counters: &[CachePadded<WorkerCounters>]) -> CounterSnapshot {
+    let mut t = CounterSnapshot::default();
+    for c in counters {
+        let s = c.snapshot();
+        t.rx += s.rx;
+        t.tx += s.tx;
+        t.tx_drops += s.tx_drops;
+        t.tx_errors += s.tx_errors;
+        t.handoff_out += s.handoff_out;
+        t.handoff_in += s.handoff_in;
+        t.handoff_drops += s.handoff_drops;
+        t.handoff_occupancy += s.handoff_occupancy;
+        t.rx_bad_frames += s.rx_bad_frames;
+        t.rx_ring_drops += s.rx_ring_drops;
+        t.rx_ring_used_pct = t.rx_ring_used_pct.max(s.rx_ring_used_pct);
+        t.rx_csum_completed += s.rx_csum_completed;
+        t.cpu_ns += s.cpu_ns;
+        t.loops += s.loops;
+        t.idle_waits += s.idle_waits;
+        t.pinned += s.pinned;
+    }
+    t
 }
 
 /// Worker `me`'s turn to run its setup; passing the turn on when dropped
@@ -507,12 +519,26 @@ where
         counters.handoff_occupancy.store(occupancy as u64, r);
         counters.loops.store(local.loops, r);
         counters.idle_waits.store(local.idle_waits, r);
+        if local.loops % 1024 == 1 {
+            counters.cpu_ns.store(thread_cpu_ns().unwrap_or(0), r);
+        }
         if local.loops % 1024 == 1 || work == 0 {
             publish_port_stats(io, counters);
         }
     }
     publish_port_stats(io, counters);
+    counters
+        .cpu_ns
+        .store(thread_cpu_ns().unwrap_or(0), Ordering::Relaxed);
     Ok(())
+}
+
+/// CPU time the calling thread has run, in ns (first field of
+/// `/proc/thread-self/schedstat`). For measurements: figures per unit of
+/// CPU stay comparable on a machine shared with other work.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 fn publish_port_stats<IO: PortIo>(io: &mut IO, counters: &WorkerCounters) {

@@ -128,8 +128,8 @@ fn control_commands_without_a_server_fail_clearly() {
 struct Netns(String);
 
 impl Netns {
-    fn new() -> Option<Netns> {
-        let name = format!("mgcli{}", std::process::id());
+    fn new(tag: &str) -> Option<Netns> {
+        let name = format!("mgcli{}{tag}", std::process::id());
         let ok = |args: &[&str]| {
             Command::new("ip")
                 .args(args)
@@ -142,6 +142,9 @@ impl Netns {
             return None;
         }
         let ns = Netns(name);
+        if !ok(&["-n", &ns.0, "link", "set", "lo", "up"]) {
+            return None;
+        }
         for (a, b) in [("o0", "o1"), ("n0", "n1")] {
             if !ok(&[
                 "-n", &ns.0, "link", "add", a, "type", "veth", "peer", "name", b,
@@ -171,6 +174,33 @@ impl Drop for Running {
     }
 }
 
+/// Sends SIGTERM and waits for a clean exit; returns its stderr.
+fn stop(fw: &mut Running) -> String {
+    let pid = fw.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = fw.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = fw.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    stderr
+}
+
 fn wait_for(path: &Path, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
@@ -184,7 +214,7 @@ fn wait_for(path: &Path, timeout: Duration) -> bool {
 
 #[test]
 fn run_serves_show_and_configure_and_stops_on_sigterm() {
-    let Some(ns) = Netns::new() else {
+    let Some(ns) = Netns::new("a") else {
         eprintln!("skipped: cannot create a network namespace here");
         return;
     };
@@ -247,28 +277,105 @@ fn run_serves_show_and_configure_and_stops_on_sigterm() {
     assert!(text(&stats.stdout).contains("Last statistic reset 00:00:0"));
     // SIGTERM: clean exit 0, socket removed. `ip netns exec` execs the
     // binary, so the child's pid is mailguard's.
+    let stderr = stop(&mut fw);
+    assert!(!sock.exists());
+    assert!(stderr.contains("%SYS-5-RESTART"), "{stderr}");
+}
+
+/// GET /metrics from inside namespace `ns`.
+fn scrape(ns: &str, port: u16) -> String {
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        let _guard = dataplane::lab::netns::enter(&ns).expect("enter netns");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut body);
+        body
+    })
+    .join()
+    .expect("scrape thread")
+}
+
+#[test]
+fn two_workers_reload_on_sighup_and_serve_metrics() {
+    let Some(ns) = Netns::new("b") else {
+        eprintln!("skipped: cannot create a network namespace here");
+        return;
+    };
+    let seed = std::fs::read_to_string(SEED).unwrap();
+    let cfg = TempFile::new("hup.cfg", &seed);
+    let sock = PathBuf::from(format!("/tmp/mg-cli-{}-hup.sock", std::process::id()));
+    let sock_s = sock.to_str().unwrap().to_string();
+    let port = 19_000 + (std::process::id() % 1000) as u16;
+    let metrics = format!("127.0.0.1:{port}");
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.0, BIN, "run", "--config", cfg.path()])
+        .args([
+            "--map",
+            "e2/0=o0",
+            "--map",
+            "e2/1=n0",
+            "--workers",
+            "2",
+            "--cores",
+            "0",
+        ])
+        .args([
+            "--sessions",
+            "1024",
+            "--control",
+            &sock_s,
+            "--metrics",
+            &metrics,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut fw = Running(child);
+    assert!(
+        wait_for(&sock, Duration::from_secs(10)),
+        "control socket never appeared"
+    );
+    let show_config =
+        || text(&mailguard(&["show", "ip", "inspect", "config", "--control", &sock_s]).stdout);
+    assert!(show_config().starts_with("Session audit trail is disabled\n"));
+    // A good file: reloaded.
+    std::fs::write(&cfg.0, format!("{seed}ip inspect audit-trail\n")).unwrap();
     let pid = fw.0.id().to_string();
     assert!(Command::new("kill")
-        .args(["-TERM", &pid])
+        .args(["-HUP", &pid])
         .status()
         .unwrap()
         .success());
     let start = Instant::now();
-    let status = loop {
-        if let Some(s) = fw.0.try_wait().unwrap() {
-            break s;
-        }
+    while !show_config().starts_with("Session audit trail is enabled\n") {
         assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "did not stop on SIGTERM"
+            start.elapsed() < Duration::from_secs(5),
+            "SIGHUP did not reload"
         );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = fw.0.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(status.success(), "exit {status:?}: {stderr}");
-    assert!(!sock.exists());
-    assert!(stderr.contains("%SYS-5-RESTART"), "{stderr}");
+    // A broken file: the running configuration stays.
+    std::fs::write(&cfg.0, "interface Ethernet2/0\n ip address 10.0.0.1\n").unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(show_config().starts_with("Session audit trail is enabled\n"));
+    let body = scrape(&ns.0, port);
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("mailguard_"), "{body}");
+    let stderr = stop(&mut fw);
+    assert!(
+        stderr.contains("%SYS-5-CONFIG_I: Configured from"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("%SYS-3-CONFIG_FAILED"), "{stderr}");
+    assert!(stderr.contains("line 2, column"), "{stderr}");
 }

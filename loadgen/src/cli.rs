@@ -37,6 +37,22 @@ pub enum Command {
     Thresholds(crate::thresholds::ThresholdArgs),
     /// The same workloads through mailguard, the kernel firewall and plain forwarding.
     Compare(crate::compare::CompareArgs),
+    /// Build a seed lab (kernel firewall or plain forwarding) with responders, hold it for
+    /// a bounded time (or until interrupted), then tear it down.
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LabArgs {
+    /// kernel (nftables seed firewall) or plain (forwarding only).
+    #[arg(long, default_value = "kernel")]
+    pub variant: String,
+    /// Seconds to hold the lab up.
+    #[arg(long, default_value_t = 600.0)]
+    pub duration: f64,
+    /// CPU for the responders.
+    #[arg(long)]
+    pub cpu: Option<usize>,
 }
 
 /// Options shared by every generating subcommand.

@@ -121,6 +121,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
+        Command::Lab(a) => lab(&a),
         Command::Compare(a) => match loadgen::compare::main(&a, stop) {
             Ok(r) => {
                 json_or_text(a.json, &r, || loadgen::compare::to_text(&r));
@@ -130,4 +131,62 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
     }
+}
+
+/// `loadgen lab`: a lab with responders for manual runs of the other subcommands.
+fn lab(a: &loadgen::cli::LabArgs) -> ExitCode {
+    use loadgen::topo::{unique_id, Lab, Variant};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let variant = match a.variant.as_str() {
+        "kernel" => Variant::KernelFirewall,
+        "plain" => Variant::Plain,
+        v => return fail(format!("unknown lab variant {v:?} (kernel, plain; mailguard labs are built by `mailguard lab`)")),
+    };
+    if !(a.duration > 0.0 && a.duration <= 86_400.0) {
+        return fail("--duration must be in (0, 86400] s");
+    }
+    let lab = match Lab::up(&unique_id(), variant) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mail = Responder::spawn(ResponderConfig {
+        smtp: Some(SocketAddrV4::new(Ipv4Addr::new(10, 10, 10, 2), 25)),
+        netns: Some(lab.ns.mail.clone()),
+        cpu: a.cpu,
+        ..ResponderConfig::default()
+    });
+    let web = Responder::spawn(ResponderConfig {
+        echo: Some(SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 9), 80)),
+        udp: Some(SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 9), 7)),
+        netns: Some(lab.ns.client.clone()),
+        cpu: a.cpu,
+        ..ResponderConfig::default()
+    });
+    let (mail, web) = match (mail, web) {
+        (Ok(m), Ok(w)) => (m, w),
+        (Err(e), _) | (_, Err(e)) => return fail(format!("responders: {e}")),
+    };
+    println!(
+        "lab {} ({}) up for {} s; namespaces:",
+        lab.id,
+        variant.name(),
+        a.duration
+    );
+    for n in lab.ns.all() {
+        println!("  {n}");
+    }
+    println!("SMTP target {} from {} (sources 198.51.100.7, .8; client interface c0, gateway 198.51.100.1)", lab.smtp_target(), lab.ns.client);
+    println!(
+        "TCP echo 203.0.113.9:80, UDP echo 203.0.113.9:7 from {}",
+        lab.ns.host5
+    );
+    let until = std::time::Instant::now() + Duration::from_secs_f64(a.duration);
+    while !signal::interrupted() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(web);
+    drop(mail);
+    drop(lab);
+    eprintln!("loadgen: lab torn down");
+    ExitCode::SUCCESS
 }

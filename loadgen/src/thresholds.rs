@@ -226,9 +226,18 @@ pub struct Check {
     pub off_line: Option<Alarm>,
     pub pass: bool,
     pub detail: String,
+    /// `show ip inspect statistics --json` at the end of the phase.
+    pub statistics: Option<serde_json::Value>,
 }
 
-/// Judges the per-host phase.
+/// Reads `show ip inspect statistics --json`; a reply that is not JSON is an error.
+fn statistics(mg: &Mailguard) -> Result<serde_json::Value, String> {
+    let text = mg
+        .show(&["ip", "inspect", "statistics"], true)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("`show ip inspect statistics --json` is not JSON: {e}"))
+}
 pub fn judge_host(t: &Thresholds, on_at: Option<u64>, alarms: &[Alarm], host: Ipv4Addr) -> Check {
     let on = alarms
         .iter()
@@ -261,6 +270,7 @@ pub fn judge_host(t: &Thresholds, on_at: Option<u64>, alarms: &[Alarm], host: Ip
         off_line: None,
         pass: problems.is_empty(),
         detail: problems.join("; "),
+        statistics: None,
     }
 }
 
@@ -367,6 +377,7 @@ pub fn judge_global(
         off_line: off,
         pass: problems.is_empty(),
         detail: problems.join("; "),
+        statistics: None,
     }
 }
 
@@ -483,7 +494,9 @@ fn host_phase(a: &ThresholdArgs, t: &Thresholds) -> Result<Check, String> {
         Ok(None)
     })?;
     let alarms = wait_log(&p.mg, Duration::from_millis(500), |_| false);
-    Ok(judge_host(t, on_at, &alarms, victim))
+    let mut c = judge_host(t, on_at, &alarms, victim);
+    c.statistics = Some(statistics(&p.mg)?);
+    Ok(c)
 }
 
 fn max_incomplete_phase(a: &ThresholdArgs, t: &Thresholds) -> Result<Check, String> {
@@ -538,14 +551,9 @@ fn max_incomplete_phase(a: &ThresholdArgs, t: &Thresholds) -> Result<Check, Stri
             off_after = on_time.map(|t0| t0.elapsed().as_secs_f64());
         }
     }
-    Ok(judge_global(
-        "max-incomplete",
-        t,
-        on_at,
-        &alarms,
-        off_after,
-        !a.skip_off,
-    ))
+    let mut c = judge_global("max-incomplete", t, on_at, &alarms, off_after, !a.skip_off);
+    c.statistics = Some(statistics(&p.mg)?);
+    Ok(c)
 }
 
 fn one_minute_phase(a: &ThresholdArgs, t: &Thresholds) -> Result<Check, String> {
@@ -602,14 +610,9 @@ fn one_minute_phase(a: &ThresholdArgs, t: &Thresholds) -> Result<Check, String> 
             off_after = on_time.map(|t0| t0.elapsed().as_secs_f64());
         }
     }
-    Ok(judge_global(
-        "one-minute",
-        t,
-        on_at,
-        &alarms,
-        off_after,
-        !a.skip_off,
-    ))
+    let mut c = judge_global("one-minute", t, on_at, &alarms, off_after, !a.skip_off);
+    c.statistics = Some(statistics(&p.mg)?);
+    Ok(c)
 }
 
 /// `loadgen thresholds`.
@@ -631,8 +634,7 @@ pub fn main(
             p.mg.show(&["ip", "inspect", "all"], false)
                 .map_err(|e| e.to_string())?;
         // The statistics must be readable as JSON too (the machine interface).
-        p.mg.show(&["ip", "inspect", "statistics"], true)
-            .map_err(|e| e.to_string())?;
+        statistics(&p.mg)?;
         parse_thresholds(&show).ok_or("cannot find the threshold lines in `show ip inspect all`")?
     };
     let mut checks = Vec::new();

@@ -518,8 +518,15 @@ mod tests {
 
     #[test]
     fn ruleset_touches_only_its_table() {
-        let commands: Vec<&str> = SEED_NFT.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
-        assert!(!commands.iter().any(|l| l.contains("flush")), "never flushes");
+        let commands: Vec<&str> = SEED_NFT
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert!(
+            !commands.iter().any(|l| l.contains("flush")),
+            "never flushes"
+        );
         assert!(SEED_NFT.contains("delete table ip seed"));
         assert!(SEED_NFT.contains("dnat to 10.10.10.2"));
         assert!(SEED_NFT.contains("snat to 172.22.1.111"));

@@ -254,7 +254,10 @@ fn missing_mailguard_is_a_quick_clear_error_and_leaves_nothing() {
     };
     let e = loadgen::thresholds::main(&args, Arc::new(|| false)).unwrap_err();
     let _ = std::fs::remove_file(&hung);
-    assert!(e.contains("did not answer on its control socket within 3 s"), "{e}");
+    assert!(
+        e.contains("did not answer on its control socket within 3 s"),
+        "{e}"
+    );
     assert!(t.elapsed() < Duration::from_secs(30));
     let pid = std::process::id().to_string();
     let left = loadgen::topo::run(&["ip", "netns", "list"]).unwrap();

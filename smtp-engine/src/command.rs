@@ -121,6 +121,9 @@ impl Inspector {
             if !self.may_start_line() {
                 return Step::Withhold;
             }
+            if let Some(s) = self.command_line_fast(buf, start, stats) {
+                return s;
+            }
             self.begin_line();
         }
         let len = buf.len();
@@ -592,7 +595,7 @@ impl Inspector {
     }
 
     /// State changes of a forwarded legal command; returns its reply expectation.
-    fn verb_effects(&mut self, v: Verb, stats: &mut SmtpStats) -> Expect {
+    pub(crate) fn verb_effects(&mut self, v: Verb, stats: &mut SmtpStats) -> Expect {
         match v {
             Verb::Mail
             | Verb::Saml

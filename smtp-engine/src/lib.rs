@@ -15,6 +15,7 @@
 //! - `framing`: byte classes for line framing (§2.3).
 //! - `command`: the client command-line state machine: masking, limits,
 //!   pipelining/withholding (§2–§3, §6).
+//! - `command_fast`: whole-line fast path for legal lines in one segment.
 //! - `params`: ESMTP parameter grammar (§5).
 //! - `reply`: server reply lines and the reply FIFO (§6.1, §7.1, §7.4).
 //! - `ehlo`: EHLO-reply keyword masking (§4).
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod command;
+mod command_fast;
 mod data;
 mod ehlo;
 pub mod events;

@@ -204,6 +204,26 @@ fn piece() -> impl Strategy<Value = Vec<u8>> {
         Just(b"RCPT TO:<|/bin/sh@x>\r\n".to_vec()),
         Just(b"WIZ\r\n".to_vec()),
         Just(b"ETRN @example.net\r\n".to_vec()),
+        Just(b"MAIL FROM:<a@b> ENVID=x+2B\r\n".to_vec()),
+        Just(b"RCPT TO:<b@x> NOTIFY=NEVER\r\n".to_vec()),
+        Just(b"RCPT TO:<decode@x>\r\n".to_vec()),
+        Just(b"MAIL FROM:<\"q b\"@x> SIZE=5\r\n".to_vec()),
+        Just(b"RCPT TO:<b@x> ORCPT=rfc822;b@x\n".to_vec()),
+        Just(b"MAIL FROM:<a@b> SIZE=1 SIZE=2\r\n".to_vec()),
+        Just(b"VRFY postmaster\n".to_vec()),
+        // MAIL/RCPT with random parameter soup: exercises the whole-line fast
+        // path against the streaming parser.
+        (any::<bool>(), proptest::collection::vec(
+            prop_oneof![b'A'..=b'Z', b'0'..=b'9', Just(b'='), Just(b','), Just(b';'), Just(b'+'), Just(b' '), Just(b'<'), Just(b'>'), Just(b'"'), Just(b'|'), Just(0xC3u8)],
+            0..30),
+         prop_oneof![Just(&b"SIZE="[..]), Just(&b"BODY="[..]), Just(&b"NOTIFY="[..]), Just(&b"ORCPT="[..]), Just(&b"ENVID="[..]), Just(&b"AUTH="[..]), Just(&b"RET="[..]), Just(&b""[..])])
+            .prop_map(|(mail, soup, kw)| {
+                let mut v = if mail { b"MAIL FROM:<a@b> ".to_vec() } else { b"RCPT TO:<b@x> ".to_vec() };
+                v.extend_from_slice(kw);
+                v.extend_from_slice(&soup);
+                v.extend_from_slice(b"\r\n");
+                v
+            }),
         proptest::collection::vec(
             prop_oneof![b'a'..=b'z', Just(b' '), Just(b':'), Just(0u8), Just(b'\t')],
             0..20

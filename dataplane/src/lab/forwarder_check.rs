@@ -22,7 +22,9 @@ use crate::io::afpacket::{AfPacketIo, Fanout, FanoutMode, PortConfig, RingConfig
 use crate::io::csum::{complete_l4_checksum, internet_checksum};
 use crate::io::steer::PeerSide;
 use crate::io::{IoError, PortIo, TxSink};
-use crate::worker::{CounterSnapshot, Forwarder, WorkerConfig, WorkerError, Workers};
+use crate::worker::{
+    thread_cpu_ns, totals_of, CounterSnapshot, Forwarder, WorkerConfig, WorkerError, Workers,
+};
 
 /// Marker at the start of every test frame's UDP payload.
 pub const MARKER: [u8; 4] = *b"MGFW";
@@ -402,6 +404,20 @@ fn tcp_exchange(lab: &Lab) -> Result<(), CheckError> {
     Ok(())
 }
 
+/// What [`blast_to_mail`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlastReport {
+    /// Frames the blaster handed to the kernel.
+    pub sent: u64,
+    /// Frames counted arriving at the mail server's interface.
+    pub delivered: u64,
+    /// Seconds of blasting.
+    pub secs: f64,
+    /// CPU time of the blaster thread, ns (on veth this includes the
+    /// receive work of every hop the kernel does in the sender's context).
+    pub blaster_cpu_ns: u64,
+}
+
 /// Result of a rate measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateReport {
@@ -413,6 +429,8 @@ pub struct RateReport {
     pub secs: f64,
     /// delivered / secs.
     pub pps: f64,
+    /// CPU time of the blaster thread, ns.
+    pub blaster_cpu_ns: u64,
     /// Forwarder counters (zero for the kernel path).
     pub workers: CounterSnapshot,
 }
@@ -442,7 +460,7 @@ pub fn blast_to_mail(
     dst_mac: [u8; 6],
     gen_core: Option<usize>,
     duration: Duration,
-) -> Result<(u64, u64, f64), CheckError> {
+) -> Result<BlastReport, CheckError> {
     let m = lab.macs;
     let frames: Vec<Vec<u8>> = (0..256u32)
         .map(|i| {
@@ -459,7 +477,7 @@ pub fn blast_to_mail(
         .collect();
     let before = rx_packets(lab, &lab.ns.mail, ifname::MAIL)?;
     let isp = lab.ns.isp.clone();
-    let blaster = std::thread::spawn(move || -> Result<(u64, f64), CheckError> {
+    let blaster = std::thread::spawn(move || -> Result<(u64, f64, u64), CheckError> {
         if let Some(c) = gen_core {
             core_affinity::set_for_current(core_affinity::CoreId { id: c });
         }
@@ -467,6 +485,7 @@ pub fn blast_to_mail(
         let mut io = single_port(ifname::ISP_FW)?;
         let mut tx = TxSink::with_capacity(256);
         let start = Instant::now();
+        let cpu0 = thread_cpu_ns().unwrap_or(0);
         let mut sent = 0u64;
         while start.elapsed() < duration {
             for f in &frames {
@@ -474,14 +493,20 @@ pub fn blast_to_mail(
             }
             sent += io.tx_flush(&mut tx)? as u64;
         }
-        Ok((sent, start.elapsed().as_secs_f64()))
+        let cpu = thread_cpu_ns().unwrap_or(0).saturating_sub(cpu0);
+        Ok((sent, start.elapsed().as_secs_f64(), cpu))
     });
-    let (sent, secs) = blaster
+    let (sent, secs, blaster_cpu_ns) = blaster
         .join()
         .map_err(|_| CheckError::Thread("blaster panicked".into()))??;
     std::thread::sleep(Duration::from_millis(50));
     let after = rx_packets(lab, &lab.ns.mail, ifname::MAIL)?;
-    Ok((sent, after.saturating_sub(before), secs))
+    Ok(BlastReport {
+        sent,
+        delivered: after.saturating_sub(before),
+        secs,
+        blaster_cpu_ns,
+    })
 }
 
 /// Measure the do-nothing forwarder: `workers` workers pinned to
@@ -495,14 +520,17 @@ pub fn measure_forwarder(
     duration: Duration,
 ) -> Result<RateReport, CheckError> {
     let fw = start_forwarder(lab, workers, worker_cores, fanout)?;
-    let (sent, delivered, secs) = blast_to_mail(lab, lab.macs.mail, gen_core, duration)?;
-    let totals = fw.totals();
+    let b = blast_to_mail(lab, lab.macs.mail, gen_core, duration)?;
+    // Workers publish their CPU time when they stop.
+    let counters = fw.counters();
     fw.join()?;
+    let totals = totals_of(&counters);
     Ok(RateReport {
-        sent,
-        delivered,
-        secs,
-        pps: delivered as f64 / secs,
+        sent: b.sent,
+        delivered: b.delivered,
+        secs: b.secs,
+        pps: b.delivered as f64 / b.secs,
+        blaster_cpu_ns: b.blaster_cpu_ns,
         workers: totals,
     })
 }
@@ -724,18 +752,38 @@ mod tests {
         ];
         for (label, workers, cores, gen, fanout) in runs {
             let r = measure_forwarder(&lab, workers, cores, gen, fanout, secs).unwrap();
+            let w = r.workers;
             println!(
-                "forwarder [{label}]: sent {} delivered {} in {:.2}s = {:.0} pps; {:?}",
-                r.sent, r.delivered, r.secs, r.pps, r.workers
+                "forwarder [{label}]: sent {} delivered {} in {:.2}s = {:.0} pps; \
+                 CPU ns/frame: blaster {:.0}, workers {:.0}, total {:.0}; \
+                 handoff {} (drops {}), ring drops {}, loops {}, idle waits {}, pinned {}",
+                r.sent,
+                r.delivered,
+                r.secs,
+                r.pps,
+                r.blaster_cpu_ns as f64 / r.delivered.max(1) as f64,
+                w.cpu_ns as f64 / r.delivered.max(1) as f64,
+                (r.blaster_cpu_ns + w.cpu_ns) as f64 / r.delivered.max(1) as f64,
+                w.handoff_out,
+                w.handoff_drops,
+                w.rx_ring_drops,
+                w.loops,
+                w.idle_waits,
+                w.pinned,
             );
         }
         drop(lab);
         let lab = Lab::up(&unique_id(), LabKind::KernelRouter).unwrap();
         let _ = lab.exec(&lab.ns.mail, &["ping", "-c1", "-W1", "10.10.10.1"]);
-        let (sent, delivered, s) = blast_to_mail(&lab, lab.macs.fw_outside, Some(0), secs).unwrap();
+        let b = blast_to_mail(&lab, lab.macs.fw_outside, Some(0), secs).unwrap();
         println!(
-            "kernel router: sent {sent} delivered {delivered} in {s:.2}s = {:.0} pps",
-            delivered as f64 / s
+            "kernel router [blaster on core 0]: sent {} delivered {} in {:.2}s = {:.0} pps; \
+             CPU ns/frame (blaster, incl. kernel forwarding in its context) {:.0}",
+            b.sent,
+            b.delivered,
+            b.secs,
+            b.delivered as f64 / b.secs,
+            b.blaster_cpu_ns as f64 / b.delivered.max(1) as f64
         );
     }
 }

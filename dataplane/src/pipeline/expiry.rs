@@ -4,7 +4,7 @@
 //! SMTP slot, the audit trail and the RST toward a responder that already
 //! answered (`cbac-sessions.md` §3.5, decision 6).
 
-use flowtable::{Expired, Handle, Nanos, RemoveCause, TimeoutKind, TimedEvent};
+use flowtable::{Expired, Handle, Nanos, RemoveCause, TimedEvent, TimeoutKind};
 
 use crate::io::TxSink;
 use crate::logging::{DebugCategory, DebugRecord, LogRecord};
@@ -25,7 +25,8 @@ impl Firewall {
     /// Periodic work: timers, registry decisions, neighbour retries, reports.
     pub(super) fn on_tick(&mut self, now: u64, tx: &mut TxSink) {
         let mut expired: Vec<Expired<Session>> = Vec::new();
-        self.table.advance(Nanos(now), EXPIRY_BUDGET, |e| expired.push(e));
+        self.table
+            .advance(Nanos(now), EXPIRY_BUDGET, |e| expired.push(e));
         for e in expired {
             let cause = RemoveCause::TimedOut;
             let rst = e.kind == TimeoutKind::SynWait;
@@ -36,10 +37,12 @@ impl Firewall {
             self.shared.halfopen.poll(Nanos(now));
             self.apply_halfopen_decisions(now, tx);
             self.neighbour_tick(now, tx);
+            self.flush_due_acl_logs(now);
         }
         if let Some(req) = self.shared.report_wanted(usize::from(self.worker)) {
             let report = self.report(now);
-            self.shared.put_report(usize::from(self.worker), req, report);
+            self.shared
+                .put_report(usize::from(self.worker), req, report);
         }
     }
 
@@ -47,7 +50,9 @@ impl Firewall {
     /// limit, block) and logs the registry's events.
     pub(super) fn apply_halfopen_decisions(&mut self, now: u64, tx: &mut TxSink) {
         self.deletions.clear();
-        self.shared.halfopen.take_deletions(self.worker, &mut self.deletions);
+        self.shared
+            .halfopen
+            .take_deletions(self.worker, &mut self.deletions);
         let deletions = std::mem::take(&mut self.deletions);
         for d in &deletions {
             if let Some(mut s) = self.table.remove(d.handle) {
@@ -74,21 +79,43 @@ impl Firewall {
             Event::AlertOn { count, high, rate } => LogRecord::AlertOn { count, high, rate },
             Event::AlertOff { count, low, rate } => LogRecord::AlertOff { count, low, rate },
             Event::HostTcpAlertOn { host, limit } => LogRecord::HostTcpAlertOn { limit, host },
-            Event::BlockHost { host, minutes, limit } => LogRecord::BlockHost { host, minutes, limit },
+            Event::BlockHost {
+                host,
+                minutes,
+                limit,
+            } => LogRecord::BlockHost {
+                host,
+                minutes,
+                limit,
+            },
             Event::UnblockHost { host } => LogRecord::UnblockHost { host },
         };
         self.log.emit(unix, record);
     }
 
     /// Deletes a live session (in-window RST, reply-and-close finished).
-    pub(super) fn delete_session(&mut self, now: u64, handle: Handle, cause: RemoveCause, tx: &mut TxSink) {
+    pub(super) fn delete_session(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        cause: RemoveCause,
+        tx: &mut TxSink,
+    ) {
         if let Some(s) = self.table.remove(handle) {
             self.finish(now, handle, s, Some(cause), false, tx);
         }
     }
 
     /// A session left the table for `cause`.
-    fn finish(&mut self, now: u64, handle: Handle, mut s: Session, cause: Option<RemoveCause>, rst: bool, tx: &mut TxSink) {
+    fn finish(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        mut s: Session,
+        cause: Option<RemoveCause>,
+        rst: bool,
+        tx: &mut TxSink,
+    ) {
         let state = s.display_state();
         if let (Some(id), Some(cause)) = (s.halfopen.take(), cause) {
             self.shared.halfopen.remove(id, cause, Nanos(now));
@@ -124,14 +151,20 @@ impl Firewall {
             );
         }
         if self.shared.debug.enabled(DebugCategory::ObjectDeletion) {
-            self.log.emit(unix, LogRecord::Debug(DebugRecord::ObjectDelete { sis: s.id }));
+            self.log.emit(
+                unix,
+                LogRecord::Debug(DebugRecord::ObjectDelete { sis: s.id }),
+            );
         }
         self.release_l4(now, &s);
     }
 
     /// Frees what a session's transport state holds outside the table.
     pub(super) fn release_l4(&mut self, now: u64, s: &Session) {
-        if let L4State::Tcp { smtp: Some(slot), .. } = s.l4 {
+        if let L4State::Tcp {
+            smtp: Some(slot), ..
+        } = s.l4
+        {
             let ctx = crate::smtp_path::LogCtx {
                 unix_ns: self.unix_ns(now),
                 initiator: s.initiator,
@@ -140,6 +173,27 @@ impl Firewall {
                 log: &self.log,
             };
             self.smtp.close(slot, &ctx);
+        }
+    }
+
+    /// Reports access-list matches aggregated for the log interval.
+    fn flush_due_acl_logs(&mut self, now: u64) {
+        let rt = std::sync::Arc::clone(&self.rt);
+        for (list, acl) in rt.compiled.access_lists.iter().enumerate() {
+            for index in 0..acl.entries.len() {
+                let due = self
+                    .acl_log
+                    .get(list)
+                    .and_then(|l| l.get(index))
+                    .is_some_and(|s| {
+                        s.pending > 0
+                            && now.saturating_sub(s.last_logged_ns)
+                                >= super::new_flow::ACL_LOG_INTERVAL_NS
+                    });
+                if due {
+                    self.flush_acl_log(now, list, acl.number, index);
+                }
+            }
         }
     }
 

@@ -32,20 +32,48 @@ pub fn key_of(rt: &Runtime, ip: &Ipv4Info) -> Option<(FlowKey, KeyOrigin)> {
     let inside = |a: Ipv4Addr| rt.inside_form(a);
     match ip.l4 {
         L4::Tcp(t) => Some((
-            FlowKey::new(protocol::TCP, inside(ip.src), t.src_port, inside(ip.dst), t.dst_port, 0),
+            FlowKey::new(
+                protocol::TCP,
+                inside(ip.src),
+                t.src_port,
+                inside(ip.dst),
+                t.dst_port,
+                0,
+            ),
             KeyOrigin::Own,
         )),
         L4::Udp(u) => Some((
-            FlowKey::new(protocol::UDP, inside(ip.src), u.src_port, inside(ip.dst), u.dst_port, 0),
+            FlowKey::new(
+                protocol::UDP,
+                inside(ip.src),
+                u.src_port,
+                inside(ip.dst),
+                u.dst_port,
+                0,
+            ),
             KeyOrigin::Own,
         )),
         L4::Icmp(i) => match i.class {
             IcmpClass::QueryRequest => Some((
-                FlowKey::new(protocol::ICMP, inside(ip.src), i.ident, inside(ip.dst), 0, 0),
+                FlowKey::new(
+                    protocol::ICMP,
+                    inside(ip.src),
+                    i.ident,
+                    inside(ip.dst),
+                    0,
+                    0,
+                ),
                 KeyOrigin::Own,
             )),
             IcmpClass::QueryReply => Some((
-                FlowKey::new(protocol::ICMP, inside(ip.src), 0, inside(ip.dst), i.ident, 0),
+                FlowKey::new(
+                    protocol::ICMP,
+                    inside(ip.src),
+                    0,
+                    inside(ip.dst),
+                    i.ident,
+                    0,
+                ),
                 KeyOrigin::Own,
             )),
             IcmpClass::Error => {

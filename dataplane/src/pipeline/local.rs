@@ -17,7 +17,14 @@ use super::Firewall;
 impl Firewall {
     /// ARP received on `port`: learn, answer who-has for our addresses and
     /// NAT aliases, and release frames that were waiting for this neighbour.
-    pub(super) fn handle_arp(&mut self, now: u64, port: usize, iface: &Interface, arp: &ArpRepr, tx: &mut TxSink) {
+    pub(super) fn handle_arp(
+        &mut self,
+        now: u64,
+        port: usize,
+        iface: &Interface,
+        arp: &ArpRepr,
+        tx: &mut TxSink,
+    ) {
         let t = Duration::from_nanos(now);
         let rt = &self.rt;
         let mut neighbours = lock(&self.shared.neighbours);
@@ -50,7 +57,14 @@ impl Firewall {
 
     /// A datagram for one of the router's addresses (after the input ACL):
     /// echo requests are answered, everything else dropped.
-    pub(super) fn deliver_local(&mut self, port: usize, iface: &Interface, frame: &mut [u8], parsed: &ParsedFrame, tx: &mut TxSink) {
+    pub(super) fn deliver_local(
+        &mut self,
+        port: usize,
+        iface: &Interface,
+        frame: &mut [u8],
+        parsed: &ParsedFrame,
+        tx: &mut TxSink,
+    ) {
         match routing::handle_local(frame, parsed, iface) {
             LocalVerdict::EchoReply(n) => {
                 if tx.push(port, &frame[..n]).is_ok() {
@@ -83,7 +97,11 @@ impl Firewall {
         if !emit::icmp_error_allowed(parsed.dst_mac, ip) {
             return;
         }
-        if !self.shared.icmp_errors.allow(iface.index, Duration::from_nanos(now)) {
+        if !self
+            .shared
+            .icmp_errors
+            .allow(iface.index, Duration::from_nanos(now))
+        {
             return;
         }
         let origin = Origin {
@@ -92,7 +110,9 @@ impl Firewall {
             src_ip: addr.addr(),
             ident: (now >> 10) as u16,
         };
-        let Some(datagram) = offending.get(ip.l3_offset..ip.end()) else { return };
+        let Some(datagram) = offending.get(ip.l3_offset..ip.end()) else {
+            return;
+        };
         let Ok(buf) = tx.build(port, crate::io::MAX_FRAME) else {
             self.drops.count(DropReason::TxFull);
             return;

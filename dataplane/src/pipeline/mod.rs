@@ -51,7 +51,10 @@ pub struct FirewallSizing {
 
 impl Default for FirewallSizing {
     fn default() -> Self {
-        FirewallSizing { sessions: 65_536, smtp_sessions: 4096 }
+        FirewallSizing {
+            sessions: 65_536,
+            smtp_sessions: 4096,
+        }
     }
 }
 
@@ -71,6 +74,7 @@ pub struct Firewall {
     drops: DropCounters,
     ports: [PortCounters; MAX_PORTS],
     acl_hits: Vec<Vec<u64>>,
+    acl_log: Vec<Vec<new_flow::AclLogState>>,
     packets: ProtocolPackets,
     creations: u64,
     last_created_ns: u64,
@@ -115,10 +119,25 @@ impl Firewall {
         now: u64,
     ) -> Result<Firewall, String> {
         let hasher = FlowHasher::new(FLOW_HASH_SEED);
-        let table = FlowTable::new(TableConfig::with_capacity(sizing.sessions), hasher, Nanos(now))
-            .map_err(|e| format!("session table: {e:?}"))?;
+        let table = FlowTable::new(
+            TableConfig::with_capacity(sizing.sessions),
+            hasher,
+            Nanos(now),
+        )
+        .map_err(|e| format!("session table: {e:?}"))?;
         let rt = shared.runtime();
-        let acl_hits = rt.compiled.access_lists.iter().map(|l| vec![0; l.entries.len()]).collect();
+        let acl_hits = rt
+            .compiled
+            .access_lists
+            .iter()
+            .map(|l| vec![0; l.entries.len()])
+            .collect();
+        let acl_log = rt
+            .compiled
+            .access_lists
+            .iter()
+            .map(|l| vec![new_flow::AclLogState::default(); l.entries.len()])
+            .collect();
         Ok(Firewall {
             worker,
             rt,
@@ -129,6 +148,7 @@ impl Firewall {
             drops: DropCounters::default(),
             ports: [PortCounters::default(); MAX_PORTS],
             acl_hits,
+            acl_log,
             packets: ProtocolPackets::default(),
             creations: 0,
             last_created_ns: 0,
@@ -174,9 +194,17 @@ impl Firewall {
             self.rt = self.shared.runtime();
             let lists = &self.rt.compiled.access_lists;
             if self.acl_hits.len() != lists.len()
-                || self.acl_hits.iter().zip(lists).any(|(h, l)| h.len() != l.entries.len())
+                || self
+                    .acl_hits
+                    .iter()
+                    .zip(lists)
+                    .any(|(h, l)| h.len() != l.entries.len())
             {
                 self.acl_hits = lists.iter().map(|l| vec![0; l.entries.len()]).collect();
+                self.acl_log = lists
+                    .iter()
+                    .map(|l| vec![new_flow::AclLogState::default(); l.entries.len()])
+                    .collect();
             }
         }
     }
@@ -219,7 +247,16 @@ impl Firewall {
                 }
             }
             // 4. No session: the new-flow path.
-            return self.new_flow(now, port, &iface, frame, parsed, ip, Some((key, hash, origin)), tx);
+            return self.new_flow(
+                now,
+                port,
+                &iface,
+                frame,
+                parsed,
+                ip,
+                Some((key, hash, origin)),
+                tx,
+            );
         }
         self.new_flow(now, port, &iface, frame, parsed, ip, None, tx)
     }

@@ -89,7 +89,12 @@ struct RuleHit {
     entry: usize,
 }
 
-fn find_entry(rt: &Runtime, iface: crate::config::compiled::InterfaceId, dir: Direction, ip: &Ipv4Info) -> Option<RuleHit> {
+fn find_entry(
+    rt: &Runtime,
+    iface: crate::config::compiled::InterfaceId,
+    dir: Direction,
+    ip: &Ipv4Info,
+) -> Option<RuleHit> {
     let ci = rt.compiled.interfaces.get(usize::from(iface.0))?;
     let rule_id = match dir {
         Direction::In => ci.rule_in,
@@ -101,14 +106,60 @@ fn find_entry(rt: &Runtime, iface: crate::config::compiled::InterfaceId, dir: Di
         return None;
     }
     let index = rule.entries.iter().position(|e| std::ptr::eq(e, entry))?;
-    Some(RuleHit { rule: usize::from(rule_id.0), entry: index })
+    Some(RuleHit {
+        rule: usize::from(rule_id.0),
+        entry: index,
+    })
 }
 
-fn acl_of(rt: &Runtime, iface: crate::config::compiled::InterfaceId, dir: Direction) -> Option<AclId> {
+fn acl_of(
+    rt: &Runtime,
+    iface: crate::config::compiled::InterfaceId,
+    dir: Direction,
+) -> Option<AclId> {
     let ci = rt.compiled.interfaces.get(usize::from(iface.0))?;
     match dir {
         Direction::In => ci.acl_in,
         Direction::Out => ci.acl_out,
+    }
+}
+
+/// An access-list log line in preparation: the 5-minute aggregation of
+/// `config-and-nat.md` §3.2 (first match logged at once, later matches
+/// counted and reported when the interval has passed).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct AclLogState {
+    pub(super) last_logged_ns: u64,
+    pub(super) pending: u32,
+    packet: Option<crate::logging::AccessListPacket>,
+    permitted: bool,
+}
+
+/// Interval of access-list log aggregation.
+pub(super) const ACL_LOG_INTERVAL_NS: u64 = 300 * 1_000_000_000;
+
+fn log_packet(ip: &Ipv4Info) -> crate::logging::AccessListPacket {
+    use crate::logging::AccessListPacket;
+    match ip.l4 {
+        L4::Tcp(t) => AccessListPacket::Tcp {
+            src: SocketAddrV4::new(ip.src, t.src_port),
+            dst: SocketAddrV4::new(ip.dst, t.dst_port),
+        },
+        L4::Udp(u) => AccessListPacket::Udp {
+            src: SocketAddrV4::new(ip.src, u.src_port),
+            dst: SocketAddrV4::new(ip.dst, u.dst_port),
+        },
+        L4::Icmp(i) => AccessListPacket::Icmp {
+            src: ip.src,
+            dst: ip.dst,
+            icmp_type: i.icmp_type,
+            code: i.code,
+        },
+        _ => AccessListPacket::Other {
+            protocol: ip.protocol,
+            src: ip.src,
+            dst: ip.dst,
+        },
     }
 }
 
@@ -131,6 +182,62 @@ struct NewSession {
 }
 
 impl Firewall {
+    /// Counts an access-list entry match, and logs it if the entry says `log`.
+    #[allow(clippy::too_many_arguments)]
+    fn count_acl_match(
+        &mut self,
+        now: u64,
+        acl: AclId,
+        number: u16,
+        index: usize,
+        log: crate::acl::AclLog,
+        verdict: AclVerdict,
+        ip: &Ipv4Info,
+    ) {
+        let list = usize::from(acl.0);
+        if let Some(h) = self.acl_hits.get_mut(list).and_then(|l| l.get_mut(index)) {
+            *h += 1;
+        }
+        if log == crate::acl::AclLog::None {
+            return;
+        }
+        let Some(state) = self.acl_log.get_mut(list).and_then(|l| l.get_mut(index)) else {
+            return;
+        };
+        state.pending += 1;
+        state.packet = Some(log_packet(ip));
+        state.permitted = verdict == AclVerdict::Permit;
+        if state.last_logged_ns == 0
+            || now.saturating_sub(state.last_logged_ns) >= ACL_LOG_INTERVAL_NS
+        {
+            self.flush_acl_log(now, list, number, index);
+        }
+    }
+
+    /// Emits the aggregated log line of one access-list entry.
+    pub(super) fn flush_acl_log(&mut self, now: u64, list: usize, number: u16, index: usize) {
+        let unix = self.unix_ns(now);
+        let Some(state) = self.acl_log.get_mut(list).and_then(|l| l.get_mut(index)) else {
+            return;
+        };
+        let (Some(packet), true) = (state.packet, state.pending > 0) else {
+            return;
+        };
+        let record = LogRecord::AccessList {
+            list: number,
+            action: if state.permitted {
+                crate::logging::AccessListAction::Permitted
+            } else {
+                crate::logging::AccessListAction::Denied
+            },
+            packet,
+            count: state.pending,
+        };
+        state.pending = 0;
+        state.last_logged_ns = now.max(1);
+        self.log.emit(unix, record);
+    }
+
     /// The new-flow path.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new_flow(
@@ -161,12 +268,11 @@ impl Firewall {
             let list = &rt.compiled.access_lists[usize::from(acl.0)];
             let (verdict, index) = list.evaluate(&acl_packet(&ip));
             if let Some(i) = index {
-                if let Some(h) = self.acl_hits.get_mut(usize::from(acl.0)).and_then(|l| l.get_mut(i)) {
-                    *h += 1;
-                }
+                self.count_acl_match(now, acl, list.number, i, list.entries[i].log, verdict, &ip);
             }
             if verdict == AclVerdict::Deny {
-                if rt.acl_unreachables && rt.compiled.interfaces[usize::from(in_id.0)].unreachables {
+                if rt.acl_unreachables && rt.compiled.interfaces[usize::from(in_id.0)].unreachables
+                {
                     let spec = IcmpErrorSpec::unreachable(unreachable::ADMIN_PROHIBITED);
                     self.send_icmp_error(now, port, iface, &parsed, &ip, frame, spec, tx);
                 }
@@ -177,7 +283,10 @@ impl Firewall {
         if rt.is_router_address(ip.dst) {
             return self.deliver_local(port, iface, frame, &parsed, tx);
         }
-        if ip.dst.is_broadcast() || ip.dst.is_multicast() || iface.address.is_some_and(|a| a.broadcast() == ip.dst) {
+        if ip.dst.is_broadcast()
+            || ip.dst.is_multicast()
+            || iface.address.is_some_and(|a| a.broadcast() == ip.dst)
+        {
             return self.drop_frame(port, DropReason::LocalDelivery);
         }
         // TTL: checked before any rewrite so the error quotes the datagram as
@@ -194,7 +303,11 @@ impl Firewall {
         self.scratch[..arrived_len].copy_from_slice(&frame[..arrived_len]);
         let arrived_ip = ip;
         // 5. The rule applied `in` on the ingress interface.
-        let hit_in = if opening { find_entry(&rt, in_id, Direction::In, &ip) } else { None };
+        let hit_in = if opening {
+            find_entry(&rt, in_id, Direction::In, &ip)
+        } else {
+            None
+        };
         // 6. Destination NAT on an outside interface.
         let mut rewrote_dst = None;
         if iface.nat == NatRole::Outside {
@@ -207,7 +320,16 @@ impl Firewall {
         let Some(route) = rt.routes.lookup(ip.dst) else {
             let spec = IcmpErrorSpec::unreachable(unreachable::NET);
             let arrived = std::mem::take(&mut self.scratch);
-            self.send_icmp_error(now, port, iface, &parsed, &arrived_ip, &arrived[..arrived_len], spec, tx);
+            self.send_icmp_error(
+                now,
+                port,
+                iface,
+                &parsed,
+                &arrived_ip,
+                &arrived[..arrived_len],
+                spec,
+                tx,
+            );
             self.scratch = arrived;
             return self.drop_frame(port, DropReason::NoRoute);
         };
@@ -229,9 +351,7 @@ impl Firewall {
             let list = &rt.compiled.access_lists[usize::from(acl.0)];
             let (verdict, index) = list.evaluate(&acl_packet(&ip));
             if let Some(i) = index {
-                if let Some(h) = self.acl_hits.get_mut(usize::from(acl.0)).and_then(|l| l.get_mut(i)) {
-                    *h += 1;
-                }
+                self.count_acl_match(now, acl, list.number, i, list.entries[i].log, verdict, &ip);
             }
             if verdict == AclVerdict::Deny {
                 return self.drop_frame(port, DropReason::AclDenyOut);
@@ -315,19 +435,33 @@ impl Firewall {
                 let smtp = match rt.smtp_policy(ns.hit.rule, ns.hit.entry) {
                     Some(policy) => {
                         let mut policy = *policy;
-                        policy.debug = self.shared.debug.enabled(crate::logging::DebugCategory::Smtp);
+                        policy.debug = self
+                            .shared
+                            .debug
+                            .enabled(crate::logging::DebugCategory::Smtp);
                         Some(self.smtp.open(&policy).ok_or(DropReason::SmtpSlabFull)?)
                     }
                     None => None,
                 };
-                (L4State::Tcp { tracker, smtp }, TimeoutKind::SynWait, u64::from(g.tcp_synwait_time))
+                (
+                    L4State::Tcp { tracker, smtp },
+                    TimeoutKind::SynWait,
+                    u64::from(g.tcp_synwait_time),
+                )
             }
             L4::Udp(u) => (
-                L4State::Udp { answered: false, dns: u.dst_port == 53 },
+                L4State::Udp {
+                    answered: false,
+                    dns: u.dst_port == 53,
+                },
                 TimeoutKind::UdpIdle,
                 u64::from(entry.timeout_secs),
             ),
-            _ => (L4State::Icmp, TimeoutKind::Icmp, u64::from(entry.timeout_secs)),
+            _ => (
+                L4State::Icmp,
+                TimeoutKind::Icmp,
+                u64::from(entry.timeout_secs),
+            ),
         };
         let fwd_rewrite = if ns.out_dst.ip() != ns.in_dst.ip() {
             Rewrite::Destination(*ns.out_dst.ip())
@@ -383,8 +517,14 @@ impl Firewall {
             closing: false,
             log_limiter: SessionLogLimiter::default(),
         };
-        let keys = SessionKeys { initiator: ns.key, responder: ns.key };
-        let handle = match self.table.insert_hashed(keys, [ns.hash, ns.hash], session, Nanos(now)) {
+        let keys = SessionKeys {
+            initiator: ns.key,
+            responder: ns.key,
+        };
+        let handle = match self
+            .table
+            .insert_hashed(keys, [ns.hash, ns.hash], session, Nanos(now))
+        {
             Ok(h) => h,
             Err(rejected) => {
                 let full = matches!(rejected.error, flowtable::InsertError::TableFull);
@@ -404,7 +544,8 @@ impl Firewall {
                 return Err(DropReason::TcpState);
             }
         };
-        self.table.arm(handle, timer, Nanos::from_secs(timeout), Nanos(now));
+        self.table
+            .arm(handle, timer, Nanos::from_secs(timeout), Nanos(now));
         // Half-open protections for TCP and UDP (ICMP is not counted, §5.5).
         let transport = match ip.l4 {
             L4::Tcp(_) => Some(flowtable::Transport::Tcp),
@@ -412,8 +553,13 @@ impl Firewall {
             _ => None,
         };
         if let Some(transport) = transport {
-            let admission =
-                self.shared.halfopen.attempt(self.worker, handle, transport, *ns.responder.ip(), Nanos(now));
+            let admission = self.shared.halfopen.attempt(
+                self.worker,
+                handle,
+                transport,
+                *ns.responder.ip(),
+                Nanos(now),
+            );
             match admission {
                 flowtable::Admission::Admitted(id) => {
                     if let Some(s) = self.table.get_mut(handle) {
@@ -440,7 +586,11 @@ impl Firewall {
         }
         self.creations += 1;
         self.last_created_ns = now;
-        if self.shared.debug.enabled(crate::logging::DebugCategory::ObjectCreation) {
+        if self
+            .shared
+            .debug
+            .enabled(crate::logging::DebugCategory::ObjectCreation)
+        {
             if let Some(s) = self.table.get(handle) {
                 let unix = self.unix_ns(now);
                 self.log.emit(

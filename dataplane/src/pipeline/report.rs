@@ -43,7 +43,7 @@ impl Firewall {
             ports: self.ports,
             acl_hits: self.acl_hits.clone(),
             smtp: *self.smtp.stats(),
-            stream: self.smtp.stream_counters().clone(),
+            stream: *self.smtp.stream_counters(),
             packets: self.packets,
             creations: self.creations,
             last_created_ns: self.last_created_ns,

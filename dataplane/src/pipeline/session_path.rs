@@ -24,7 +24,12 @@ use super::Firewall;
 /// The direction of a packet that matched session `s` (`forward` = same
 /// orientation as the session key), or `None` if it arrived on a port the
 /// session's packets never use in that direction.
-pub(super) fn packet_direction(s: &Session, forward: bool, port: usize, origin: KeyOrigin) -> Option<usize> {
+pub(super) fn packet_direction(
+    s: &Session,
+    forward: bool,
+    port: usize,
+    origin: KeyOrigin,
+) -> Option<usize> {
     match origin {
         KeyOrigin::Own => s.direction_of(forward, port),
         // An ICMP error about a packet that went one way travels the other way.
@@ -84,7 +89,9 @@ impl Firewall {
         }
         if origin == KeyOrigin::Quoted {
             // ICMP error of the session: translate outer and quoted headers.
-            let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else { return };
+            let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else {
+                return;
+            };
             self.packets.icmp += 1;
             apply_rewrite(&path, frame, &mut ip);
             ip.decrement_ttl(frame);
@@ -124,7 +131,9 @@ impl Firewall {
                 return self.drop_frame(port, DropReason::SmtpClosed);
             }
         }
-        let Some(s) = self.table.get_mut(handle) else { return };
+        let Some(s) = self.table.get_mut(handle) else {
+            return;
+        };
         s.last_heard = Nanos(now);
         s.bytes[dir] += payload_len(&ip);
         if let L4State::Tcp { tracker, .. } = &s.l4 {
@@ -146,9 +155,27 @@ impl Firewall {
     }
 
     /// Transmits a frame along a session direction, caching the next hop's MAC.
-    fn send_on_path(&mut self, now: u64, handle: Handle, dir: usize, ip: &Ipv4Info, frame: &mut [u8], tx: &mut TxSink) {
-        let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else { return };
-        let sent = self.transmit(now, usize::from(path.egress), path.next_hop, path.next_hop_mac, ip, frame, tx);
+    fn send_on_path(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        dir: usize,
+        ip: &Ipv4Info,
+        frame: &mut [u8],
+        tx: &mut TxSink,
+    ) {
+        let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else {
+            return;
+        };
+        let sent = self.transmit(
+            now,
+            usize::from(path.egress),
+            path.next_hop,
+            path.next_hop_mac,
+            ip,
+            frame,
+            tx,
+        );
         if let Sent::To(mac) = sent {
             if path.next_hop_mac.is_none() {
                 if let Some(s) = self.table.get_mut(handle) {
@@ -162,10 +189,16 @@ impl Firewall {
     /// switches to `dns-timeout` (`cbac-sessions.md` §4).
     fn track_udp(&mut self, now: u64, handle: Handle, dir: usize) {
         let dns_timeout = u64::from(self.rt.compiled.globals.dns_timeout);
-        let Some(s) = self.table.get_mut(handle) else { return };
+        let Some(s) = self.table.get_mut(handle) else {
+            return;
+        };
         let mut became_open = None;
         let mut dns = false;
-        if let L4State::Udp { answered, dns: is_dns } = &mut s.l4 {
+        if let L4State::Udp {
+            answered,
+            dns: is_dns,
+        } = &mut s.l4
+        {
             if dir == REVERSE && !*answered {
                 *answered = true;
                 became_open = s.halfopen.take();
@@ -180,7 +213,12 @@ impl Firewall {
             // Still half-open only if no answer ever came; nothing to do.
         }
         if dns {
-            self.table.arm(handle, TimeoutKind::Dns, Nanos::from_secs(dns_timeout), Nanos(now));
+            self.table.arm(
+                handle,
+                TimeoutKind::Dns,
+                Nanos::from_secs(dns_timeout),
+                Nanos(now),
+            );
         } else {
             self.table.touch(handle, Nanos(now));
         }
@@ -196,7 +234,9 @@ impl Firewall {
         ip: &mut Ipv4Info,
         tx: &mut TxSink,
     ) -> Forwarding {
-        let L4::Tcp(t) = ip.l4 else { return Forwarding::Frame };
+        let L4::Tcp(t) = ip.l4 else {
+            return Forwarding::Frame;
+        };
         let seg = SegmentInfo {
             seq: crate::stream::Seq(t.seq.0),
             ack: crate::stream::Seq(t.ack.0),
@@ -208,9 +248,13 @@ impl Firewall {
         };
         let finwait = u64::from(self.rt.compiled.globals.tcp_finwait_time);
         let from = side_of(dir);
-        let Some(s) = self.table.get_mut(handle) else { return Forwarding::Drop(DropReason::NoSession) };
+        let Some(s) = self.table.get_mut(handle) else {
+            return Forwarding::Drop(DropReason::NoSession);
+        };
         let idle = s.idle_timeout;
-        let L4State::Tcp { tracker, smtp } = &mut s.l4 else { return Forwarding::Frame };
+        let L4State::Tcp { tracker, smtp } = &mut s.l4 else {
+            return Forwarding::Frame;
+        };
         let smtp = *smtp;
         let accepted = match tracker.on_segment(from, &seg) {
             TrackVerdict::Drop(_) => return Forwarding::Drop(DropReason::TcpState),
@@ -231,12 +275,18 @@ impl Firewall {
         if was_half_open {
             self.leave_state(SessionState::HalfOpen);
             self.enter_state(SessionState::Established);
-            self.table.arm(handle, TimeoutKind::TcpIdle, idle, Nanos(now));
+            self.table
+                .arm(handle, TimeoutKind::TcpIdle, idle, Nanos(now));
         }
         if fin_both {
             self.leave_state(SessionState::Established);
             self.enter_state(SessionState::Closing);
-            self.table.arm(handle, TimeoutKind::FinWait, Nanos::from_secs(finwait), Nanos(now));
+            self.table.arm(
+                handle,
+                TimeoutKind::FinWait,
+                Nanos::from_secs(finwait),
+                Nanos(now),
+            );
         } else if !self.table.get(handle).is_some_and(|s| s.closing) {
             self.table.touch(handle, Nanos(now));
         }
@@ -260,14 +310,22 @@ impl Firewall {
         ip: &mut Ipv4Info,
         tx: &mut TxSink,
     ) -> Forwarding {
-        let L4::Tcp(t) = ip.l4 else { return Forwarding::Frame };
+        let L4::Tcp(t) = ip.l4 else {
+            return Forwarding::Frame;
+        };
         let unix = self.unix_ns(now);
-        let Some(s) = self.table.get_mut(handle) else { return Forwarding::Drop(DropReason::NoSession) };
+        let Some(s) = self.table.get_mut(handle) else {
+            return Forwarding::Drop(DropReason::NoSession);
+        };
         let paths = s.paths;
         let (initiator, responder, alert) = (s.initiator, s.responder, s.alert);
-        let L4State::Tcp { tracker, .. } = &mut s.l4 else { return Forwarding::Frame };
+        let L4State::Tcp { tracker, .. } = &mut s.l4 else {
+            return Forwarding::Frame;
+        };
         let mut outputs = Vec::new();
-        let mut out = SessionOutput { outputs: &mut outputs };
+        let mut out = SessionOutput {
+            outputs: &mut outputs,
+        };
         let mut ctx = SegmentCtx {
             now_ns: now,
             unix_ns: unix,
@@ -286,7 +344,9 @@ impl Firewall {
         for output in outputs {
             match output {
                 Output::Frame(f) => self.forward_released(now, handle, dir, f, tx),
-                Output::Inject(seg, payload) => self.inject(now, handle, seg.toward, &seg, &payload, tx),
+                Output::Inject(seg, payload) => {
+                    self.inject(now, handle, seg.toward, &seg, &payload, tx)
+                }
             }
         }
         let _ = paths;
@@ -304,7 +364,12 @@ impl Firewall {
             SmtpVerdict::Consumed { start_finwait } => {
                 if start_finwait {
                     let finwait = u64::from(self.rt.compiled.globals.tcp_finwait_time);
-                    self.table.arm(handle, TimeoutKind::FinWait, Nanos::from_secs(finwait), Nanos(now));
+                    self.table.arm(
+                        handle,
+                        TimeoutKind::FinWait,
+                        Nanos::from_secs(finwait),
+                        Nanos(now),
+                    );
                 }
                 Forwarding::Consumed
             }
@@ -315,10 +380,21 @@ impl Firewall {
 
     /// Forwards in-order frames released by the stream layer (already
     /// inspected) along direction `dir`.
-    fn forward_released(&mut self, now: u64, handle: Handle, dir: usize, mut f: Vec<u8>, tx: &mut TxSink) {
-        let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else { return };
+    fn forward_released(
+        &mut self,
+        now: u64,
+        handle: Handle,
+        dir: usize,
+        mut f: Vec<u8>,
+        tx: &mut TxSink,
+    ) {
+        let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else {
+            return;
+        };
         let Ok(parsed) = parse_frame(&f) else { return };
-        let Some(mut ip) = parsed.ipv4().copied() else { return };
+        let Some(mut ip) = parsed.ipv4().copied() else {
+            return;
+        };
         if let Some(s) = self.table.get_mut(handle) {
             s.bytes[dir] += payload_len(&ip);
         }
@@ -339,7 +415,9 @@ impl Firewall {
         payload: &[u8],
         tx: &mut TxSink,
     ) {
-        let Some(paths) = self.table.get(handle).map(|s| s.paths) else { return };
+        let Some(paths) = self.table.get(handle).map(|s| s.paths) else {
+            return;
+        };
         self.inject_on(now, &paths, toward, seg, payload, tx);
     }
 
@@ -356,7 +434,9 @@ impl Firewall {
     ) {
         let path = paths[dir_toward(toward)];
         let egress = usize::from(path.egress);
-        let Some(iface) = self.rt.port_interface(egress).copied() else { return };
+        let Some(iface) = self.rt.port_interface(egress).copied() else {
+            return;
+        };
         let mac = match path.next_hop_mac {
             Some(m) => Some(m),
             None => lock(&self.shared.neighbours).lookup(
@@ -370,7 +450,12 @@ impl Firewall {
             return;
         };
         let spec = TcpSegmentSpec {
-            origin: Origin { src_mac: iface.mac, dst_mac, src_ip: *path.wire_src.ip(), ident: (now >> 8) as u16 },
+            origin: Origin {
+                src_mac: iface.mac,
+                dst_mac,
+                src_ip: *path.wire_src.ip(),
+                ident: (now >> 8) as u16,
+            },
             dst_ip: *path.wire_dst.ip(),
             src_port: path.wire_src.port(),
             dst_port: path.wire_dst.port(),

@@ -22,14 +22,31 @@ fn sa(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
 }
 
 fn ipv4(frame: &[u8]) -> Ipv4Info {
-    *parse_frame(frame).expect("valid frame").ipv4().expect("ipv4")
+    *parse_frame(frame)
+        .expect("valid frame")
+        .ipv4()
+        .expect("ipv4")
 }
 
-fn from_outside(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+fn from_outside(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     tcp(ISP_MAC, FW_OUTSIDE_MAC, src, dst, seq, ack, flags, payload)
 }
 
-fn from_mail(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+fn from_mail(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     tcp(MAIL_MAC, FW_INSIDE_MAC, src, dst, seq, ack, flags, payload)
 }
 
@@ -43,7 +60,10 @@ const FIN: u8 = 0x01;
 #[test]
 fn b1_inbound_smtp_session() {
     let mut lab = SeedLab::new(&[]);
-    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1000, 0, SYN, b""));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1000, 0, SYN, b""),
+    );
     assert_eq!(out.len(), 1, "SYN forwarded");
     let (port, f) = &out[0];
     assert_eq!(*port, INSIDE);
@@ -55,12 +75,18 @@ fn b1_inbound_smtp_session() {
     assert_eq!(r.sessions[0].state, SessionState::HalfOpen);
     assert_eq!(r.sessions[0].responder, sa(S_GLOBAL, 25));
     // SYN-ACK from the server leaves from 172.22.1.110:25.
-    let out = lab.send(INSIDE, &from_mail(sa(S_LOCAL, 25), sa(C, 40001), 5000, 1001, SYN | ACK, b""));
+    let out = lab.send(
+        INSIDE,
+        &from_mail(sa(S_LOCAL, 25), sa(C, 40001), 5000, 1001, SYN | ACK, b""),
+    );
     assert_eq!(out.len(), 1);
     let ip = ipv4(&out[0].1);
     assert_eq!((out[0].0, ip.src, ip.dst), (OUTSIDE, S_GLOBAL, C));
     assert_eq!(&out[0].1[..6], &ISP_MAC.0);
-    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1001, 5001, ACK, b""));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40001), sa(S_GLOBAL, 25), 1001, 5001, ACK, b""),
+    );
     assert_eq!(out.len(), 1);
     let r = lab.report();
     assert_eq!(r.sessions[0].state, SessionState::Established);
@@ -73,15 +99,24 @@ fn b1_inbound_smtp_session() {
 #[test]
 fn b2_acl_implicit_deny() {
     let mut lab = SeedLab::new(&[]);
-    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40002), sa(S_GLOBAL, 80), 1, 0, SYN, b""));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40002), sa(S_GLOBAL, 80), 1, 0, SYN, b""),
+    );
     assert_eq!(out.len(), 1, "one ICMP unreachable");
     let ip = ipv4(&out[0].1);
-    assert_eq!((out[0].0, ip.src, ip.dst), (OUTSIDE, Ipv4Addr::new(172, 22, 1, 16), C));
+    assert_eq!(
+        (out[0].0, ip.src, ip.dst),
+        (OUTSIDE, Ipv4Addr::new(172, 22, 1, 16), C)
+    );
     match ip.l4 {
         L4::Icmp(i) => assert_eq!((i.icmp_type, i.code), (3, 13)),
         other => panic!("not ICMP: {other:?}"),
     }
-    let out = lab.send(OUTSIDE, &from_outside(sa(C, 40003), sa(H5_GLOBAL, 25), 1, 0, SYN, b""));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40003), sa(H5_GLOBAL, 25), 1, 0, SYN, b""),
+    );
     assert!(out.is_empty(), "second deny within 500 ms is silent");
     assert_eq!(lab.fw.drops().0[DropReason::AclDenyIn.index()], 2);
     assert!(lab.report().sessions.is_empty());
@@ -92,7 +127,16 @@ fn b2_acl_implicit_deny() {
 #[test]
 fn b3_outbound_session_and_return_traffic() {
     let mut lab = SeedLab::new(&[]);
-    let syn = tcp(HOST5_MAC, FW_INSIDE_MAC, sa(H5, 50000), sa(WEB, 80), 7, 0, SYN, b"");
+    let syn = tcp(
+        HOST5_MAC,
+        FW_INSIDE_MAC,
+        sa(H5, 50000),
+        sa(WEB, 80),
+        7,
+        0,
+        SYN,
+        b"",
+    );
     let out = lab.send(INSIDE, &syn);
     assert_eq!(out.len(), 1);
     let ip = ipv4(&out[0].1);
@@ -106,9 +150,15 @@ fn b3_outbound_session_and_return_traffic() {
     let ip = ipv4(&out[0].1);
     assert_eq!((out[0].0, ip.dst), (INSIDE, H5));
     // Unsolicited: other port.
-    let out = lab.send(OUTSIDE, &from_outside(sa(WEB, 80), sa(H5_GLOBAL, 50001), 100, 8, ACK, b""));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(sa(WEB, 80), sa(H5_GLOBAL, 50001), 100, 8, ACK, b""),
+    );
     assert!(out.iter().all(|(_, f)| !matches!(ipv4(f).l4, L4::Tcp(_))));
-    let out = lab.send(OUTSIDE, &from_outside(sa(WEB, 81), sa(H5_GLOBAL, 50000), 100, 8, ACK, b""));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(sa(WEB, 81), sa(H5_GLOBAL, 50000), 100, 8, ACK, b""),
+    );
     assert!(out.iter().all(|(_, f)| !matches!(ipv4(f).l4, L4::Tcp(_))));
 }
 
@@ -116,17 +166,32 @@ fn b3_outbound_session_and_return_traffic() {
 #[test]
 fn b4_udp_dns_timeout() {
     let mut lab = SeedLab::new(&[]);
-    let q = udp(HOST5_MAC, FW_INSIDE_MAC, sa(H5, 53000), sa(DNS, 53), b"query");
+    let q = udp(
+        HOST5_MAC,
+        FW_INSIDE_MAC,
+        sa(H5, 53000),
+        sa(DNS, 53),
+        b"query",
+    );
     assert_eq!(lab.send(INSIDE, &q).len(), 1);
     assert_eq!(lab.report().sessions[0].state, SessionState::HalfOpen);
     lab.advance(SEC);
-    let a = udp(ISP_MAC, FW_OUTSIDE_MAC, sa(DNS, 53), sa(H5_GLOBAL, 53000), b"answer");
+    let a = udp(
+        ISP_MAC,
+        FW_OUTSIDE_MAC,
+        sa(DNS, 53),
+        sa(H5_GLOBAL, 53000),
+        b"answer",
+    );
     let out = lab.send(OUTSIDE, &a);
     assert_eq!(out.len(), 1);
     assert_eq!(ipv4(&out[0].1).dst, H5);
     assert_eq!(lab.report().sessions[0].state, SessionState::Established);
     lab.advance(5 * SEC + 200_000_000);
-    assert!(lab.report().sessions.is_empty(), "dns-timeout after the answer");
+    assert!(
+        lab.report().sessions.is_empty(),
+        "dns-timeout after the answer"
+    );
     assert!(lab.send(OUTSIDE, &a).iter().all(|(p, _)| *p != INSIDE));
 }
 
@@ -142,7 +207,15 @@ fn b5_icmp_session_and_errors() {
     assert_eq!(ipv4(&sent).src, H5_GLOBAL);
     let r = lab.report();
     assert_eq!(r.sessions[0].initiator, sa(H5, 0));
-    let reply = icmp(ISP_MAC, FW_OUTSIDE_MAC, WEB, H5_GLOBAL, 0, 0, &echo_body(7, 1));
+    let reply = icmp(
+        ISP_MAC,
+        FW_OUTSIDE_MAC,
+        WEB,
+        H5_GLOBAL,
+        0,
+        0,
+        &echo_body(7, 1),
+    );
     let out = lab.send(OUTSIDE, &reply);
     assert_eq!(out.len(), 1);
     assert_eq!(ipv4(&out[0].1).dst, H5);
@@ -150,7 +223,15 @@ fn b5_icmp_session_and_errors() {
     let quoted = &sent[14..14 + 28];
     let mut body = vec![0u8; 4];
     body.extend_from_slice(quoted);
-    let te = icmp(ISP_MAC, FW_OUTSIDE_MAC, Ipv4Addr::new(172, 22, 1, 1), H5_GLOBAL, 11, 0, &body);
+    let te = icmp(
+        ISP_MAC,
+        FW_OUTSIDE_MAC,
+        Ipv4Addr::new(172, 22, 1, 1),
+        H5_GLOBAL,
+        11,
+        0,
+        &body,
+    );
     let out = lab.send(OUTSIDE, &te);
     assert_eq!(out.len(), 1, "error of the session is forwarded");
     let f = &out[0].1;
@@ -163,11 +244,22 @@ fn b5_icmp_session_and_errors() {
     let mut body = vec![0u8; 4];
     body.extend_from_slice(&other[14..14 + 28]);
     body[4 + 12..4 + 16].copy_from_slice(&H5_GLOBAL.octets());
-    let te = icmp(ISP_MAC, FW_OUTSIDE_MAC, Ipv4Addr::new(172, 22, 1, 1), H5_GLOBAL, 11, 0, &body);
+    let te = icmp(
+        ISP_MAC,
+        FW_OUTSIDE_MAC,
+        Ipv4Addr::new(172, 22, 1, 1),
+        H5_GLOBAL,
+        11,
+        0,
+        &body,
+    );
     assert!(lab.send(OUTSIDE, &te).is_empty());
     // After 10.5 s without a request, the reply is dropped.
     lab.advance(10 * SEC + 500_000_000);
-    assert!(lab.report().sessions.is_empty(), "ICMP timeout from the last request");
+    assert!(
+        lab.report().sessions.is_empty(),
+        "ICMP timeout from the last request"
+    );
     assert!(lab.send(OUTSIDE, &reply).iter().all(|(p, _)| *p != INSIDE));
 }
 
@@ -175,7 +267,10 @@ fn b5_icmp_session_and_errors() {
 #[test]
 fn b6_synwait_expiry() {
     let mut lab = SeedLab::new(&[]);
-    lab.send(OUTSIDE, &from_outside(sa(C, 40006), sa(S_GLOBAL, 25), 9, 0, SYN, b""));
+    lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40006), sa(S_GLOBAL, 25), 9, 0, SYN, b""),
+    );
     lab.advance(29 * SEC);
     assert_eq!(lab.report().sessions.len(), 1);
     let out = lab.advance(2 * SEC);
@@ -194,13 +289,25 @@ fn b7_fin_finwait_audit_trail() {
     lab.send(INSIDE, &from_mail(sl, c, 500, 101, SYN | ACK, b""));
     lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
     let greeting = b"220 mail.example.test ESMTP\r\n";
-    assert_eq!(lab.send(INSIDE, &from_mail(sl, c, 501, 101, PSH | ACK, greeting)).len(), 1);
+    assert_eq!(
+        lab.send(INSIDE, &from_mail(sl, c, 501, 101, PSH | ACK, greeting))
+            .len(),
+        1
+    );
     let helo = b"HELO a.example\r\n";
-    assert_eq!(lab.send(OUTSIDE, &from_outside(c, s, 101, 530, PSH | ACK, helo)).len(), 1);
+    assert_eq!(
+        lab.send(OUTSIDE, &from_outside(c, s, 101, 530, PSH | ACK, helo))
+            .len(),
+        1
+    );
     let r250 = b"250 mail.example.test\r\n";
     lab.send(INSIDE, &from_mail(sl, c, 530, 117, PSH | ACK, r250));
     let quit = b"QUIT\r\n";
-    assert_eq!(lab.send(OUTSIDE, &from_outside(c, s, 117, 553, PSH | ACK, quit)).len(), 1);
+    assert_eq!(
+        lab.send(OUTSIDE, &from_outside(c, s, 117, 553, PSH | ACK, quit))
+            .len(),
+        1
+    );
     let bye = b"221 2.0.0 Bye\r\n";
     lab.send(INSIDE, &from_mail(sl, c, 553, 123, PSH | ACK, bye));
     lab.send(INSIDE, &from_mail(sl, c, 568, 123, FIN | ACK, b""));
@@ -223,8 +330,14 @@ fn b7_fin_finwait_audit_trail() {
 fn c3_per_host_limit() {
     let mut lab = SeedLab::new(&[]);
     for p in 41000..=41050u16 {
-        let out = lab.send(OUTSIDE, &from_outside(sa(C, p), sa(S_GLOBAL, 25), 1, 0, SYN, b""));
-        assert!(out.iter().any(|(port, _)| *port == INSIDE), "SYN {p} forwarded");
+        let out = lab.send(
+            OUTSIDE,
+            &from_outside(sa(C, p), sa(S_GLOBAL, 25), 1, 0, SYN, b""),
+        );
+        assert!(
+            out.iter().any(|(port, _)| *port == INSIDE),
+            "SYN {p} forwarded"
+        );
     }
     let r = lab.report();
     assert_eq!(r.sessions.len(), 50);
@@ -237,7 +350,9 @@ fn c3_per_host_limit() {
         1,
         "{logs:?}"
     );
-    assert!(!logs.iter().any(|l| l.contains("ALERT_ON: getting aggressive")));
+    assert!(!logs
+        .iter()
+        .any(|l| l.contains("ALERT_ON: getting aggressive")));
 }
 
 /// D2 through the pipeline: an illegal verb is masked in place with the
@@ -253,7 +368,10 @@ fn d2_masking_in_the_packet_path() {
     lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
     let greeting = b"220 mail.example.test ESMTP\r\n";
     lab.send(INSIDE, &from_mail(sl, c, 501, 101, PSH | ACK, greeting));
-    let out = lab.send(OUTSIDE, &from_outside(c, s, 101, 530, PSH | ACK, b"EXPN root\r\n"));
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(c, s, 101, 530, PSH | ACK, b"EXPN root\r\n"),
+    );
     assert_eq!(out.len(), 1);
     let f = &out[0].1;
     let ip = ipv4(f);
@@ -272,8 +390,16 @@ fn d2_masking_in_the_packet_path() {
 #[test]
 fn b8_arp_for_aliases() {
     let mut lab = SeedLab::new(&[]);
-    for (target, answered) in [(S_GLOBAL, true), (H5_GLOBAL, true), (Ipv4Addr::new(172, 22, 1, 16), true), (Ipv4Addr::new(172, 22, 1, 112), false)] {
-        let out = lab.send(OUTSIDE, &arp_request(ISP_MAC, Ipv4Addr::new(172, 22, 1, 1), target));
+    for (target, answered) in [
+        (S_GLOBAL, true),
+        (H5_GLOBAL, true),
+        (Ipv4Addr::new(172, 22, 1, 16), true),
+        (Ipv4Addr::new(172, 22, 1, 112), false),
+    ] {
+        let out = lab.send(
+            OUTSIDE,
+            &arp_request(ISP_MAC, Ipv4Addr::new(172, 22, 1, 1), target),
+        );
         assert_eq!(!out.is_empty(), answered, "{target}");
         if answered {
             assert_eq!(&out[0].1[22..28], &FW_OUTSIDE_MAC.0);
@@ -299,4 +425,31 @@ fn malformed_frames_are_counted_drops() {
     let d = lab.fw.drops();
     assert_eq!(d.total(), 56, "{d:?}");
     assert!(lab.report().sessions.is_empty());
+}
+
+/// An access-list entry with `log` reports the first match at once and
+/// aggregates the next ones (`config-and-nat.md` §3.2).
+#[test]
+fn acl_log_lines() {
+    let mut lab = SeedLab::new(&["access-list 101 deny tcp any any eq www log"]);
+    lab.logs();
+    lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40000), sa(S_GLOBAL, 80), 1, 0, SYN, b""),
+    );
+    lab.send(
+        OUTSIDE,
+        &from_outside(sa(C, 40001), sa(S_GLOBAL, 80), 1, 0, SYN, b""),
+    );
+    let logs = lab.logs();
+    assert_eq!(
+        logs,
+        vec!["%SEC-6-IPACCESSLOGP: list 101 denied tcp 198.51.100.7(40000) -> 172.22.1.110(80), 1 packet".to_string()]
+    );
+    lab.advance(301 * SEC);
+    let logs = lab.logs();
+    assert!(
+        logs.iter().any(|l| l == "%SEC-6-IPACCESSLOGP: list 101 denied tcp 198.51.100.7(40001) -> 172.22.1.110(80), 1 packet"),
+        "{logs:?}"
+    );
 }

@@ -30,6 +30,7 @@ pub(super) enum Sent {
 impl Firewall {
     /// Sends the IPv4 frame out of `egress` toward `next_hop`. `cached` is the
     /// next hop's MAC if the caller knows it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn transmit(
         &mut self,
         now: u64,
@@ -55,7 +56,8 @@ impl Firewall {
                 let mut neighbours = lock(&self.shared.neighbours);
                 match neighbours.resolve(t, IfIndex(iface.index.0), next_hop, frame) {
                     Resolution::Known(m) => m,
-                    Resolution::Queued { send_request } | Resolution::Dropped { send_request, .. } => {
+                    Resolution::Queued { send_request }
+                    | Resolution::Dropped { send_request, .. } => {
                         drop(neighbours);
                         if send_request {
                             self.send_arp_request(egress, &iface, next_hop, tx);
@@ -85,7 +87,9 @@ impl Firewall {
         target: std::net::Ipv4Addr,
         tx: &mut TxSink,
     ) {
-        let Some(req) = iface.arp_request(target) else { return };
+        let Some(req) = iface.arp_request(target) else {
+            return;
+        };
         if let Ok(buf) = tx.build(port, 60) {
             if req.emit_frame(buf).is_ok() {
                 self.ports[port].tx_packets += 1;

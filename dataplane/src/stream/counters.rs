@@ -8,7 +8,8 @@ use super::inspected::StreamDropReason;
 use super::tcp_state::TcpDropReason;
 
 /// Counters of one worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `Copy`, like `SmtpStats`, so the control thread can take snapshots by value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamCounters {
     /// Segments queued out of order (§11 rule 1).
     pub tcp_ooo_queued: u64,

@@ -1,0 +1,283 @@
+//! Whole-line fast path for the common case: a complete, legal command line
+//! that lies entirely in the current segment.
+//!
+//! The streaming state machine in [`crate::command`] is the reference; this
+//! path only *accepts* lines it can prove the reference would forward
+//! unchanged without any event (legal verb, no forbidden byte, no bare CR, no
+//! signature, within the length limit, and — in ESMTP mode — MAIL/RCPT
+//! arguments in their ordinary form). Anything else returns `None` before any
+//! state is touched and the streaming path handles the line. The property test
+//! that compares one-byte segments (always streaming) with whole segments
+//! (mostly fast) checks that both agree.
+
+use crate::framing::{self, LIMIT_DEFAULT, LIMIT_ESMTP_PATH};
+use crate::inspector::{Inspector, Step};
+use crate::params::ArgKind;
+use crate::policy::Mode;
+use crate::signatures::{RcptLocalPart, Signature};
+use crate::stats::SmtpStats;
+use crate::verbs::{self, Verb, ALL_VERBS};
+
+const SIG_VERBS: u32 = Verb::Wiz.bit() | Verb::Debug.bit() | Verb::Expn.bit() | Verb::Vrfy.bit();
+
+impl Inspector {
+    /// Try to inspect the whole line starting at `start`; `None` = use the
+    /// streaming path (nothing was changed).
+    #[inline]
+    pub(crate) fn command_line_fast(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Option<Step> {
+        if self.debug || self.legacy || self.auth_cont {
+            return None;
+        }
+        let rest = &buf[start..];
+        let lf = memchr::memchr(b'\n', rest)?;
+        let cr = lf > 0 && rest[lf - 1] == b'\r';
+        let content = &rest[..lf - usize::from(cr)];
+        let total = lf + 1;
+        if total > LIMIT_ESMTP_PATH as usize {
+            return None;
+        }
+        // The verb: up to the first SP.
+        let sp = content
+            .iter()
+            .take(verbs::MAX_VERB + 1)
+            .position(|&b| b == b' ');
+        let vlen = sp.unwrap_or(content.len());
+        if vlen == 0 || vlen > verbs::MAX_VERB {
+            return None;
+        }
+        let mut cands = ALL_VERBS;
+        for (p, &b) in content[..vlen].iter().enumerate() {
+            cands = verbs::step(cands, p, b);
+        }
+        let complete = verbs::exact(cands, vlen);
+        if complete & SIG_VERBS != 0
+            && !(complete & Verb::Vrfy.bit() != 0
+                && !self.sigs.contains(Signature::I2Reconnaissance))
+        {
+            return None;
+        }
+        let verb = Verb::from_bits(complete & self.allowed)?;
+        let args = sp.map_or(&content[..0], |s| &content[s + 1..]);
+        // Framing: no bare CR, no forbidden byte.
+        if memchr::memchr(b'\r', args).is_some() || framing::first_forbidden(args).is_some() {
+            return None;
+        }
+        let esmtp = self.mode == Mode::Esmtp;
+        let limit = match verb {
+            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml | Verb::Rcpt if esmtp => {
+                LIMIT_ESMTP_PATH
+            }
+            Verb::Etrn | Verb::Auth | Verb::Bdat => return None,
+            _ => LIMIT_DEFAULT,
+        };
+        if total > limit as usize && self.sigs.contains(Signature::F6OverlongCommand) {
+            return None;
+        }
+        match verb {
+            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml => {
+                if self.sigs.contains(Signature::I1SmailAttack)
+                    || (self.sigs.contains(Signature::F2InvalidSender)
+                        && memchr::memchr(b'|', args).is_some())
+                    || (esmtp && !quick_args_valid(ArgKind::Mail, args))
+                {
+                    return None;
+                }
+            }
+            Verb::Rcpt => {
+                if self.sigs.contains(Signature::F1InvalidRecipient)
+                    && memchr::memchr(b'|', args).is_some()
+                {
+                    return None;
+                }
+                if self.sigs.contains(Signature::F4DecodeAlias) {
+                    let mut l = RcptLocalPart::default();
+                    for &b in args {
+                        if l.feed(b) {
+                            return None;
+                        }
+                        if l.done() {
+                            break;
+                        }
+                    }
+                    if l.finish() {
+                        return None;
+                    }
+                }
+                if esmtp && !quick_args_valid(ArgKind::Rcpt, args) {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        // Accepted: the same bookkeeping as the streaming path's line end.
+        if !cr {
+            stats.bare_lf_cmd += 1;
+        }
+        stats.cmd_lines += 1;
+        self.cmd_index += 1;
+        if complete & Verb::Vrfy.bit() != 0 && self.sigs.contains(Signature::I2Reconnaissance) {
+            self.sig_hit(Signature::I2Reconnaissance, stats);
+        }
+        let expect = self.verb_effects(verb, stats);
+        self.fifo.push(expect);
+        Some(Step::Next(start + total))
+    }
+}
+
+/// Is this MAIL/RCPT argument list certainly valid for the streaming parser?
+/// Only the ordinary form is recognised: `FROM:`/`TO:`, optional SP, `<path>`
+/// of printable ASCII without quotes, then known parameters whose values need
+/// no hex escapes. `false` means "let the streaming parser decide".
+fn quick_args_valid(kind: ArgKind, args: &[u8]) -> bool {
+    let pfx: &[u8] = if kind == ArgKind::Mail {
+        b"FROM:"
+    } else {
+        b"TO:"
+    };
+    if args.len() < pfx.len() || !args[..pfx.len()].eq_ignore_ascii_case(pfx) {
+        return false;
+    }
+    let mut rest = &args[pfx.len()..];
+    if rest.first() == Some(&b' ') {
+        rest = &rest[1..];
+    }
+    if rest.first() != Some(&b'<') {
+        return false;
+    }
+    let Some(close) = memchr::memchr2(b'>', b'"', rest) else {
+        return false;
+    };
+    if rest[close] != b'>' || !rest[1..close].iter().all(|b| (0x20..0x7F).contains(b)) {
+        return false;
+    }
+    rest = &rest[close + 1..];
+    let mut seen = 0u8;
+    loop {
+        if rest.is_empty() {
+            return true;
+        }
+        if rest[0] != b' ' {
+            return false;
+        }
+        let skip = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+        rest = &rest[skip..];
+        if rest.is_empty() {
+            return true;
+        }
+        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let Some(bit) = quick_param(kind, &rest[..end]) else {
+            return false;
+        };
+        if seen & bit != 0 {
+            return false;
+        }
+        seen |= bit;
+        rest = &rest[end..];
+    }
+}
+
+/// A well-formed parameter of `kind`'s list: its bit, or `None`.
+fn quick_param(kind: ArgKind, tok: &[u8]) -> Option<u8> {
+    let eq = memchr::memchr(b'=', tok)?;
+    let (kw, val) = (&tok[..eq], &tok[eq + 1..]);
+    let is = |k: &[u8]| kw.eq_ignore_ascii_case(k);
+    let xtext_plain = |v: &[u8], max: usize| {
+        (1..=max).contains(&v.len())
+            && v.iter()
+                .all(|&b| (0x21..=0x7E).contains(&b) && b != b'+' && b != b'=')
+    };
+    let ok = match kind {
+        ArgKind::Mail if is(b"SIZE") => (
+            1,
+            (1..=20).contains(&val.len()) && val.iter().all(u8::is_ascii_digit),
+        ),
+        ArgKind::Mail if is(b"BODY") => (2, {
+            val.eq_ignore_ascii_case(b"7BIT")
+                || val.eq_ignore_ascii_case(b"8BITMIME")
+                || val.eq_ignore_ascii_case(b"BINARYMIME")
+        }),
+        ArgKind::Mail if is(b"RET") => (
+            4,
+            val.eq_ignore_ascii_case(b"FULL") || val.eq_ignore_ascii_case(b"HDRS"),
+        ),
+        ArgKind::Mail if is(b"ENVID") => (8, xtext_plain(val, 100)),
+        ArgKind::Mail if is(b"AUTH") => (16, xtext_plain(val, 500)),
+        ArgKind::Rcpt if is(b"NOTIFY") => (32, {
+            let mut seen = 0u8;
+            val.split(|&b| b == b',').all(|item| {
+                let bit = if item.eq_ignore_ascii_case(b"NEVER") {
+                    1
+                } else if item.eq_ignore_ascii_case(b"SUCCESS") {
+                    2
+                } else if item.eq_ignore_ascii_case(b"FAILURE") {
+                    4
+                } else if item.eq_ignore_ascii_case(b"DELAY") {
+                    8
+                } else {
+                    0
+                };
+                let fresh = bit != 0 && seen & bit == 0;
+                seen |= bit;
+                fresh && (seen == 1 || seen & 1 == 0)
+            })
+        }),
+        ArgKind::Rcpt if is(b"ORCPT") => (
+            64,
+            match memchr::memchr(b';', val) {
+                Some(semi) => {
+                    val.len() <= 500
+                        && semi > 0
+                        && val[..semi]
+                            .iter()
+                            .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+                        && xtext_plain(&val[semi + 1..], 500)
+                }
+                None => false,
+            },
+        ),
+        _ => (0, false),
+    };
+    let (bit, ok) = ok;
+    ok.then_some(bit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_validator_accepts_only_ordinary_forms() {
+        assert!(quick_args_valid(
+            ArgKind::Mail,
+            b"FROM:<a@b> SIZE=1 BODY=8BITMIME RET=HDRS ENVID=QQ1 AUTH=<>"
+        ));
+        assert!(quick_args_valid(
+            ArgKind::Rcpt,
+            b"TO:<b@x> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@x"
+        ));
+        assert!(quick_args_valid(ArgKind::Mail, b"from: <>"));
+        assert!(!quick_args_valid(
+            ArgKind::Mail,
+            b"FROM:<a@b> SIZE=1 SIZE=2"
+        ));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> SMTPUTF8"));
+        assert!(!quick_args_valid(
+            ArgKind::Rcpt,
+            b"TO:<b@x> NOTIFY=NEVER,DELAY"
+        ));
+        assert!(!quick_args_valid(
+            ArgKind::Rcpt,
+            b"TO:<b@x> NOTIFY=DELAY,NEVER"
+        ));
+        assert!(quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> NOTIFY=NEVER"));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<\"a b\"@x>"));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:a@b"));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> ENVID=a+2B"));
+        assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> SIZE=1"));
+    }
+}
