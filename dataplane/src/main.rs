@@ -6,7 +6,7 @@
 //! This file only parses arguments and dispatches: the engine
 //! (`dataplane::engine`) runs the firewall, `dataplane::control` carries the
 //! commands, `dataplane::lab` owns the namespaces.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -161,20 +161,28 @@ fn parse_cores(text: &str) -> Result<CoreList, String> {
 struct LabArgs {
     /// What to do.
     action: LabAction,
-    /// Lab id (namespace names are `mg<ID>-...`); default: a fresh one for
-    /// `up`/`demo`.
-    #[arg(long)]
-    id: Option<String>,
-    /// Workers of the firewall (`demo`).
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
+    /// Lab id: namespaces are `mg<ID>-client`, `mg<ID>-fw`, ...
+    #[arg(long, default_value = DEFAULT_LAB_ID)]
+    id: String,
+    /// Workers of the firewall.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Configuration of the firewall (`seed` = the embedded seed configuration).
+    #[arg(long, default_value = "seed")]
+    config: String,
+    /// Control socket of the lab's firewall.
+    #[arg(long = "control", default_value = DEFAULT_CONTROL)]
+    control: PathBuf,
 }
+
+/// Lab id when none is given.
+const DEFAULT_LAB_ID: &str = "0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LabAction {
-    /// Build the lab and leave it running.
+    /// Build the lab and start the firewall in it (in the background).
     Up,
-    /// Remove the lab's namespaces.
+    /// Stop the lab's firewall and remove its namespaces.
     Down,
     /// Build the lab, run the firewall and the seed scenario, tear down.
     Demo,
@@ -249,7 +257,7 @@ fn check(config: &str) -> ExitCode {
 }
 
 /// Sends one command line to the running firewall and prints the reply.
-fn remote(socket: &std::path::Path, line: &str, json: bool) -> ExitCode {
+fn remote(socket: &Path, line: &str, json: bool) -> ExitCode {
     match control::request(socket, line, json) {
         Ok(reply) => {
             print!("{reply}");
@@ -270,45 +278,119 @@ fn remote(socket: &std::path::Path, line: &str, json: bool) -> ExitCode {
 }
 
 fn lab(args: LabArgs) -> ExitCode {
-    use dataplane::lab;
     match args.action {
-        LabAction::Up => {
-            let id = args.id.unwrap_or_else(lab::unique_id);
-            match lab::Lab::up(&id, lab::LabKind::Dataplane) {
-                Ok(built) => {
-                    println!("lab {id} is up; namespaces: {}", built.ns.all().join(" "));
-                    println!(
-                        "run the firewall in {} with --map Ethernet2/0={} --map Ethernet2/1={}; remove with `mailguard lab down --id {id}`",
-                        built.ns.fw,
-                        lab::ifname::FW_OUTSIDE,
-                        lab::ifname::FW_INSIDE
-                    );
-                    // The lab outlives this command: `lab down` removes it.
-                    std::mem::forget(built);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("mailguard: lab up: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        LabAction::Down => {
-            let Some(id) = args.id else {
-                eprintln!("mailguard: lab down needs --id ID");
-                return ExitCode::FAILURE;
-            };
-            lab_down(&id)
-        }
+        LabAction::Up => lab_up(&args),
+        LabAction::Down => lab_down(&args.id),
         LabAction::Demo => {
-            let _ = args.workers;
-            eprintln!("mailguard: lab demo not available in this build");
+            eprintln!(
+                "mailguard: lab demo not available in this build (use `mailguard lab up`, then `mailguard show ...`)"
+            );
             ExitCode::FAILURE
         }
     }
 }
 
-/// Removes every namespace of lab `id` (killing what still runs in them).
+/// Builds the lab and starts `mailguard run` in its firewall namespace,
+/// detached; returns once the firewall answers on its control socket.
+fn lab_up(args: &LabArgs) -> ExitCode {
+    use dataplane::lab;
+    let fail = |what: String| {
+        eprintln!("mailguard: lab up: {what}");
+        ExitCode::FAILURE
+    };
+    if control::request(&args.control, "show debugging", false).is_ok() {
+        return fail(format!(
+            "a firewall already answers on {}; stop it or use --control",
+            args.control.display()
+        ));
+    }
+    if let Err(e) = ConfigSource::from_arg(&args.config).read() {
+        return fail(e.to_string());
+    }
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return fail(format!("cannot find this program: {e}")),
+    };
+    let built = match lab::Lab::up(&args.id, lab::LabKind::Dataplane) {
+        Ok(b) => b,
+        Err(e) => return fail(e.to_string()),
+    };
+    let log = std::env::temp_dir().join(format!("mailguard-lab-{}.log", args.id));
+    let sink = match std::fs::File::create(&log).and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("{}: {e}", log.display())),
+    };
+    let outside = format!("Ethernet2/0={}", lab::ifname::FW_OUTSIDE);
+    let inside = format!("Ethernet2/1={}", lab::ifname::FW_INSIDE);
+    let spawned = std::process::Command::new("ip")
+        .args(["netns", "exec", &built.ns.fw])
+        .arg(&exe)
+        .args([
+            "run",
+            "--config",
+            &args.config,
+            "--map",
+            &outside,
+            "--map",
+            &inside,
+        ])
+        .args(["--workers", &args.workers.to_string()])
+        .arg("--control")
+        .arg(&args.control)
+        .stdin(std::process::Stdio::null())
+        .stdout(sink.0)
+        .stderr(sink.1)
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot start the firewall: {e}")),
+    };
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            return fail(format!("the firewall exited ({status}):\n{text}"));
+        }
+        if control::request(&args.control, "show debugging", false).is_ok() {
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return fail("the firewall did not answer within 15 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    println!(
+        "lab {} is up: namespaces {}",
+        args.id,
+        built.ns.all().join(" ")
+    );
+    println!(
+        "firewall pid {} in {} (log {}), control socket {}",
+        child.id(),
+        built.ns.fw,
+        log.display(),
+        args.control.display()
+    );
+    println!(
+        "try: ip netns exec {} ping -c1 198.51.100.7; mailguard show ip inspect session{}; mailguard lab down --id {}",
+        built.ns.mail,
+        if args.control == Path::new(DEFAULT_CONTROL) {
+            String::new()
+        } else {
+            format!(" --control {}", args.control.display())
+        },
+        args.id
+    );
+    // Both outlive this command: `mailguard lab down` stops and removes them.
+    std::mem::forget(built);
+    drop(child);
+    ExitCode::SUCCESS
+}
+
+/// Stops what runs in lab `id` (SIGTERM, then SIGKILL after 5 s) and
+/// removes its namespaces.
 fn lab_down(id: &str) -> ExitCode {
     use dataplane::lab;
     let names = match lab::leftover_namespaces(id) {
@@ -319,16 +401,36 @@ fn lab_down(id: &str) -> ExitCode {
         }
     };
     if names.is_empty() {
-        eprintln!("mailguard: no lab with id {id}");
+        eprintln!("mailguard: lab down: no lab with id {id}");
         return ExitCode::FAILURE;
     }
     let me = std::process::id().to_string();
+    let pids = |name: &str| -> Vec<String> {
+        lab::run(&["ip", "netns", "pids", name])
+            .map(|out| {
+                out.split_whitespace()
+                    .filter(|p| *p != me)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // A clean stop first: the firewall removes its control socket.
+    for name in &names {
+        for pid in pids(name) {
+            let _ = lab::run(&["kill", "-TERM", &pid]);
+        }
+    }
+    let start = std::time::Instant::now();
+    while names.iter().any(|n| !pids(n).is_empty())
+        && start.elapsed() < std::time::Duration::from_secs(5)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let mut failed = false;
     for name in names.iter().rev() {
-        if let Ok(pids) = lab::run(&["ip", "netns", "pids", name]) {
-            for pid in pids.split_whitespace().filter(|p| *p != me) {
-                let _ = lab::run(&["kill", "-9", pid]);
-            }
+        for pid in pids(name) {
+            let _ = lab::run(&["kill", "-9", &pid]);
         }
         if let Err(e) = lab::run(&["ip", "netns", "del", name]) {
             eprintln!("mailguard: lab down: {e}");
@@ -336,18 +438,16 @@ fn lab_down(id: &str) -> ExitCode {
         }
     }
     if failed {
-        ExitCode::FAILURE
-    } else {
-        println!("lab {id} removed ({} namespaces)", names.len());
-        ExitCode::SUCCESS
+        return ExitCode::FAILURE;
     }
+    println!("lab {id} removed ({} namespaces)", names.len());
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
-    use std::path::Path;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("mailguard").chain(args.iter().copied()))
@@ -477,18 +577,25 @@ mod tests {
     #[test]
     fn lab_commands() {
         let cli = parse(&["lab", "up", "--id", "t1"]).unwrap();
-        assert!(
-            matches!(cli.command, Cmd::Lab(LabArgs { action: LabAction::Up, ref id, .. }) if id.as_deref() == Some("t1"))
+        let Cmd::Lab(l) = cli.command else {
+            panic!("not lab")
+        };
+        assert_eq!(
+            (l.action, l.id.as_str(), l.workers),
+            (LabAction::Up, "t1", 1)
+        );
+        assert_eq!(
+            (l.config.as_str(), l.control.as_path()),
+            ("seed", Path::new(DEFAULT_CONTROL))
         );
         let cli = parse(&["lab", "demo", "--workers", "2"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Cmd::Lab(LabArgs {
-                action: LabAction::Demo,
-                workers: 2,
-                ..
-            })
-        ));
+        let Cmd::Lab(l) = cli.command else {
+            panic!("not lab")
+        };
+        assert_eq!(
+            (l.action, l.id.as_str(), l.workers),
+            (LabAction::Demo, DEFAULT_LAB_ID, 2)
+        );
         assert!(parse(&["lab", "sideways"]).is_err());
     }
 

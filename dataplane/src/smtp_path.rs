@@ -41,8 +41,9 @@
 //! informational `%FW-6-SMTP_TLS_STARTED` is not gated. `debug ip inspect smtp|esmtp` lines
 //! exist only if the session's inspector was created with [`Policy::debug`] set (the engine
 //! produces no debug events otherwise): the pipeline sets it at [`SmtpWorker::open`] from
-//! `log.debug().enabled(..)`; a session opened while debug was off stays silent. Lines are
-//! emitted only while the matching debug switch is still on (checked per event).
+//! the debug switches (`smtp` or `esmtp`); a session opened while debug was off stays
+//! silent. Lines are emitted only while a matching switch is still on (checked per event:
+//! `esmtp` or `smtp` for an ESMTP-mode session, `smtp` for an SMTP-mode one).
 //!
 //! # Memory
 //!
@@ -891,8 +892,13 @@ fn log_engine_events(s: &mut SmtpSession, lc: &LogCtx<'_>) {
     while let Some(ev) = s.inspector.poll_event() {
         let record = match ev {
             Event::Debug(d) => {
-                if lc.log.debug().enabled(s.debug) {
-                    let mut line = DebugLine::format(s.debug, format_args!(""));
+                // `debug ip inspect esmtp` or `smtp` for an ESMTP rule, `smtp` for SMTP.
+                let flags = lc.log.debug();
+                let on = [s.debug, DebugCategory::Smtp]
+                    .into_iter()
+                    .find(|&c| flags.enabled(c));
+                if let Some(category) = on {
+                    let mut line = DebugLine::format(category, format_args!(""));
                     // A line longer than the buffer is truncated, which is acceptable.
                     let _ = smtp_engine::fmt::write_debug(&d, &mut line);
                     lc.log
@@ -1937,7 +1943,9 @@ mod tests {
             (line, invariant) in proptest::sample::select(vec![
                 (&b"EXPN root\r\n"[..], true),
                 (&b"HELO a.example\r\n"[..], true),
-                (&b"HELO a\rEXPN b\r\n"[..], true),
+                // A CR ending a segment is forwarded before the next byte decides; the
+                // engine then ends the line there (see the report): not invariant.
+                (&b"HELO a\rEXPN b\r\n"[..], false),
                 // `H` alone is a valid prefix and goes before the NUL is seen (D4 b).
                 (&b"HE\x00LO x\r\n"[..], false),
             ]),

@@ -379,3 +379,54 @@ fn two_workers_reload_on_sighup_and_serve_metrics() {
     assert!(stderr.contains("%SYS-3-CONFIG_FAILED"), "{stderr}");
     assert!(stderr.contains("line 2, column"), "{stderr}");
 }
+
+/// Runs `mailguard lab down` on drop (also when the test panics).
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .args(["lab", "down", "--id", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn lab_up_runs_the_firewall_and_lab_down_removes_everything() {
+    if Command::new("ip").args(["netns", "list"]).output().is_err() {
+        eprintln!("skipped: no ip command");
+        return;
+    }
+    let id = format!("c{}", std::process::id());
+    let sock = format!("/tmp/mg-cli-{}-lab.sock", std::process::id());
+    let guard = LabGuard(id.clone());
+    let up = mailguard(&["lab", "up", "--id", &id, "--control", &sock]);
+    if !up.status.success() && text(&up.stderr).contains("netns") {
+        eprintln!("skipped: {}", text(&up.stderr));
+        return;
+    }
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(text(&up.stdout).contains(&format!("mg{id}-fw")));
+    let show = mailguard(&["show", "ip", "inspect", "all", "--control", &sock]);
+    assert_eq!(text(&show.stdout), SHOW_ALL);
+    // A second `up` on the same socket is refused.
+    let again = mailguard(&["lab", "up", "--id", "other", "--control", &sock]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already answers"),
+        "{}",
+        text(&again.stderr)
+    );
+    let down = mailguard(&["lab", "down", "--id", &id]);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(
+        !Path::new(&sock).exists(),
+        "the firewall did not stop cleanly"
+    );
+    let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!text(&left.stdout).contains(&format!("mg{id}-")));
+    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("mailguard-lab-{id}.log")));
+    drop(guard);
+    let gone = mailguard(&["lab", "down", "--id", &id]);
+    assert_eq!(gone.status.code(), Some(1));
+}

@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             Ok(r) => {
                 json_or_text(a.json, &r, || {
                     let mut s = format!(
-                        "synflood: sent {} SYNs in {:.3} s ({:.0}/s), {} distinct sources, queue-full batches {}\n",
+                        "synflood: sent {} SYNs in {:.3} s ({:.0}/s), {} distinct (source, port) pairs, queue-full batches {}\n",
                         r.flood.sent, r.flood.elapsed_s, r.flood.achieved_pps, r.flood.distinct_sources, r.flood.queue_full
                     );
                     if let (Some(l), Some(ok)) = (&r.legit, r.legit_success_rate) {

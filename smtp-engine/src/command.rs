@@ -190,7 +190,11 @@ impl Inspector {
 
             // Fast path: the bulk of a MAIL/RCPT path, which the ESMTP parser
             // only needs to record.
-            if !self.line.in_verb && !self.line.masked && self.line.local.is_none() && self.line.smail == SMAIL_OFF {
+            if !self.line.in_verb
+                && !self.line.masked
+                && self.line.local.is_none()
+                && self.line.smail == SMAIL_OFF
+            {
                 if let Some(a) = self.line.args.as_mut() {
                     let n = a.skip_run(&buf[i..]);
                     if n > 0 {
@@ -679,7 +683,10 @@ mod tests {
     use crate::{Action, Inspector, Mode, Policy, SmtpStats};
 
     fn greeted(mode: Mode) -> (Inspector, SmtpStats) {
-        let mut i = Inspector::new(&Policy { mode, ..Policy::default() });
+        let mut i = Inspector::new(&Policy {
+            mode,
+            ..Policy::default()
+        });
         let mut st = SmtpStats::default();
         i.handle_server(&mut b"220 x\r\n".to_vec(), &mut st);
         (i, st)
@@ -705,7 +712,10 @@ mod tests {
         assert_eq!(send(Mode::Smtp, &[b"\r\n"]), b"\r\n");
         assert_eq!(send(Mode::Smtp, &[b"HEL", b"X a\r\n"]), b"HELXXX\r\n");
         assert_eq!(send(Mode::Smtp, &[b"HELO", b"X a\r\n"]), b"HELOXXX\r\n");
-        assert_eq!(send(Mode::Smtp, &[b"HELO a", b"\x01b\r\n"]), b"HELO aXX\r\n");
+        assert_eq!(
+            send(Mode::Smtp, &[b"HELO a", b"\x01b\r\n"]),
+            b"HELO aXX\r\n"
+        );
         assert_eq!(send(Mode::Esmtp, &[b"E", b"XPN a\r\n"]), b"EXXXXX\r\n");
         assert_eq!(send(Mode::Smtp, &[b"helo x\r\n"]), b"helo x\r\n");
     }

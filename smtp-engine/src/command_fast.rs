@@ -55,10 +55,10 @@ impl Inspector {
             cands = verbs::step(cands, p, b);
         }
         let complete = verbs::exact(cands, vlen);
-        if complete & SIG_VERBS != 0
-            && !(complete & Verb::Vrfy.bit() != 0
-                && !self.sigs.contains(Signature::I2Reconnaissance))
-        {
+        // Signature verbs take the streaming path, except VRFY while I2 is off.
+        let quiet_vrfy =
+            complete == Verb::Vrfy.bit() && !self.sigs.contains(Signature::I2Reconnaissance);
+        if complete & SIG_VERBS != 0 && !quiet_vrfy {
             return None;
         }
         let verb = Verb::from_bits(complete & self.allowed)?;
@@ -79,14 +79,13 @@ impl Inspector {
             return None;
         }
         match verb {
-            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml => {
+            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
                 if self.sigs.contains(Signature::I1SmailAttack)
                     || (self.sigs.contains(Signature::F2InvalidSender)
                         && memchr::memchr(b'|', args).is_some())
-                    || (esmtp && !quick_args_valid(ArgKind::Mail, args))
-                {
-                    return None;
-                }
+                    || (esmtp && !quick_args_valid(ArgKind::Mail, args)) =>
+            {
+                return None;
             }
             Verb::Rcpt => {
                 if self.sigs.contains(Signature::F1InvalidRecipient)
@@ -120,9 +119,6 @@ impl Inspector {
         }
         stats.cmd_lines += 1;
         self.cmd_index += 1;
-        if complete & Verb::Vrfy.bit() != 0 && self.sigs.contains(Signature::I2Reconnaissance) {
-            self.sig_hit(Signature::I2Reconnaissance, stats);
-        }
         let expect = self.verb_effects(verb, stats);
         self.fifo.push(expect);
         Some(Step::Next(start + total))

@@ -285,7 +285,10 @@ mod tests {
 
     /// An SMTP-mode inspector in data state.
     fn in_data(max_data: u64) -> (Inspector, SmtpStats) {
-        let mut i = Inspector::new(&Policy { max_data, ..Policy::default() });
+        let mut i = Inspector::new(&Policy {
+            max_data,
+            ..Policy::default()
+        });
         let mut st = SmtpStats::default();
         for (c, b) in [
             (false, &b"220 x\r\n"[..]),
@@ -323,7 +326,10 @@ mod tests {
         assert_eq!(run(&[b".\r\n"]), (b".\r\n".to_vec(), true));
         assert_eq!(run(&[b"a\r\n.\r\n"]), (b"a\r\n.\r\n".to_vec(), true));
         assert_eq!(run(&[b"a\r\n..\r\n"]), (b"a\r\n..\r\n".to_vec(), false));
-        assert_eq!(run(&[b"a\r\n.", b"\r", b"\n"]), (b"a\r\n.\r\n".to_vec(), true));
+        assert_eq!(
+            run(&[b"a\r\n.", b"\r", b"\n"]),
+            (b"a\r\n.\r\n".to_vec(), true)
+        );
         assert_eq!(run(&[b"a\n.\n"]), (b"a . ".to_vec(), false));
         assert_eq!(run(&[b"a\r.\r"]).0, b"a .\r".to_vec());
         assert_eq!(run(&[b"a\r", b".\r\n"]).0, b"a\r \r\n".to_vec());

@@ -101,7 +101,11 @@ impl KwMatch {
     pub(crate) fn feed(&mut self, b: u8) -> Kw {
         let p = self.pos as usize;
         if b == b' ' || b == b'\r' || b == b'\n' {
-            let complete = if p <= MAX_KW { self.cands & EXACT[p] } else { 0 };
+            let complete = if p <= MAX_KW {
+                self.cands & EXACT[p]
+            } else {
+                0
+            };
             return if complete != 0 {
                 Kw::Accepted {
                     pipelining: complete & PIPELINING_BIT != 0,
@@ -110,7 +114,11 @@ impl KwMatch {
                 Kw::Masked
             };
         }
-        self.cands = if p < MAX_KW { self.cands & STEP[p][b as usize] } else { 0 };
+        self.cands = if p < MAX_KW {
+            self.cands & STEP[p][b as usize]
+        } else {
+            0
+        };
         self.pos = self.pos.saturating_add(1);
         if self.cands == 0 {
             Kw::Masked

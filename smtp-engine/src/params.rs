@@ -176,7 +176,9 @@ impl ArgParser {
         let n = match self.ph {
             Ph::Angle if !self.quote && !self.esc => run
                 .iter()
-                .position(|&b| !(0x20..0x7F).contains(&b) || matches!(b, b'"' | b'>' | b'\\' | b'|'))
+                .position(|&b| {
+                    !(0x20..0x7F).contains(&b) || matches!(b, b'"' | b'>' | b'\\' | b'|')
+                })
                 .unwrap_or(run.len()),
             Ph::Bare => run
                 .iter()

@@ -287,9 +287,17 @@ mod tests {
         let mut i = Inspector::new(&Policy::esmtp());
         let mut st = SmtpStats::default();
         // A client line before the greeting is withheld; the greeting frees it.
-        assert_eq!(i.handle_client(&mut b"EHLO a\r\n".to_vec(), &mut st).forward, 0);
+        assert_eq!(
+            i.handle_client(&mut b"EHLO a\r\n".to_vec(), &mut st)
+                .forward,
+            0
+        );
         i.handle_server(&mut b"220-hello\r\n220 there\r\n".to_vec(), &mut st);
-        assert_eq!(i.handle_client(&mut b"EHLO a\r\n".to_vec(), &mut st).forward, 8);
+        assert_eq!(
+            i.handle_client(&mut b"EHLO a\r\n".to_vec(), &mut st)
+                .forward,
+            8
+        );
         let mut r = b"250-x\r\n250-PIPELINING\r\n250 XFOO bar\r\n".to_vec();
         i.handle_server(&mut r, &mut st);
         assert_eq!(&r, b"250-x\r\n250-PIPELINING\r\n250 XXXXXXXX\r\n");
@@ -303,6 +311,9 @@ mod tests {
         let mut st = SmtpStats::default();
         i.handle_server(&mut b"hello\n220 ok\n".to_vec(), &mut st);
         assert_eq!(st.reply_malformed, 1);
-        assert_eq!(i.handle_client(&mut b"NOOP\r\n".to_vec(), &mut st).forward, 6);
+        assert_eq!(
+            i.handle_client(&mut b"NOOP\r\n".to_vec(), &mut st).forward,
+            6
+        );
     }
 }

@@ -213,12 +213,42 @@ fn piece() -> impl Strategy<Value = Vec<u8>> {
         Just(b"VRFY postmaster\n".to_vec()),
         // MAIL/RCPT with random parameter soup: exercises the whole-line fast
         // path against the streaming parser.
-        (any::<bool>(), proptest::collection::vec(
-            prop_oneof![b'A'..=b'Z', b'0'..=b'9', Just(b'='), Just(b','), Just(b';'), Just(b'+'), Just(b' '), Just(b'<'), Just(b'>'), Just(b'"'), Just(b'|'), Just(0xC3u8)],
-            0..30),
-         prop_oneof![Just(&b"SIZE="[..]), Just(&b"BODY="[..]), Just(&b"NOTIFY="[..]), Just(&b"ORCPT="[..]), Just(&b"ENVID="[..]), Just(&b"AUTH="[..]), Just(&b"RET="[..]), Just(&b""[..])])
+        (
+            any::<bool>(),
+            proptest::collection::vec(
+                prop_oneof![
+                    b'A'..=b'Z',
+                    b'0'..=b'9',
+                    Just(b'='),
+                    Just(b','),
+                    Just(b';'),
+                    Just(b'+'),
+                    Just(b' '),
+                    Just(b'<'),
+                    Just(b'>'),
+                    Just(b'"'),
+                    Just(b'|'),
+                    Just(0xC3u8)
+                ],
+                0..30
+            ),
+            prop_oneof![
+                Just(&b"SIZE="[..]),
+                Just(&b"BODY="[..]),
+                Just(&b"NOTIFY="[..]),
+                Just(&b"ORCPT="[..]),
+                Just(&b"ENVID="[..]),
+                Just(&b"AUTH="[..]),
+                Just(&b"RET="[..]),
+                Just(&b""[..])
+            ]
+        )
             .prop_map(|(mail, soup, kw)| {
-                let mut v = if mail { b"MAIL FROM:<a@b> ".to_vec() } else { b"RCPT TO:<b@x> ".to_vec() };
+                let mut v = if mail {
+                    b"MAIL FROM:<a@b> ".to_vec()
+                } else {
+                    b"RCPT TO:<b@x> ".to_vec()
+                };
                 v.extend_from_slice(kw);
                 v.extend_from_slice(&soup);
                 v.extend_from_slice(b"\r\n");

@@ -535,6 +535,166 @@ pub fn measure_forwarder(
     })
 }
 
+/// What [`measure_drain`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrainReport {
+    /// Frames queued in the ring before the forwarder started.
+    pub queued: u64,
+    /// Frames forwarded during the drain.
+    pub forwarded: u64,
+    /// Wall-clock seconds of the drain.
+    pub secs: f64,
+    /// CPU time of the forwarding thread during the drain, ns.
+    pub cpu_ns: u64,
+}
+
+impl DrainReport {
+    /// CPU ns per forwarded frame: the 1-core ceiling is 1e9 / this.
+    pub fn cpu_ns_per_frame(&self) -> f64 {
+        self.cpu_ns as f64 / self.forwarded.max(1) as f64
+    }
+}
+
+/// The 1-core ceiling of the do-nothing forwarder, as `MACHINE.md` took it:
+/// with the forwarder's ring open but the forwarder paused, blast `frames`
+/// 64-byte frames into it; then start one forwarder (pinned to `core`) and
+/// time the drain alone, in wall-clock and in the thread's CPU time (the
+/// latter stays meaningful on a machine shared with other work).
+pub fn measure_drain(
+    lab: &Lab,
+    frames: u64,
+    core: Option<usize>,
+) -> Result<DrainReport, CheckError> {
+    let fw_ns = lab.ns.fw.clone();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(crate::worker::WorkerCounters::default());
+    let (stop2, counters2) = (stop.clone(), counters.clone());
+    let forwarder = std::thread::spawn(move || -> Result<(f64, u64), CheckError> {
+        if let Some(c) = core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        }
+        // A deep ring (64 MiB) so the whole blast fits while paused.
+        let ring = RingConfig {
+            block_size: 1 << 20,
+            block_nr: 64,
+            ..RingConfig::default()
+        };
+        let opened = netns::enter(&fw_ns)
+            .map_err(CheckError::from)
+            .and_then(|_g| {
+                Ok(AfPacketIo::open(&[
+                    PortConfig {
+                        ifname: ifname::FW_OUTSIDE.into(),
+                        ring,
+                        fanout: None,
+                    },
+                    PortConfig {
+                        ifname: ifname::FW_INSIDE.into(),
+                        ring: RingConfig::default(),
+                        fanout: None,
+                    },
+                ])?)
+            });
+        let mut io = match opened {
+            Ok(io) => {
+                let _ = ready_tx.send(Ok(()));
+                io
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return Err(e);
+            }
+        };
+        if go_rx.recv().is_err() {
+            return Ok((0.0, 0));
+        }
+        let cfg = WorkerConfig::default();
+        let links = crate::handoff::mesh(1, 2).remove(0);
+        let start = Instant::now();
+        let cpu0 = thread_cpu_ns().unwrap_or(0);
+        crate::worker::run_worker(
+            &cfg,
+            links,
+            &mut io,
+            &mut Forwarder::default(),
+            &counters2,
+            &stop2,
+        )?;
+        Ok((
+            start.elapsed().as_secs_f64(),
+            thread_cpu_ns().unwrap_or(0).saturating_sub(cpu0),
+        ))
+    });
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = forwarder.join();
+            return Err(CheckError::Thread(e));
+        }
+        Err(_) => return Err(CheckError::Thread("forwarder died".into())),
+    }
+    let m = lab.macs;
+    let burst: Vec<Vec<u8>> = (0..256u32)
+        .map(|i| {
+            test_frame(
+                m.isp_fw,
+                m.mail,
+                [172, 22, 1, 1],
+                SILENT_INSIDE,
+                1024 + i as u16,
+                i,
+                64,
+            )
+        })
+        .collect();
+    let mut queued = 0u64;
+    let blast = (|| -> Result<(), CheckError> {
+        let _g = netns::enter(&lab.ns.isp)?;
+        let mut io = single_port(ifname::ISP_FW)?;
+        let mut tx = TxSink::with_capacity(256);
+        while queued < frames {
+            for f in &burst {
+                let _ = tx.push(0, f);
+            }
+            queued += io.tx_flush(&mut tx)? as u64;
+        }
+        Ok(())
+    })();
+    let _ = go_tx.send(());
+    // Stop as soon as everything queued is forwarded (checked every 1 ms),
+    // or when the count stops growing for 50 ms (frames lost on the way).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut last, mut last_change) = (0u64, Instant::now());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+        let now = counters.tx.load(std::sync::atomic::Ordering::Relaxed);
+        if now >= queued {
+            break;
+        }
+        if now != last {
+            (last, last_change) = (now, Instant::now());
+        } else if last_change.elapsed() > Duration::from_millis(50) {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (secs, cpu_ns) = forwarder
+        .join()
+        .map_err(|_| CheckError::Thread("forwarder panicked".into()))??;
+    blast?;
+    let c = counters.snapshot();
+    // At most ~1 ms of idle polling after the last frame is inside `secs`
+    // and `cpu_ns` (50 ms if frames were lost).
+    Ok(DrainReport {
+        queued,
+        forwarded: c.tx,
+        secs,
+        cpu_ns,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -770,6 +930,19 @@ mod tests {
                 w.loops,
                 w.idle_waits,
                 w.pinned,
+            );
+        }
+        for core in [Some(1), None] {
+            let d = measure_drain(&lab, 300_000, core).unwrap();
+            println!(
+                "drain [forwarder core {core:?}]: queued {} forwarded {} in {:.3}s wall = {:.0} pps; \
+                 CPU {:.0} ns/frame = 1-core ceiling {:.0} pps",
+                d.queued,
+                d.forwarded,
+                d.secs,
+                d.forwarded as f64 / d.secs,
+                d.cpu_ns_per_frame(),
+                1e9 / d.cpu_ns_per_frame()
             );
         }
         drop(lab);

@@ -453,3 +453,250 @@ fn acl_log_lines() {
         "{logs:?}"
     );
 }
+
+/// C1: 501 UDP half-open sessions turn aggressive mode on at the 501st with
+/// the exact figures; it turns off at the sampling-period boundary.
+#[test]
+fn c1_max_incomplete_count() {
+    let mut lab = SeedLab::new(&[]);
+    lab.logs();
+    let mut forwarded = 0;
+    for p in 40001..=40501u16 {
+        let d = udp(HOST5_MAC, FW_INSIDE_MAC, sa(H5, p), sa(DNS, 9), b"x");
+        forwarded += lab
+            .send(INSIDE, &d)
+            .iter()
+            .filter(|(port, _)| *port == OUTSIDE)
+            .count();
+    }
+    assert_eq!(forwarded, 501, "all 501 datagrams forwarded");
+    let r = lab.report();
+    assert_eq!(r.sessions.len(), 500);
+    assert!(
+        r.sessions.iter().all(|s| s.initiator.port() != 40001),
+        "oldest deleted"
+    );
+    let logs = lab.logs();
+    assert_eq!(
+        logs,
+        vec![
+            "%FW-4-ALERT_ON: getting aggressive, count (500/500) current 1-min rate: 501"
+                .to_string()
+        ]
+    );
+    // Sessions expire at t≈30 s: no ALERT_OFF yet (rate alarm).
+    lab.advance(31 * SEC);
+    assert!(lab.report().sessions.is_empty());
+    assert!(lab.logs().is_empty());
+    // The period boundary at t=60 s (the lab's clock started at 1 s).
+    lab.advance(30 * SEC);
+    assert_eq!(
+        lab.logs(),
+        vec!["%FW-4-ALERT_OFF: calming down, count (0/400) current 1-min rate: 0".to_string()]
+    );
+}
+
+/// C4: per-host limit with block-time: the 51st SYN deletes all half-open
+/// sessions and blocks the host; an established session continues; the
+/// block ends after 2 minutes.
+#[test]
+fn c4_block_time() {
+    let mut lab = SeedLab::new(&["ip inspect tcp max-incomplete host 50 block-time 2"]);
+    let c = sa(C, 40100);
+    let s = sa(S_GLOBAL, 25);
+    let sl = sa(S_LOCAL, 25);
+    lab.send(OUTSIDE, &from_outside(c, s, 100, 0, SYN, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 500, 101, SYN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
+    lab.send(
+        INSIDE,
+        &from_mail(
+            sl,
+            c,
+            501,
+            101,
+            PSH | ACK,
+            b"220 mail.example.test ESMTP\r\n",
+        ),
+    );
+    lab.send(
+        OUTSIDE,
+        &from_outside(c, s, 101, 530, PSH | ACK, b"HELO a.example\r\n"),
+    );
+    lab.send(
+        INSIDE,
+        &from_mail(sl, c, 530, 117, PSH | ACK, b"250 mail.example.test\r\n"),
+    );
+    lab.logs();
+    for p in 41000..=41049u16 {
+        lab.send(OUTSIDE, &from_outside(sa(C, p), s, 1, 0, SYN, b""));
+    }
+    let out = lab.send(OUTSIDE, &from_outside(sa(C, 41050), s, 1, 0, SYN, b""));
+    assert!(out.iter().all(|(p, _)| *p != INSIDE), "51st SYN dropped");
+    let r = lab.report();
+    assert_eq!(r.sessions.len(), 1, "only the established session is left");
+    assert_eq!(
+        lab.logs(),
+        vec![
+            "%FW-2-BLOCK_HOST: Blocking new TCP connections to host 172.22.1.110 for 2 minutes (half-open count 50 exceeded)."
+                .to_string()
+        ]
+    );
+    // The established session still works during the block.
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(c, s, 117, 553, PSH | ACK, b"NOOP\r\n"),
+    );
+    assert!(out.iter().any(|(p, _)| *p == INSIDE));
+    lab.advance(60 * SEC);
+    let other = Ipv4Addr::new(198, 51, 100, 8);
+    let out = lab.send(OUTSIDE, &from_outside(sa(other, 42000), s, 1, 0, SYN, b""));
+    assert!(out.iter().all(|(p, _)| *p != INSIDE), "blocked at t+60");
+    lab.advance(61 * SEC);
+    assert!(lab
+        .logs()
+        .iter()
+        .any(|l| l
+            == "%FW-4-UNBLOCK_HOST: New TCP connections to host 172.22.1.110 no longer blocked"));
+    let out = lab.send(OUTSIDE, &from_outside(sa(other, 42001), s, 1, 0, SYN, b""));
+    assert!(out.iter().any(|(p, _)| *p == INSIDE), "unblocked");
+}
+
+/// B9: a port-unreachable about a UDP session's datagram is translated
+/// inside and out, with valid checksums.
+#[test]
+fn b9_icmp_error_of_udp_session() {
+    let mut lab = SeedLab::new(&[]);
+    let d = udp(
+        HOST5_MAC,
+        FW_INSIDE_MAC,
+        sa(H5, 53001),
+        sa(DNS, 5000),
+        b"ping",
+    );
+    let out = lab.send(INSIDE, &d);
+    let sent = out[0].1.clone();
+    let mut body = vec![0u8; 4];
+    body.extend_from_slice(&sent[14..14 + 28]);
+    let err = icmp(ISP_MAC, FW_OUTSIDE_MAC, DNS, H5_GLOBAL, 3, 3, &body);
+    let out = lab.send(OUTSIDE, &err);
+    assert_eq!(out.len(), 1);
+    let f = &out[0].1;
+    let parsed = parse_frame(f).expect("checksums valid after translation");
+    let ip = parsed.ipv4().unwrap();
+    assert_eq!(ip.dst, H5);
+    let L4::Icmp(i) = ip.l4 else { panic!("icmp") };
+    let e = i.embedded.expect("embedded");
+    assert_eq!(e.src, H5);
+    // Embedded IP checksum valid.
+    let emb = &f[14 + 20 + 8..14 + 20 + 8 + 20];
+    assert_eq!(crate::wire::checksum::checksum(emb), 0);
+}
+
+/// B10: a rule timeout of 20 s removes an idle established session; a later
+/// data segment passes list 101 but creates nothing.
+#[test]
+fn b10_rule_timeout() {
+    let mut lab = SeedLab::new(&["ip inspect name OUT-IN smtp timeout 20"]);
+    let c = sa(C, 40010);
+    let s = sa(S_GLOBAL, 25);
+    let sl = sa(S_LOCAL, 25);
+    lab.send(OUTSIDE, &from_outside(c, s, 100, 0, SYN, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 500, 101, SYN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
+    lab.advance(19 * SEC);
+    assert_eq!(lab.report().sessions.len(), 1);
+    lab.advance(2 * SEC);
+    assert!(lab.report().sessions.is_empty());
+    let out = lab.send(
+        OUTSIDE,
+        &from_outside(c, s, 101, 501, PSH | ACK, b"NOOP\r\n"),
+    );
+    assert!(out.iter().any(|(p, _)| *p == INSIDE), "passes list 101");
+    assert!(
+        lab.report().sessions.is_empty(),
+        "no session from a non-SYN"
+    );
+}
+
+/// Two workers sharing one half-open registry: C1's figures hold exactly
+/// when the 501 flows are spread over both workers by their flow hash.
+#[test]
+fn c1_holds_across_two_workers() {
+    use std::sync::Arc;
+
+    use crate::config::Config;
+    use crate::io::TxSink;
+    use crate::logging::{DebugFlags, LogQueues, StampedRecord};
+    use crate::pipeline::{Firewall, FirewallSizing};
+    use crate::runtime::{PortBinding, Runtime};
+    use crate::shared::Shared;
+    use crate::worker::Processor;
+
+    let (cfg, _) = Config::load(SEED_CONFIG).unwrap();
+    let ports = vec![
+        PortBinding {
+            ios_name: "Ethernet2/0".into(),
+            linux_name: "a".into(),
+            mac: FW_OUTSIDE_MAC,
+        },
+        PortBinding {
+            ios_name: "Ethernet2/1".into(),
+            linux_name: "b".into(),
+            mac: FW_INSIDE_MAC,
+        },
+    ];
+    let rt = Runtime::build(cfg, ports, 1).unwrap();
+    let debug = Arc::new(DebugFlags::new());
+    let mut now = SEC;
+    let shared = Arc::new(Shared::new(rt, 2, 4096, now, 0, Arc::clone(&debug)).unwrap());
+    let (mut producers, queues) = LogQueues::new(2, 4096, debug);
+    let mut workers: Vec<Firewall> = (0..2)
+        .map(|w| {
+            Firewall::new(
+                w as u16,
+                Arc::clone(&shared),
+                producers.remove(0),
+                FirewallSizing::default(),
+                now,
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut tx = TxSink::with_capacity(64);
+    for w in workers.iter_mut() {
+        for (mac, ip) in [(ISP_MAC, Ipv4Addr::new(172, 22, 1, 1))] {
+            let mut f = arp_request(mac, ip, Ipv4Addr::new(172, 22, 1, 16));
+            w.process(now, OUTSIDE, &mut f, &mut tx);
+        }
+    }
+    let mut per_worker = [0usize; 2];
+    let mut forwarded = 0;
+    for p in 40001..=40501u16 {
+        let mut d = udp(HOST5_MAC, FW_INSIDE_MAC, sa(H5, p), sa(DNS, 9), b"x");
+        let owner = (workers[0].steer(INSIDE, &d).unwrap() % 2) as usize;
+        per_worker[owner] += 1;
+        tx.clear();
+        workers[owner].process(now, INSIDE, &mut d, &mut tx);
+        // Both workers apply the registry's decisions promptly.
+        now += 1_000_000;
+        for w in workers.iter_mut() {
+            w.tick(now, &mut tx);
+        }
+        forwarded += tx.iter().filter(|(port, _)| *port == OUTSIDE).count();
+    }
+    assert!(per_worker[0] > 100 && per_worker[1] > 100, "{per_worker:?}");
+    assert_eq!(forwarded, 501);
+    let total: usize = workers.iter().map(|w| w.session_count()).sum();
+    assert_eq!(total, 500, "H stays at max-incomplete high across workers");
+    let mut logs: Vec<StampedRecord> = Vec::new();
+    queues.drain_into(&mut logs, usize::MAX);
+    let lines: Vec<String> = logs.iter().map(|r| r.record.to_string()).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "%FW-4-ALERT_ON: getting aggressive, count (500/500) current 1-min rate: 501"
+                .to_string()
+        ]
+    );
+}
