@@ -15,7 +15,10 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
+    Throughput,
+};
 use flowtable::key::IPPROTO_TCP;
 use flowtable::{
     FlowHash, FlowHasher, FlowKey, FlowTable, Nanos, SessionKeys, TableConfig, TimeoutKind,
@@ -80,7 +83,7 @@ fn probes(n: u64, hasher: FlowHasher, hit: bool) -> Vec<(FlowKey, FlowHash)> {
 
 fn lookups(c: &mut Criterion<Clock>) {
     let hasher = FlowHasher::new(0x5eed);
-    let mut g = c.benchmark_group("flowtable_lookup");
+    let mut g = group(c, "flowtable_lookup");
     for (label, n) in [("10k", 10_000u64), ("1M", 1_000_000), ("10M", 10_000_000)] {
         let t = filled(n, hasher);
         eprintln!(
@@ -124,17 +127,20 @@ fn hashing(c: &mut Criterion<Clock>) {
     let hasher = FlowHasher::new(0x5eed);
     let keys: Vec<FlowKey> = (0..1024).map(|i| session(i).initiator).collect();
     let mut i = 0usize;
-    c.bench_function("flowtable_hash", |b| {
+    let mut g = group(c, "flowtable_hash");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("symmetric", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
             black_box(hasher.hash(black_box(&keys[i])))
         })
     });
+    g.finish();
 }
 
 fn create_delete(c: &mut Criterion<Clock>) {
     let hasher = FlowHasher::new(0x5eed);
-    let mut g = c.benchmark_group("flowtable_create_delete");
+    let mut g = group(c, "flowtable_create_delete");
     g.throughput(Throughput::Elements(1));
     for (label, live) in [("10k", 10_000u64), ("1M", 1_000_000)] {
         // Steady state: `live` sessions; each iteration creates one (hashes, insert,
@@ -166,7 +172,7 @@ fn create_delete(c: &mut Criterion<Clock>) {
 fn expiry(c: &mut Criterion<Clock>) {
     let hasher = FlowHasher::new(0x5eed);
     let n = 100_000u64;
-    let mut g = c.benchmark_group("flowtable_expiry");
+    let mut g = group(c, "flowtable_expiry");
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
     g.bench_function("100k_sessions", |b| {
@@ -203,6 +209,15 @@ fn filled_with_spread(n: u64, hasher: FlowHasher) -> FlowTable<u64> {
         t.arm(h, TimeoutKind::SynWait, Nanos(1 + i * 300_000), Nanos::ZERO);
     }
     t
+}
+
+/// A group with equal-sized samples (`Flat`): each sample must be much longer
+/// than the scheduler tick that updates the CPU-time counter.
+fn group<'a>(c: &'a mut Criterion<Clock>, name: &str) -> BenchmarkGroup<'a, Clock> {
+    let mut g = c.benchmark_group(name);
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(20);
+    g
 }
 
 /// Nanoseconds of CPU time of this thread (or wall time, see the module docs).

@@ -24,7 +24,8 @@ use crate::config::parse::normalise_interface_name;
 use crate::config::{Config, ConfigSession};
 use crate::control::{apply_debug, Command, ControlError, ControlHandler, ShowCommand};
 use crate::logging::{
-    logging_totals, render_show_logging, LoggerStats, LoggingTotals, QueueCounters,
+    logging_totals, render_show_logging, wall_clock_ns, ConfigVia, LogProducer, LogRecord,
+    LoggerStats, LoggingTotals, QueueCounters, SystemEvent,
 };
 use crate::runtime::{PortBinding, Runtime};
 use crate::shared::{lock, PortCounters, ProtocolPackets, Shared, WorkerReport};
@@ -192,6 +193,7 @@ pub struct Handler {
     baseline: Mutex<StatsBaseline>,
     acl_baseline: Mutex<AclCounters>,
     logging: Option<LoggingView>,
+    log: Option<LogProducer>,
     clock: fn() -> u64,
     link_up: fn(&str) -> bool,
     report_timeout: Duration,
@@ -220,6 +222,7 @@ impl Handler {
             baseline: Mutex::new(StatsBaseline::default()),
             acl_baseline: Mutex::new(AclCounters::new()),
             logging: None,
+            log: None,
             clock: crate::worker::monotonic_ns,
             link_up: sysfs_link_up,
             report_timeout: REPORT_TIMEOUT,
@@ -230,6 +233,19 @@ impl Handler {
     pub fn with_logging(mut self, view: LoggingView) -> Handler {
         self.logging = Some(view);
         self
+    }
+
+    /// Logs configuration changes (`%SYS-5-CONFIG_I`) through `producer`.
+    pub fn with_log(mut self, producer: LogProducer) -> Handler {
+        self.log = Some(producer);
+        self
+    }
+
+    /// Logs one of the firewall's own events (no-op without a log queue).
+    pub fn log_system(&self, event: SystemEvent) {
+        if let Some(log) = &self.log {
+            log.emit(wall_clock_ns(), LogRecord::System(event));
+        }
     }
 
     /// Replaces the monotonic clock (tests).
@@ -257,11 +273,12 @@ impl Handler {
 
     /// Installs `config` as a new runtime generation. Live sessions are kept;
     /// the interactive mode goes back to global configuration.
-    pub fn replace_config(&self, config: Config) -> Result<u64, String> {
+    pub fn replace_config(&self, config: Config, via: ConfigVia) -> Result<u64, String> {
         let mut state = lock(&self.state);
         let generation = self.install(config.clone())?;
         state.config = config;
         state.session = ConfigSession::new();
+        self.log_system(SystemEvent::Configured { via, generation });
         Ok(generation)
     }
 
@@ -283,9 +300,14 @@ impl Handler {
             .apply_line(&mut candidate, line)
             .map_err(|e| ControlError::Rejected(e.console()))?;
         if candidate != state.config {
-            self.install(candidate.clone())
+            let generation = self
+                .install(candidate.clone())
                 .map_err(ControlError::Rejected)?;
             state.config = candidate;
+            self.log_system(SystemEvent::Configured {
+                via: ConfigVia::ControlSocket,
+                generation,
+            });
         }
         state.session = session;
         Ok(message.unwrap_or_default())
@@ -304,7 +326,11 @@ impl Handler {
         let maxever = match base.maxever {
             None => {
                 let mut m = counts(totals.maxever);
-                m.half_open = m.half_open.max(snap.halfopen_maxever);
+                // The registry's maximum is the exact global figure; the
+                // workers' sum only bounds it.
+                if snap.halfopen_maxever > 0 {
+                    m.half_open = snap.halfopen_maxever;
+                }
                 max_counts(m, current)
             }
             Some(since_reset) => {
@@ -494,11 +520,6 @@ impl Handler {
             }
             ShowCommand::AccessLists(number) => {
                 let counters = self.acl_counters(&rt);
-                if let Some(n) = number {
-                    if !cfg.access_lists.contains_key(n) && json {
-                        return Ok("[]".into());
-                    }
-                }
                 if !json {
                     show::show_access_lists(cfg, *number, &counters, &mut out);
                     return Ok(out);
@@ -598,23 +619,17 @@ pub fn signature_hits(s: &SmtpStats) -> Vec<(u16, u64)> {
 
 impl ControlHandler for Handler {
     fn execute(&self, cmd: &Command, json: bool) -> Result<String, ControlError> {
-        if let Some(reply) = apply_debug(&self.shared.debug, cmd) {
-            if json && !matches!(cmd, Command::Show(_)) {
-                return Ok(json!({ "message": reply }).to_string());
-            }
-            if !matches!(cmd, Command::Show(_)) {
-                return Ok(reply);
-            }
-        }
         let reply = match cmd {
             Command::Show(s) => return self.show(s, json),
+            Command::Debug { .. } | Command::UndebugAll => {
+                apply_debug(&self.shared.debug, cmd).unwrap_or_default()
+            }
             Command::Configure(line) => self.configure(line)?,
             Command::ClearInspectStatistics => {
                 self.clear_statistics();
                 String::new()
             }
             Command::ClearAccessListCounters(n) => self.clear_acl_counters(*n)?,
-            Command::Debug { .. } | Command::UndebugAll => String::new(),
         };
         if json {
             return Ok(json!({ "message": reply }).to_string());
@@ -894,10 +909,23 @@ mod tests {
 
     #[test]
     fn configure_installs_a_new_generation() {
-        let h = handler(1);
+        let (mut producers, queues) =
+            crate::logging::LogQueues::new(1, 16, Arc::new(crate::logging::DebugFlags::new()));
+        let h = handler(1).with_log(producers.pop().unwrap());
         assert_eq!(h.shared().generation(), 1);
         run(&h, "configure ip inspect audit-trail").unwrap();
         assert_eq!(h.shared().generation(), 2);
+        let mut logged = Vec::new();
+        queues.drain_into(&mut logged, 16);
+        assert_eq!(logged.len(), 1);
+        assert_eq!(
+            logged[0].record.to_string(),
+            "%SYS-5-CONFIG_I: Configured from control socket (generation 2)"
+        );
+        // A line that changes nothing installs nothing and logs nothing.
+        run(&h, "configure ip inspect audit-trail").unwrap();
+        assert_eq!(h.shared().generation(), 2);
+        assert_eq!(queues.drain_into(&mut logged, 16), 0);
         assert!(run(&h, "show ip inspect config")
             .unwrap()
             .starts_with("Session audit trail is enabled\n"));
@@ -920,7 +948,10 @@ mod tests {
         assert_eq!(h.shared().generation(), generation);
         // SIGHUP-style replacement goes back to the file.
         let (seed, _) = Config::load(SEED).unwrap();
-        assert_eq!(h.replace_config(seed).unwrap(), generation + 1);
+        assert_eq!(
+            h.replace_config(seed, ConfigVia::File).unwrap(),
+            generation + 1
+        );
         assert_eq!(run(&h, "show ip inspect all").unwrap(), SHOW_ALL);
     }
 

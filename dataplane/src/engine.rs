@@ -29,8 +29,8 @@ use crate::drop_reason::{DropCounters, DropReason};
 use crate::io::afpacket::{AfPacketIo, Fanout, FanoutMode, PortConfig, RingConfig};
 use crate::io::steer::PeerSide;
 use crate::logging::{
-    open_sink, wall_clock_ns, DebugFlags, IosTimestamp, LogQueues, Logger, LoggerConfig,
-    SyslogSender,
+    open_sink, wall_clock_ns, ConfigVia, DebugFlags, IosTimestamp, LogQueues, Logger, LoggerConfig,
+    SyslogSender, SystemEvent,
 };
 use crate::metrics::{
     MetricsServer, MetricsSnapshot, RingOccupancy, SessionCounts, SmtpCounters, WorkerMetrics,
@@ -250,6 +250,29 @@ pub fn default_cores(workers: usize, available: &[usize]) -> Vec<usize> {
     available[available.len() - n..].to_vec()
 }
 
+/// The cores to pin the workers to: `--cores` checked against the cores
+/// this process may run on, or the last `workers` of them.
+pub fn choose_cores(
+    requested: Option<&[usize]>,
+    workers: usize,
+    available: &[usize],
+) -> Result<Vec<usize>, String> {
+    match requested {
+        None => Ok(default_cores(workers, available)),
+        Some(list) => {
+            if let Some(bad) = list
+                .iter()
+                .find(|c| !available.is_empty() && !available.contains(c))
+            {
+                return Err(format!(
+                    "--cores: core {bad} is not available (this process may use {available:?})"
+                ));
+            }
+            Ok(list.to_vec())
+        }
+    }
+}
+
 /// Prints an IOS-style system message on stderr.
 fn notice(text: &str) {
     eprintln!("{}: {text}", IosTimestamp(wall_clock_ns()));
@@ -358,28 +381,36 @@ const fn drop_names() -> [&'static str; DropReason::COUNT] {
     names
 }
 
-/// Reloads the configuration from `source` (SIGHUP): all or nothing.
+/// Reloads the configuration from `source` (SIGHUP): all or nothing. The
+/// outcome is logged (`%SYS-5-CONFIG_I` / `%SYS-3-CONFIG_FAILED`); the
+/// warnings and each error's line and column go to stderr.
 fn reload(handler: &Handler, source: &ConfigSource) {
-    let loaded = source.read().and_then(|text| load_config(&text, source));
-    match loaded {
+    let text = match source.read() {
+        Ok(t) => t,
+        Err(e) => {
+            notice(&e.to_string());
+            handler.log_system(SystemEvent::ReloadRejected { errors: 1 });
+            return;
+        }
+    };
+    match Config::load(&text) {
         Ok((cfg, warnings)) => {
-            for w in warnings {
-                notice(&w);
+            for w in &warnings {
+                notice(&w.to_string());
             }
-            match handler.replace_config(cfg) {
-                Ok(generation) => notice(&format!(
-                    "%SYS-5-CONFIG_I: Configured from {} (generation {generation})",
-                    source.describe()
-                )),
-                Err(e) => notice(&format!(
-                    "%SYS-3-CONFIG_FAILED: reload of {} refused, running configuration kept: {e}",
-                    source.describe()
-                )),
+            if let Err(e) = handler.replace_config(cfg, ConfigVia::File) {
+                notice(&format!("{}: {e}", source.describe()));
+                handler.log_system(SystemEvent::ReloadRejected { errors: 1 });
             }
         }
-        Err(e) => notice(&format!(
-            "%SYS-3-CONFIG_FAILED: reload refused, running configuration kept: {e}"
-        )),
+        Err(errors) => {
+            for e in &errors.errors {
+                notice(&format!("{}: {e}", source.describe()));
+            }
+            handler.log_system(SystemEvent::ReloadRejected {
+                errors: u32::try_from(errors.errors.len()).unwrap_or(u32::MAX),
+            });
+        }
     }
 }
 
@@ -448,6 +479,16 @@ pub fn run_until(
                 map.ios_name.clone(),
             )));
         }
+        if bindings
+            .iter()
+            .any(|b: &PortBinding| b.linux_name == map.linux_name)
+        {
+            return Err(EngineError::Device {
+                ios: map.ios_name.clone(),
+                device: map.linux_name.clone(),
+                reason: "device already mapped to another interface".into(),
+            });
+        }
         let mac = device_mac(map)?;
         bindings.push(PortBinding {
             ios_name: map.ios_name.clone(),
@@ -458,6 +499,13 @@ pub fn run_until(
     for w in config.binding_warnings(|name| bindings.iter().any(|b| b.ios_name == name)) {
         eprintln!("{w}");
     }
+    let available: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let cores = choose_cores(opts.cores.as_deref(), opts.workers, &available)
+        .map_err(EngineError::Setup)?;
     // 3. Runtime and shared state.
     let now = monotonic_ns();
     let wall_offset = wall_clock_ns().saturating_sub(now);
@@ -482,7 +530,7 @@ pub fn run_until(
         .map_err(|e| EngineError::Setup(format!("shared state: {e}")))?,
     );
     // 4. Logger: one queue per worker and one for the engine.
-    let (producers, queues) = LogQueues::new(opts.workers + 1, LOG_QUEUE, debug);
+    let (mut producers, queues) = LogQueues::new(opts.workers + 1, LOG_QUEUE, debug);
     let sink = open_sink(opts.log.as_deref()).map_err(|e| {
         EngineError::Setup(format!(
             "--log {}: {e}",
@@ -508,8 +556,13 @@ pub fn run_until(
         syslog: opts.syslog.clone(),
     };
     // 5. Control socket.
+    let engine_log = producers
+        .pop()
+        .ok_or_else(|| EngineError::Setup("no log queue".into()))?;
     let handler = Arc::new(
-        Handler::new(Arc::clone(&shared), config, bindings.clone()).with_logging(logging.clone()),
+        Handler::new(Arc::clone(&shared), config, bindings.clone())
+            .with_logging(logging.clone())
+            .with_log(engine_log),
     );
     let control = match ControlServer::bind(&opts.control, handler.clone()) {
         Ok(c) => c,
@@ -519,17 +572,6 @@ pub fn run_until(
         }
     };
     // 6. Workers.
-    let cores = match &opts.cores {
-        Some(c) => c.clone(),
-        None => {
-            let ids: Vec<usize> = core_affinity::get_core_ids()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| c.id)
-                .collect();
-            default_cores(opts.workers, &ids)
-        }
-    };
     let worker_config = WorkerConfig {
         workers: opts.workers,
         cores,
@@ -538,9 +580,6 @@ pub fn run_until(
     let handoff_capacity = worker_config.handoff_capacity;
     let slots: Mutex<Vec<Option<crate::logging::LogProducer>>> =
         Mutex::new(producers.into_iter().map(Some).collect());
-    let engine_log = crate::shared::lock(&slots)
-        .last_mut()
-        .and_then(Option::take);
     let workers = opts.workers;
     let group_base = (std::process::id() as u16).wrapping_mul(crate::runtime::MAX_PORTS as u16);
     let port_configs: Vec<PortConfig> = bindings
@@ -607,14 +646,14 @@ pub fn run_until(
         }
         None => None,
     };
-    notice(&format!(
-        "%SYS-5-RESTART: mailguard running {} on {} port(s) with {} worker(s), control socket {}",
-        opts.config.describe(),
-        bindings.len(),
-        opts.workers,
-        opts.control.display()
-    ));
-    // 8. Wait for a signal.
+    handler.log_system(SystemEvent::Started {
+        workers: u16::try_from(opts.workers).unwrap_or(u16::MAX),
+        ports: u8::try_from(bindings.len()).unwrap_or(u8::MAX),
+    });
+    // 8. Wait for a signal; watch that every worker keeps looping.
+    let counters = workers_running.counters();
+    let mut watchdog = Watchdog::new(counters.len());
+    let mut stalled = None;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(SIGNAL_POLL);
         if let Some(h) = hup {
@@ -622,17 +661,70 @@ pub fn run_until(
                 reload(&handler, &opts.config);
             }
         }
+        let loops: Vec<u64> = counters
+            .iter()
+            .map(|c| c.loops.load(Ordering::Relaxed))
+            .collect();
+        if let Some(w) = watchdog.check(&loops, std::time::Instant::now()) {
+            handler.log_system(SystemEvent::WorkerStalled {
+                worker: u16::try_from(w).unwrap_or(u16::MAX),
+            });
+            stalled = Some(w);
+            break;
+        }
     }
     // 9. Shutdown, in reverse.
-    notice("%SYS-5-SHUTDOWN: mailguard stopping");
+    handler.log_system(SystemEvent::Stopping);
     control.shutdown();
     if let Some(m) = metrics {
         m.shutdown();
     }
     let joined = workers_running.join();
-    drop(engine_log);
+    drop(handler);
     logger.shutdown();
-    joined.map(|_| ()).map_err(EngineError::from)
+    joined.map_err(EngineError::from)?;
+    match stalled {
+        Some(w) => Err(EngineError::Setup(format!("worker {w} stopped looping"))),
+        None => Ok(()),
+    }
+}
+
+/// How long a worker may go without completing a loop before the engine
+/// gives up on it (a worker loops at least every idle timeout, so only a
+/// dead or stuck one gets near this).
+const WATCHDOG: Duration = Duration::from_secs(5);
+
+/// Notices a worker whose loop counter stopped moving (its thread ended on
+/// an I/O error or a panic, or it is stuck): a firewall missing a worker
+/// would silently drop the flows that worker owns.
+#[derive(Debug)]
+struct Watchdog {
+    last: Vec<(u64, Option<std::time::Instant>)>,
+}
+
+impl Watchdog {
+    fn new(workers: usize) -> Watchdog {
+        Watchdog {
+            last: vec![(0, None); workers],
+        }
+    }
+
+    /// The first worker that has not looped for [`WATCHDOG`], given the
+    /// loop counters at `now`.
+    fn check(&mut self, loops: &[u64], now: std::time::Instant) -> Option<usize> {
+        let mut stalled = None;
+        for (i, (&n, last)) in loops.iter().zip(self.last.iter_mut()).enumerate() {
+            match last.1 {
+                Some(since) if n == last.0 => {
+                    if now.duration_since(since) >= WATCHDOG && stalled.is_none() {
+                        stalled = Some(i);
+                    }
+                }
+                _ => *last = (n, Some(now)),
+            }
+        }
+        stalled
+    }
 }
 
 #[cfg(test)]
@@ -656,6 +748,17 @@ mod tests {
         assert!(parse_map("e2/0=averyveryverylongname").is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn map_and_mac_parsers_never_panic(arg in "\\PC{0,40}", mac in "[0-9a-fA-F:]{0,20}") {
+            if let Ok(m) = parse_map(&arg) {
+                proptest::prop_assert!(m.ios_name.chars().next().is_some_and(|c| c.is_ascii_uppercase()));
+                proptest::prop_assert!(!m.linux_name.is_empty() && m.linux_name.len() <= 15);
+            }
+            let _ = parse_mac(&mac);
+        }
+    }
+
     #[test]
     fn macs() {
         assert_eq!(
@@ -674,6 +777,16 @@ mod tests {
         assert_eq!(default_cores(1, &[0, 1]), vec![1]);
         assert_eq!(default_cores(4, &[0, 1]), vec![0, 1]);
         assert!(default_cores(2, &[]).is_empty());
+    }
+
+    #[test]
+    fn requested_cores_must_exist() {
+        assert_eq!(choose_cores(None, 1, &[0, 1]), Ok(vec![1]));
+        assert_eq!(choose_cores(Some(&[0, 0]), 2, &[0, 1]), Ok(vec![0, 0]));
+        let err = choose_cores(Some(&[0, 7]), 2, &[0, 1]).unwrap_err();
+        assert!(err.contains("core 7 is not available"), "{err}");
+        // Unknown topology: trust the operator.
+        assert_eq!(choose_cores(Some(&[5]), 1, &[]), Ok(vec![5]));
     }
 
     #[test]
@@ -734,6 +847,33 @@ mod tests {
         assert!(err.to_string().contains("Ethernet9/9"), "{err}");
         let err = run_until(opts(Vec::new()), &stop, None).unwrap_err();
         assert!(matches!(err, EngineError::NoPorts));
+        let twice = vec![
+            parse_map("Ethernet2/0=lo").unwrap(),
+            parse_map("Ethernet2/1=lo").unwrap(),
+        ];
+        let err = run_until(opts(twice), &stop, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Ethernet2/1=lo: device already mapped"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn watchdog_flags_a_worker_that_stops_looping() {
+        let t0 = std::time::Instant::now();
+        let mut w = Watchdog::new(2);
+        assert_eq!(w.check(&[0, 0], t0), None);
+        assert_eq!(w.check(&[5, 0], t0 + Duration::from_secs(3)), None);
+        assert_eq!(w.check(&[9, 0], t0 + Duration::from_secs(4)), None);
+        assert_eq!(w.check(&[12, 0], t0 + WATCHDOG), Some(1));
+        // Worker 0 keeps moving; once worker 1 moves again it is fine.
+        assert_eq!(
+            w.check(&[15, 1], t0 + WATCHDOG + Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(w.check(&[15, 2], t0 + 2 * WATCHDOG), None);
+        assert_eq!(w.check(&[15, 3], t0 + 3 * WATCHDOG), Some(0));
     }
 
     #[test]

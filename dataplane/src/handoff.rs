@@ -29,6 +29,9 @@ pub enum HandoffFull {
     /// The frame is longer than a slot.
     #[error("frame longer than a handoff slot")]
     TooLong,
+    /// The port number does not fit a slot's port byte.
+    #[error("port number above {}", crate::io::MAX_PORT)]
+    BadPort,
 }
 
 struct Slot {
@@ -126,6 +129,9 @@ impl Producer {
     pub fn push(&mut self, port: usize, frame: &[u8]) -> Result<(), HandoffFull> {
         if frame.len() > MAX_FRAME {
             return Err(HandoffFull::TooLong);
+        }
+        if port > crate::io::MAX_PORT {
+            return Err(HandoffFull::BadPort);
         }
         let cap = self.ring.capacity();
         if self.head.wrapping_sub(self.cached_tail) >= cap {

@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod nat;
 pub mod pipeline;
+pub mod reassembly;
 pub mod routing;
 pub mod runtime;
 pub mod session;

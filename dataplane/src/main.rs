@@ -599,6 +599,15 @@ mod tests {
         assert!(parse(&["lab", "sideways"]).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn core_list_parser_never_panics(text in "[0-9, -]{0,24}") {
+            if let Ok(CoreList(cores)) = parse_cores(&text) {
+                proptest::prop_assert!(!cores.is_empty() && cores.iter().all(|c| *c < 4096));
+            }
+        }
+    }
+
     #[test]
     fn core_lists() {
         assert_eq!(parse_cores("0,2,4-6"), Ok(CoreList(vec![0, 2, 4, 5, 6])));

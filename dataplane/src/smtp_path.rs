@@ -11,9 +11,9 @@
 //! | behaviour | spec | where |
 //! |---|---|---|
 //! | in-order, first-copy-wins stream under the inspector | §2.1, §11 | [`SmtpWorker::on_segment`] via `InspectedSession` |
-//! | withholding (trim, never resize) | §2.1, §3.3, §6.3 | `commit` + frame cut ([`rewrite_frame`]) |
+//! | withholding (trim, never resize) | §2.1, §3.3, §6.3 | `commit` + frame cut (`rewrite_frame`) |
 //! | max-data: forward up to the limit, then close | §8 | `Action::ReplyAndClose` with `forward > 0` |
-//! | reply-and-close and `FW_CLOSING` | §9.2 | `reply_and_close`, [`PathState::Closing`] |
+//! | reply-and-close and `FW_CLOSING` | §9.2 | `reply_and_close`, `PathState::Closing` |
 //! | legacy reset of both ends | §9.4 | `Action::Reset` |
 //! | allow-tls: stop inspecting after the 220 | §7.4 | `Action::StopInspection` → passthrough |
 //! | log records and their gating | §13, §11, §12.3 | `log_engine_events`, `log_stream_events` |
@@ -489,9 +489,11 @@ impl SmtpWorker {
                 s.state = PathState::Inspecting(sess);
             }
         }
-        if flags.syn() {
+        if flags.syn() || flags.rst() {
             // Data on a SYN (TCP Fast Open) is not inspected: cut it; the sender
-            // retransmits it once the handshake is done.
+            // retransmits it once the handshake is done. A RST ends the session (the
+            // pipeline deletes it); any payload it carries is diagnostic text for the
+            // peer's stack and is cut too.
             return forward_control(frame, full_len, &ip, &tcp);
         }
         let PathState::Inspecting(sess) = &mut s.state else {
@@ -502,11 +504,6 @@ impl SmtpWorker {
             }
             return forward_control(frame, full_len, &ip, &tcp);
         };
-        if flags.rst() {
-            // The RST ends the session (the pipeline deletes it); any payload it carries is
-            // diagnostic text for the peer's stack and is cut, not inspected.
-            return forward_control(frame, full_len, &ip, &tcp);
-        }
         if flags.ack() {
             sess.on_ack(pool, seg.from, Seq(tcp.ack.0));
         }
@@ -1960,5 +1957,19 @@ mod tests {
                 proptest::prop_assert_eq!(&segmented(40072, line, &[], &[]), &in_order);
             }
         }
+    }
+
+    /// A RST is forwarded, without the payload it may carry.
+    #[test]
+    fn rst_forwarded_without_payload() {
+        let mut lab = Lab::new(smtp(), 40062);
+        let c0 = lab.client_seq();
+        let sent = lab.seg(C, c0, TcpFlags::RST | TcpFlags::ACK, WIN, b"EXPN root\r\n");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            (sent[0].seq, sent[0].flags),
+            (c0, (TcpFlags::RST | TcpFlags::ACK).0)
+        );
+        assert!(sent[0].payload.is_empty());
     }
 }

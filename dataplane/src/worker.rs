@@ -499,12 +499,12 @@ where
         sent += io.tx_flush(&mut tx).map_err(io_err)? as u64;
         local.loops += 1;
 
+        let mut sleeping = false;
         if work == 0 {
             idle += 1;
             if idle >= cfg.idle_spins {
                 idle = 0;
-                local.idle_waits += 1;
-                io.wait_rx(cfg.idle_timeout).map_err(io_err)?;
+                sleeping = true;
             }
         } else {
             idle = 0;
@@ -522,8 +522,14 @@ where
         if local.loops % 1024 == 1 {
             counters.cpu_ns.store(thread_cpu_ns().unwrap_or(0), r);
         }
-        if local.loops % 1024 == 1 || work == 0 {
+        // Backend counters cost syscalls: every 1024 loops, or before a sleep.
+        if local.loops % 1024 == 1 || sleeping {
             publish_port_stats(io, counters);
+        }
+        if sleeping {
+            local.idle_waits += 1;
+            counters.idle_waits.store(local.idle_waits, r);
+            io.wait_rx(cfg.idle_timeout).map_err(io_err)?;
         }
     }
     publish_port_stats(io, counters);
@@ -716,6 +722,25 @@ mod tests {
         assert!(totals.handoff_drops >= 62);
         assert_eq!(out.len() as u64, totals.tx);
         assert!(out.iter().all(|f| frames.contains(f)));
+    }
+
+    #[test]
+    fn setup_runs_in_worker_order_so_fanout_members_match_workers() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let o = order.clone();
+        let cfg = WorkerConfig {
+            workers: 4,
+            ..WorkerConfig::default()
+        };
+        let w = Workers::spawn(cfg, Arc::new(AtomicBool::new(false)), move |i| {
+            // Later workers sleep less: without ordering they would finish first.
+            std::thread::sleep(Duration::from_millis(4 * (4 - i as u64)));
+            o.lock().unwrap().push(i);
+            Ok((MemoryIo::new(2), Forwarder::default()))
+        })
+        .unwrap();
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(w.join().unwrap().len(), 4);
     }
 
     #[test]

@@ -219,6 +219,7 @@ fn run_serves_show_and_configure_and_stops_on_sigterm() {
         return;
     };
     let sock = PathBuf::from(format!("/tmp/mg-cli-{}-run.sock", std::process::id()));
+    let log = TempFile::new("run.log", "");
     let sock_s = sock.to_str().unwrap().to_string();
     let child = Command::new("ip")
         .args(["netns", "exec", &ns.0, BIN, "run", "--config", "seed"])
@@ -230,7 +231,14 @@ fn run_serves_show_and_configure_and_stops_on_sigterm() {
             "--workers",
             "1",
         ])
-        .args(["--sessions", "1024", "--control", &sock_s])
+        .args([
+            "--sessions",
+            "1024",
+            "--control",
+            &sock_s,
+            "--log",
+            log.path(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -279,7 +287,22 @@ fn run_serves_show_and_configure_and_stops_on_sigterm() {
     // binary, so the child's pid is mailguard's.
     let stderr = stop(&mut fw);
     assert!(!sock.exists());
-    assert!(stderr.contains("%SYS-5-RESTART"), "{stderr}");
+    assert!(!stderr.contains("%SYS-"), "log lines go to --log: {stderr}");
+    let logged = std::fs::read_to_string(&log.0).unwrap();
+    let lines: Vec<&str> = logged
+        .lines()
+        .map(|l| &l[l.find(": %").unwrap_or(0)..])
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ": %SYS-5-RESTART: System restarted -- mailguard, 1 worker(s) on 2 port(s)",
+            ": %SYS-5-CONFIG_I: Configured from control socket (generation 2)",
+            ": %SYS-5-SHUTDOWN: mailguard stopping",
+        ],
+        "{logged}"
+    );
+    assert!(logged.starts_with('*'), "IOS timestamps: {logged}");
 }
 
 /// GET /metrics from inside namespace `ns`.

@@ -655,7 +655,16 @@ impl State {
                 }
                 if h.count >= cfg.host_limit {
                     if cfg.block_time_minutes == 0 {
-                        self.doom(h.head, DeleteReason::Host);
+                        // One deletion with a fixed limit; more only if the limit
+                        // was lowered since, so that Hh(d) < limit before adding.
+                        while let Some(head) = self
+                            .hosts
+                            .get(&dst)
+                            .filter(|h| h.count >= cfg.host_limit)
+                            .map(|h| h.head)
+                        {
+                            self.doom(head, DeleteReason::Host);
+                        }
                         if let Some(h) = self.hosts.get_mut(&dst) {
                             if !h.alert {
                                 h.alert = true;
@@ -1109,6 +1118,30 @@ mod tests {
         admit(&r, 0, 4, Transport::Udp, d, Nanos(5));
         assert_eq!(r.host_halfopen(Ipv4Addr::from(d)), 2);
         assert_eq!(r.snapshot().halfopen, 3);
+    }
+
+    #[test]
+    fn lowered_host_limit_restores_the_bound() {
+        let r = registry(HalfOpenConfig {
+            host_limit: 3,
+            ..HalfOpenConfig::default()
+        });
+        let d = [10, 10, 10, 2];
+        for n in 0..3 {
+            admit(&r, 0, n, Transport::Tcp, d, Nanos(n as u64));
+        }
+        r.set_config(HalfOpenConfig {
+            host_limit: 1,
+            ..HalfOpenConfig::default()
+        })
+        .unwrap();
+        admit(&r, 0, 3, Transport::Tcp, d, Nanos(3));
+        assert_eq!(r.host_halfopen(Ipv4Addr::from(d)), 1);
+        assert_eq!(r.snapshot().deleted.host, 3);
+        let mut del = Vec::new();
+        r.take_deletions(0, &mut del);
+        let slots: Vec<u32> = del.iter().map(|d| d.handle.slot()).collect();
+        assert_eq!(slots, [0, 1, 2], "oldest first");
     }
 
     #[test]

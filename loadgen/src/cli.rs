@@ -44,15 +44,24 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct LabArgs {
-    /// kernel (nftables seed firewall) or plain (forwarding only).
+    /// kernel (nftables seed firewall), plain (forwarding only) or mailguard.
     #[arg(long, default_value = "kernel")]
     pub variant: String,
+    /// The mailguard binary (variant mailguard).
+    #[arg(long)]
+    pub mailguard: Option<PathBuf>,
+    /// CPU list for mailguard (taskset / --cores syntax).
+    #[arg(long, default_value = "1")]
+    pub dut_cpus: String,
     /// Seconds to hold the lab up.
     #[arg(long, default_value_t = 600.0)]
     pub duration: f64,
     /// CPU for the responders.
     #[arg(long)]
     pub cpu: Option<usize>,
+    /// Only delete namespaces left by killed loadgen runs, then exit.
+    #[arg(long)]
+    pub clean: bool,
 }
 
 /// Options shared by every generating subcommand.
@@ -122,6 +131,18 @@ impl LoadArgs {
         }
     }
 
+    /// Outside a namespace the generator only talks to loopback: traffic goes only to
+    /// addresses inside namespaces (labs) or to this host itself.
+    pub fn check_scope(&self) -> Result<(), String> {
+        if self.netns.is_none() && !self.target.ip().is_loopback() {
+            return Err(format!(
+                "target {} is outside any lab: give --netns NAME (a lab namespace) or use a loopback target",
+                self.target
+            ));
+        }
+        Ok(())
+    }
+
     pub fn placement(&self) -> crate::run::Placement {
         crate::run::Placement {
             netns: self.netns.clone(),
@@ -164,6 +185,7 @@ pub struct SmtpArgs {
 
 impl SmtpArgs {
     pub fn engine_config(&self) -> Result<EngineConfig, String> {
+        self.load.check_scope()?;
         let mix = Mix::parse(&self.mix).map_err(|e| e.to_string())?;
         if self.rcpt.is_empty() {
             return Err("--rcpt needs at least one address".into());
@@ -219,6 +241,7 @@ pub struct TcpArgs {
 
 impl TcpArgs {
     pub fn engine_config(&self) -> Result<EngineConfig, String> {
+        self.load.check_scope()?;
         if self.payload_size == 0 || self.payload_size > 65_000 {
             return Err("--payload-size must be 1…65000".into());
         }

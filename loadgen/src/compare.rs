@@ -608,8 +608,8 @@ pub fn to_text(c: &Comparison) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<18} {:<16} {:>14} {:>18} {:>10} {:>8}",
-        "variant", "workload", "per s", "per machine cpu-s", "p99 µs", "failed"
+        "{:<18} {:<16} {:>12} {:>14} {:>18} {:>10} {:>8}",
+        "variant", "workload", "per s", "per lab cpu-s", "per machine cpu-s", "p99 µs", "failed"
     );
     for cell in &c.cells {
         let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.0}"));
@@ -706,6 +706,7 @@ mod tests {
         };
         let t = to_text(&c);
         assert!(t.contains("(pending)"), "{t}");
+        assert!(t.lines().nth(1).unwrap().contains("per lab cpu-s"), "{t}");
         let svg = chart(&c);
         assert!(svg.matches("<svg").count() == 3);
     }

@@ -144,6 +144,8 @@ impl Mailguard {
             &map_in,
             "--workers",
             &workers_s,
+            "--cores",
+            cpus,
             "--control",
             &ctl,
             "--log",

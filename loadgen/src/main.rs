@@ -137,17 +137,55 @@ fn main() -> ExitCode {
 fn lab(a: &loadgen::cli::LabArgs) -> ExitCode {
     use loadgen::topo::{unique_id, Lab, Variant};
     use std::net::{Ipv4Addr, SocketAddrV4};
+    if a.clean {
+        for n in loadgen::topo::clean_stale() {
+            println!("deleted stale namespace {n}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let variant = match a.variant.as_str() {
         "kernel" => Variant::KernelFirewall,
         "plain" => Variant::Plain,
-        v => return fail(format!("unknown lab variant {v:?} (kernel, plain; mailguard labs are built by `mailguard lab`)")),
+        "mailguard" => Variant::Mailguard,
+        v => {
+            return fail(format!(
+                "unknown lab variant {v:?} (kernel, plain, mailguard)"
+            ))
+        }
     };
     if !(a.duration > 0.0 && a.duration <= 86_400.0) {
         return fail("--duration must be in (0, 86400] s");
     }
-    let lab = match Lab::up(&unique_id(), variant) {
+    let mut lab = match Lab::up(&unique_id(), variant) {
         Ok(l) => l,
         Err(e) => return fail(e),
+    };
+    let mg = if variant == Variant::Mailguard {
+        let bin = a
+            .mailguard
+            .clone()
+            .unwrap_or_else(loadgen::cli::default_mailguard);
+        match loadgen::mailguard::Mailguard::start(
+            &mut lab,
+            &bin,
+            loadgen::mailguard::SEED_CFG,
+            1,
+            &a.dut_cpus,
+            Duration::from_secs(10),
+        ) {
+            Ok(m) => {
+                println!(
+                    "mailguard pid {} control {} log {}",
+                    m.pid,
+                    m.control.display(),
+                    m.log.display()
+                );
+                Some(m)
+            }
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
     };
     let mail = Responder::spawn(ResponderConfig {
         smtp: Some(SocketAddrV4::new(Ipv4Addr::new(10, 10, 10, 2), 25)),
@@ -187,6 +225,7 @@ fn lab(a: &loadgen::cli::LabArgs) -> ExitCode {
     drop(web);
     drop(mail);
     drop(lab);
+    drop(mg);
     eprintln!("loadgen: lab torn down");
     ExitCode::SUCCESS
 }

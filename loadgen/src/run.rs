@@ -68,7 +68,11 @@ pub fn run(
     let engines = place.cpus.len().max(1);
     let parts = split(cfg, engines);
     let shown = place.progress && std::io::stderr().is_terminal();
-    let live: Arc<Mutex<Vec<Stats>>> = Arc::new(Mutex::new(vec![Stats::default(); engines]));
+    let live: Arc<Mutex<Vec<(Stats, Duration)>>> =
+        Arc::new(Mutex::new(vec![
+            (Stats::default(), Duration::ZERO);
+            engines
+        ]));
     let before = crate::cpustat::sample();
     let t0 = Instant::now();
     let mut handles = Vec::new();
@@ -87,9 +91,9 @@ pub fn run(
                     crate::pin(c).map_err(RunError::Setup)?;
                 }
                 let cpu0 = crate::sys::cpu::thread_cpu().unwrap_or_default();
-                let mut progress = |s: &Stats, _: Duration| {
+                let mut progress = |s: &Stats, at: Duration| {
                     if let Ok(mut v) = live.lock() {
-                        v[i] = s.clone();
+                        v[i] = (s.clone(), at);
                     }
                 };
                 let stats = engine::run(&part, &mut progress, &*stop)?;
@@ -105,10 +109,16 @@ pub fn run(
             std::thread::sleep(Duration::from_millis(200));
             if let Ok(v) = live.lock() {
                 let mut m = Stats::default();
-                for s in v.iter() {
+                let mut at = Duration::ZERO;
+                for (s, t) in v.iter() {
                     m.merge(s);
+                    at = at.max(*t);
                 }
-                let secs = t0.elapsed().as_secs_f64();
+                if at.is_zero() {
+                    continue; // no snapshot yet
+                }
+                // Figures as of the engines' last snapshot (taken once a second).
+                let secs = at.as_secs_f64();
                 eprint!(
                     "\r  {:6.1} s  started {:>9}  ok {:>9}  failed {:>7}  ok/s {:>9.0}   ",
                     secs,

@@ -254,6 +254,12 @@ pub fn flood(
 /// Builds the flood configuration from the command line (resolving the next hop's MAC
 /// inside the namespace when needed).
 pub fn config_from_args(a: &SynfloodArgs) -> Result<FloodConfig, String> {
+    if !(a.netns.starts_with("mg") || a.netns.starts_with("lg")) {
+        return Err(format!(
+            "namespace {:?} is not a lab namespace (mg<id>-… from `loadgen lab`/`mailguard lab`, lg… from tests)",
+            a.netns
+        ));
+    }
     let sources = parse_sources(&a.sources)?;
     let (lo, hi) = parse_ports(&a.sports)?;
     let ns = a.netns.clone();

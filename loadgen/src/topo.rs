@@ -482,26 +482,41 @@ impl Drop for VethPair {
     }
 }
 
-/// Namespaces left behind by killed runs of this tool (`mg<pid>l<n>-*`, `lg<pid>…-*`
-/// whose pid no longer exists).
+/// Is `name` a namespace made by this tool (`mg<pid>l<n>-…` labs, `lg<pid>t<n>-…` veth
+/// pairs) whose process is gone (`alive(pid)` false)?
+pub fn is_stale(name: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let Some(rest) = name.strip_prefix("mg").or_else(|| name.strip_prefix("lg")) else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let tagged = matches!(rest.as_bytes().get(digits), Some(b'l') | Some(b't'));
+    tagged && rest[..digits].parse::<u32>().is_ok_and(|p| !alive(p))
+}
+
+/// Namespaces left behind by killed (SIGKILL) runs of this tool.
 pub fn stale_namespaces() -> Vec<String> {
     let Ok(list) = run(&["ip", "netns", "list"]) else {
         return Vec::new();
     };
     list.lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| {
-            let rest = n.strip_prefix("mg").or_else(|| n.strip_prefix("lg"));
-            let Some(rest) = rest else { return false };
-            let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            let tagged = rest[pid.len()..].starts_with('l') || rest[pid.len()..].starts_with('t');
-            tagged
-                && pid
-                    .parse::<u32>()
-                    .is_ok_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
-        })
+        .filter(|n| is_stale(n, |p| std::path::Path::new(&format!("/proc/{p}")).exists()))
         .map(str::to_string)
         .collect()
+}
+
+/// Deletes the namespaces of `stale_namespaces`; returns their names.
+pub fn clean_stale() -> Vec<String> {
+    let v = stale_namespaces();
+    for n in &v {
+        if let Ok(pids) = run(&["ip", "netns", "pids", n]) {
+            for pid in pids.split_whitespace() {
+                let _ = run(&["kill", "-9", pid]);
+            }
+        }
+        let _ = run(&["ip", "netns", "del", n]);
+    }
+    v
 }
 
 #[cfg(test)]
@@ -514,6 +529,20 @@ mod tests {
         assert_eq!(n.client, "mg42l0-client");
         assert_eq!(n.all().len(), 6);
         assert!(Lab::up("bad id!", Variant::Plain).is_err());
+    }
+
+    #[test]
+    fn stale_namespace_names() {
+        let alive = |p: u32| p == 7;
+        assert!(is_stale("mg123l0-client", alive));
+        assert!(is_stale("lg123t0-a", alive));
+        assert!(!is_stale("mg7l0-client", alive), "owner alive");
+        assert!(
+            !is_stale("mg123x0-client", alive),
+            "dataplane::lab's namespaces are not ours"
+        );
+        assert!(!is_stale("other", alive));
+        assert!(!is_stale("mgl0-x", alive));
     }
 
     #[test]

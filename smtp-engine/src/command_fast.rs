@@ -18,6 +18,25 @@ use crate::signatures::{RcptLocalPart, Signature};
 use crate::stats::SmtpStats;
 use crate::verbs::{self, Verb, ALL_VERBS};
 
+/// Argument byte classes: CR or a forbidden control byte (`CLASS_BAD`), `|`.
+const CLASS_BAD: u8 = 1;
+const CLASS_PIPE: u8 = 2;
+
+const fn build_class() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if b == b'\r' as usize || framing::is_forbidden(b as u8) {
+            t[b] = CLASS_BAD;
+        }
+        b += 1;
+    }
+    t[b'|' as usize] = CLASS_PIPE;
+    t
+}
+
+static ARG_CLASS: [u8; 256] = build_class();
+
 const SIG_VERBS: u32 = Verb::Wiz.bit() | Verb::Debug.bit() | Verb::Expn.bit() | Verb::Vrfy.bit();
 
 impl Inspector {
@@ -34,7 +53,7 @@ impl Inspector {
             return None;
         }
         let rest = &buf[start..];
-        let lf = memchr::memchr(b'\n', rest)?;
+        let lf = framing::find_byte(b'\n', rest)?;
         let cr = lf > 0 && rest[lf - 1] == b'\r';
         let content = &rest[..lf - usize::from(cr)];
         let total = lf + 1;
@@ -63,10 +82,12 @@ impl Inspector {
         }
         let verb = Verb::from_bits(complete & self.allowed)?;
         let args = sp.map_or(&content[..0], |s| &content[s + 1..]);
-        // Framing: no bare CR, no forbidden byte.
-        if memchr::memchr(b'\r', args).is_some() || framing::first_forbidden(args).is_some() {
+        // Framing: no bare CR, no forbidden byte; note pipes and 8-bit bytes.
+        let class = args.iter().fold(0u8, |m, &b| m | ARG_CLASS[b as usize]);
+        if class & CLASS_BAD != 0 {
             return None;
         }
+        let pipe = class & CLASS_PIPE != 0;
         let esmtp = self.mode == Mode::Esmtp;
         let limit = match verb {
             Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml | Verb::Rcpt if esmtp => {
@@ -81,31 +102,17 @@ impl Inspector {
         match verb {
             Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
                 if self.sigs.contains(Signature::I1SmailAttack)
-                    || (self.sigs.contains(Signature::F2InvalidSender)
-                        && memchr::memchr(b'|', args).is_some())
+                    || (self.sigs.contains(Signature::F2InvalidSender) && pipe)
                     || (esmtp && !quick_args_valid(ArgKind::Mail, args)) =>
             {
                 return None;
             }
             Verb::Rcpt => {
-                if self.sigs.contains(Signature::F1InvalidRecipient)
-                    && memchr::memchr(b'|', args).is_some()
-                {
+                if self.sigs.contains(Signature::F1InvalidRecipient) && pipe {
                     return None;
                 }
-                if self.sigs.contains(Signature::F4DecodeAlias) {
-                    let mut l = RcptLocalPart::default();
-                    for &b in args {
-                        if l.feed(b) {
-                            return None;
-                        }
-                        if l.done() {
-                            break;
-                        }
-                    }
-                    if l.finish() {
-                        return None;
-                    }
+                if self.sigs.contains(Signature::F4DecodeAlias) && RcptLocalPart::matches(args) {
+                    return None;
                 }
                 if esmtp && !quick_args_valid(ArgKind::Rcpt, args) {
                     return None;

@@ -10,7 +10,7 @@
 
 use crate::ehlo::{keyword_set, Kw, KwMatch};
 use crate::events::{DebugEvent, Event};
-use crate::framing::LIMIT_REPLY;
+use crate::framing::{self, LIMIT_REPLY};
 use crate::inspector::{Action, Client, Expect, Inspector, Phase, Step, Verdict};
 use crate::policy::Mode;
 use crate::stats::SmtpStats;
@@ -97,7 +97,7 @@ impl Inspector {
         let body_from = i;
         while i < len {
             match self.reply.body {
-                Body::Plain => match memchr::memchr(b'\n', &buf[i..]) {
+                Body::Plain => match framing::find_byte(b'\n', &buf[i..]) {
                     Some(k) => {
                         self.reply.len += (k + 1) as u32;
                         return self.reply_line_end(buf, i + k + 1, len0, stats);

@@ -210,6 +210,27 @@ impl RcptLocalPart {
         self.phase == 6
     }
 
+    /// Whole-argument form of [`Self::feed`] + [`Self::finish`] for a RCPT
+    /// argument list held in one slice.
+    pub(crate) fn matches(args: &[u8]) -> bool {
+        if args.len() < 3 || !args[..3].eq_ignore_ascii_case(b"TO:") {
+            return false;
+        }
+        let mut rest = &args[3..];
+        if rest.first() == Some(&b' ') {
+            rest = &rest[1..];
+        }
+        if rest.first() == Some(&b'<') {
+            rest = &rest[1..];
+        }
+        let end = rest
+            .iter()
+            .position(|&b| matches!(b, b'@' | b'>' | b' '))
+            .unwrap_or(rest.len());
+        let local = &rest[..end];
+        local.eq_ignore_ascii_case(DECODE) || local.eq_ignore_ascii_case(UUDECODE)
+    }
+
     /// Line end: a path without `@` (`RCPT TO:<decode>`) is complete here.
     pub(crate) fn finish(&mut self) -> bool {
         if self.phase == 5 {
@@ -358,7 +379,14 @@ mod tests {
         for &b in arg {
             hit |= m.feed(b);
         }
-        hit | m.finish()
+        let hit = hit | m.finish();
+        assert_eq!(
+            hit,
+            RcptLocalPart::matches(arg),
+            "{:?}",
+            String::from_utf8_lossy(arg)
+        );
+        hit
     }
 
     #[test]

@@ -56,7 +56,11 @@ impl MailServer {
         let records = Arc::new(Mutex::new(Vec::new()));
         let (s, r) = (stop.clone(), records.clone());
         let thread = std::thread::spawn(move || accept_loop(listener, data_reply, s, r));
-        Ok(MailServer { stop, records, thread: Some(thread) })
+        Ok(MailServer {
+            stop,
+            records,
+            thread: Some(thread),
+        })
     }
 
     /// A copy of the records of all connections so far (in accept order).
@@ -149,7 +153,10 @@ fn serve(
     data_reply: DataReply,
     stop: &AtomicBool,
 ) -> ConnectionRecord {
-    let mut rec = ConnectionRecord { peer: Some(peer), ..Default::default() };
+    let mut rec = ConnectionRecord {
+        peer: Some(peer),
+        ..Default::default()
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
     let _ = stream.set_nodelay(true);
     if stream.write_all(GREETING).is_err() {
@@ -168,7 +175,9 @@ fn serve(
         let n = match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 idle_ticks += 1;
                 // 10 minutes without a byte: give up (bounded life).
                 if idle_ticks > 6000 {
@@ -187,7 +196,9 @@ fn serve(
         let mut quit = false;
         loop {
             if in_data {
-                let Some(end) = find(&pending, b"\r\n.\r\n") else { break };
+                let Some(end) = find(&pending, b"\r\n.\r\n") else {
+                    break;
+                };
                 message.extend_from_slice(&pending[..end + 2]);
                 pending.drain(..end + 5);
                 rec.messages.push(std::mem::take(&mut message));
@@ -198,7 +209,9 @@ fn serve(
                 }
                 continue;
             }
-            let Some(lf) = pending.iter().position(|b| *b == b'\n') else { break };
+            let Some(lf) = pending.iter().position(|b| *b == b'\n') else {
+                break;
+            };
             let line: Vec<u8> = pending.drain(..=lf).collect();
             let reply = reply_for(&line, data_reply);
             if stream.write_all(reply).is_err() {
@@ -255,7 +268,10 @@ mod tests {
 
     #[test]
     fn replies_follow_the_table() {
-        assert_eq!(reply_for(b"helo x\r\n", DataReply::Accept), b"250 mail.example.test\r\n");
+        assert_eq!(
+            reply_for(b"helo x\r\n", DataReply::Accept),
+            b"250 mail.example.test\r\n"
+        );
         assert_eq!(reply_for(b"XXXXXXXXX\r\n", DataReply::Accept).len(), 41);
         assert_eq!(reply_for(b"QUIT\r\n", DataReply::Accept).len(), 15);
         assert!(reply_for(b"DATA\r\n", DataReply::NoValidRecipients).starts_with(b"554"));

@@ -126,7 +126,11 @@ impl RawTcp {
         let my_mac = mac_of(ifname)?;
         // SAFETY: plain socket(2) call; the result is checked.
         let fd = unsafe {
-            libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(htons(libc::ETH_P_ALL as u16)))
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW,
+                i32::from(htons(libc::ETH_P_ALL as u16)),
+            )
         };
         if fd < 0 {
             return Err(io::Error::last_os_error());
@@ -176,7 +180,9 @@ impl RawTcp {
         );
         let out = std::process::Command::new("nft").arg(script).output()?;
         if !out.status.success() {
-            return Err(io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()));
+            return Err(io::Error::other(
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
         }
         Ok(())
     }
@@ -206,7 +212,11 @@ impl RawTcp {
     }
 
     fn recv_frame(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
-        let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: `pfd` is one valid pollfd.
         let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -239,7 +249,9 @@ impl RawTcp {
             self.send_frame(&req)?;
             let until = Instant::now() + Duration::from_millis(300);
             while let Some(left) = until.checked_duration_since(Instant::now()) {
-                let Some(n) = self.recv_frame(&mut buf, left)? else { break };
+                let Some(n) = self.recv_frame(&mut buf, left)? else {
+                    break;
+                };
                 let f = &buf[..n];
                 if n >= 42
                     && f[12..14] == [0x08, 0x06]
@@ -252,7 +264,10 @@ impl RawTcp {
                 }
             }
         }
-        Err(io::Error::new(io::ErrorKind::TimedOut, format!("no ARP reply from {ip}")))
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no ARP reply from {ip}"),
+        ))
     }
 
     /// Builds and sends one segment with an explicit sequence number.
@@ -284,7 +299,10 @@ impl RawTcp {
         t[13] = flags;
         t[14..16].copy_from_slice(&64240u16.to_be_bytes());
         t[20..].copy_from_slice(payload);
-        let c = checksum(t, pseudo_sum(*self.local.ip(), *self.remote.ip(), 6, tcp_len));
+        let c = checksum(
+            t,
+            pseudo_sum(*self.local.ip(), *self.remote.ip(), 6, tcp_len),
+        );
         t[16..18].copy_from_slice(&c.to_be_bytes());
         self.send_frame(&f)
     }
@@ -295,7 +313,9 @@ impl RawTcp {
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 65536];
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            let Some(n) = self.recv_frame(&mut buf, left)? else { return Ok(None) };
+            let Some(n) = self.recv_frame(&mut buf, left)? else {
+                return Ok(None);
+            };
             if let Some(seg) = self.parse(&buf[..n]) {
                 return Ok(Some(seg));
             }
@@ -371,12 +391,18 @@ impl RawTcp {
     /// Receives in-order server data until `want` bytes arrived or the
     /// timeout; acknowledges what it receives. Returns the bytes and the
     /// segments seen (for flag checks).
-    pub fn read_data(&mut self, want: usize, timeout: Duration) -> io::Result<(Vec<u8>, Vec<Segment>)> {
+    pub fn read_data(
+        &mut self,
+        want: usize,
+        timeout: Duration,
+    ) -> io::Result<(Vec<u8>, Vec<Segment>)> {
         let deadline = Instant::now() + timeout;
         let mut data = Vec::new();
         let mut segs = Vec::new();
         while data.len() < want {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
             let Some(seg) = self.recv(left)? else { break };
             let fin = seg.flags & flags::FIN != 0;
             if seg.seq == self.rcv_nxt && (!seg.payload.is_empty() || fin) {

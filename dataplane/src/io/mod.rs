@@ -129,7 +129,12 @@ pub enum TxFull {
     NoSlot,
     /// The frame is longer than [`MAX_FRAME`].
     TooLong,
+    /// The port number is above [`MAX_PORT`].
+    BadPort,
 }
+
+/// Highest port number a [`TxSink`] can tag (ports are stored as bytes).
+pub const MAX_PORT: usize = 255;
 
 /// A preallocated batch of frames waiting to be sent, each tagged with its
 /// egress port. Filling it never allocates; when full, pushes fail and are
@@ -179,13 +184,17 @@ impl TxSink {
             self.dropped += 1;
             return Err(TxFull::TooLong);
         }
+        if port > MAX_PORT {
+            self.dropped += 1;
+            return Err(TxFull::BadPort);
+        }
         if self.len == self.lens.len() {
             self.dropped += 1;
             return Err(TxFull::NoSlot);
         }
         let i = self.len;
         self.len += 1;
-        // Lengths fit: len <= MAX_FRAME (2048) < u16::MAX; ports < 256 by contract.
+        // Both fit: len <= MAX_FRAME (2048) < u16::MAX and port <= MAX_PORT.
         self.lens[i] = len as u16;
         self.ports[i] = port as u8;
         Ok(&mut self.data[i * MAX_FRAME..i * MAX_FRAME + len])
@@ -279,7 +288,8 @@ mod tests {
         tx.clear();
         assert!(tx.is_empty());
         assert_eq!(tx.push(0, &[0u8; MAX_FRAME + 1]), Err(TxFull::TooLong));
-        assert_eq!(tx.dropped(), 2);
+        assert_eq!(tx.push(MAX_PORT + 1, &[0]), Err(TxFull::BadPort));
+        assert_eq!(tx.dropped(), 3);
     }
 
     #[test]

@@ -324,6 +324,16 @@ impl Lab {
             self.up_link(&ns.sw, port)?;
         }
         self.up_link(&ns.sw, SW_BRIDGE)?;
+        // A plain switch: if br_netfilter is loaded, keep the bridge from
+        // running iptables hooks on every frame (costly, and not a switch's
+        // job). Without the module the keys do not exist: nothing to do.
+        for key in [
+            "net.bridge.bridge-nf-call-iptables=0",
+            "net.bridge.bridge-nf-call-ip6tables=0",
+            "net.bridge.bridge-nf-call-arptables=0",
+        ] {
+            let _ = self.exec(&ns.sw, &["sysctl", "-qw", key]);
+        }
 
         // Client (Internet side).
         self.addr(&ns.client, "198.51.100.7/24", CLIENT)?;

@@ -42,9 +42,9 @@ pub use logger::{
 pub use queue::{LogProducer, LogQueues, QueueCounters, QueueTotals, StampedRecord};
 pub use ratelimit::{GlobalRateLimiter, SessionLogLimiter};
 pub use record::{
-    AccessListAction, AccessListPacket, DebugLine, DebugRecord, HalfOpenDeleteReason, L4Protocol,
-    LogKind, LogRecord, ParameterToken, SmtpSignature, TimerAction, TimerKind, VerbToken,
-    WireToken,
+    AccessListAction, AccessListPacket, ConfigVia, DebugLine, DebugRecord, HalfOpenDeleteReason,
+    L4Protocol, LogKind, LogRecord, ParameterToken, SmtpSignature, SystemEvent, TimerAction,
+    TimerKind, VerbToken, WireToken,
 };
 pub use show::render_show_logging;
 pub use syslog::SyslogSender;

@@ -236,6 +236,80 @@ pub enum LogRecord {
     },
     /// A `debug ip inspect …` line (`cbac-sessions.md` §12).
     Debug(DebugRecord),
+    /// The firewall's own events (`%SYS-…`): start, configuration changes,
+    /// a stalled worker, stop.
+    System(SystemEvent),
+}
+
+/// How a configuration change arrived (`%SYS-5-CONFIG_I`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigVia {
+    /// `mailguard configure "LINE"` on the control socket.
+    ControlSocket,
+    /// The configuration file, reloaded on SIGHUP.
+    File,
+}
+
+impl ConfigVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigVia::ControlSocket => "control socket",
+            ConfigVia::File => "configuration file",
+        }
+    }
+}
+
+/// The firewall's own events, in IOS `%SYS` style (PROPOSED texts: IOS logs
+/// `%SYS-5-CONFIG_I: Configured from console by …` and `%SYS-5-RESTART`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemEvent {
+    /// `%SYS-5-RESTART: System restarted -- mailguard, W worker(s) on P port(s)`.
+    Started { workers: u16, ports: u8 },
+    /// `%SYS-5-CONFIG_I: Configured from VIA (generation N)`.
+    Configured { via: ConfigVia, generation: u64 },
+    /// `%SYS-3-CONFIG_FAILED: Configuration reload rejected (N error(s)),
+    /// running configuration kept`.
+    ReloadRejected { errors: u32 },
+    /// `%SYS-2-WORKER_STALLED: Worker W stopped processing packets; stopping`.
+    WorkerStalled { worker: u16 },
+    /// `%SYS-5-SHUTDOWN: mailguard stopping`.
+    Stopping,
+}
+
+impl SystemEvent {
+    pub fn kind(self) -> LogKind {
+        match self {
+            SystemEvent::Started { .. } => LogKind::SysRestart,
+            SystemEvent::Configured { .. } => LogKind::SysConfigured,
+            SystemEvent::ReloadRejected { .. } => LogKind::SysConfigFailed,
+            SystemEvent::WorkerStalled { .. } => LogKind::SysWorkerStalled,
+            SystemEvent::Stopping => LogKind::SysShutdown,
+        }
+    }
+}
+
+impl fmt::Display for SystemEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SystemEvent::Started { workers, ports } => write!(
+                f,
+                "System restarted -- mailguard, {workers} worker(s) on {ports} port(s)"
+            ),
+            SystemEvent::Configured { via, generation } => write!(
+                f,
+                "Configured from {} (generation {generation})",
+                via.as_str()
+            ),
+            SystemEvent::ReloadRejected { errors } => write!(
+                f,
+                "Configuration reload rejected ({errors} error(s)), running configuration kept"
+            ),
+            SystemEvent::WorkerStalled { worker } => {
+                write!(f, "Worker {worker} stopped processing packets; stopping")
+            }
+            SystemEvent::Stopping => f.write_str("mailguard stopping"),
+        }
+    }
 }
 
 /// Which CBAC timer a debug line names.
@@ -564,6 +638,11 @@ pub enum LogKind {
     AccessListLogNp,
     SessionThresholdExceeded,
     Debug,
+    SysRestart,
+    SysConfigured,
+    SysConfigFailed,
+    SysWorkerStalled,
+    SysShutdown,
 }
 
 /// IOS syslog severities used here (RFC 5424 numbering is the same).
@@ -571,12 +650,13 @@ pub mod severity {
     pub const CRITICAL: u8 = 2;
     pub const ERROR: u8 = 3;
     pub const WARNING: u8 = 4;
+    pub const NOTICE: u8 = 5;
     pub const INFORMATIONAL: u8 = 6;
     pub const DEBUGGING: u8 = 7;
 }
 
 impl LogKind {
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 29;
     pub const ALL: [LogKind; LogKind::COUNT] = [
         LogKind::SessAuditTrail,
         LogKind::AlertOn,
@@ -602,6 +682,11 @@ impl LogKind {
         LogKind::AccessListLogNp,
         LogKind::SessionThresholdExceeded,
         LogKind::Debug,
+        LogKind::SysRestart,
+        LogKind::SysConfigured,
+        LogKind::SysConfigFailed,
+        LogKind::SysWorkerStalled,
+        LogKind::SysShutdown,
     ];
 
     /// Position in [`LogKind::ALL`] (dense, for counter arrays).
@@ -637,6 +722,11 @@ impl LogKind {
             LogKind::AccessListLogNp => ("SEC", INFORMATIONAL, "IPACCESSLOGNP"),
             LogKind::SessionThresholdExceeded => ("FW", WARNING, "SESSION_THRESHOLD_EXCEEDED"),
             LogKind::Debug => ("CBAC", DEBUGGING, "DEBUG"),
+            LogKind::SysRestart => ("SYS", NOTICE, "RESTART"),
+            LogKind::SysConfigured => ("SYS", NOTICE, "CONFIG_I"),
+            LogKind::SysConfigFailed => ("SYS", ERROR, "CONFIG_FAILED"),
+            LogKind::SysWorkerStalled => ("SYS", CRITICAL, "WORKER_STALLED"),
+            LogKind::SysShutdown => ("SYS", NOTICE, "SHUTDOWN"),
         }
     }
 
@@ -664,6 +754,11 @@ impl LogKind {
                 | LogKind::BlockHost
                 | LogKind::UnblockHost
                 | LogKind::Debug
+                | LogKind::SysRestart
+                | LogKind::SysConfigured
+                | LogKind::SysConfigFailed
+                | LogKind::SysWorkerStalled
+                | LogKind::SysShutdown
         )
     }
 
@@ -720,6 +815,7 @@ impl LogRecord {
             },
             LogRecord::SessionThresholdExceeded { .. } => LogKind::SessionThresholdExceeded,
             LogRecord::Debug(_) => LogKind::Debug,
+            LogRecord::System(e) => e.kind(),
         }
     }
 
@@ -883,6 +979,7 @@ impl LogRecord {
                 Endpoint(responder)
             ),
             LogRecord::Debug(ref d) => fmt::Display::fmt(d, f),
+            LogRecord::System(ref e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -1333,6 +1430,46 @@ mod tests {
             .collect();
         assert_eq!(slots.len(), SESSION_SLOTS);
         assert!(slots.iter().all(|&s| s < SESSION_SLOTS));
+    }
+
+    #[test]
+    fn system_events() {
+        let cases = [
+            (
+                SystemEvent::Started { workers: 2, ports: 2 },
+                "%SYS-5-RESTART: System restarted -- mailguard, 2 worker(s) on 2 port(s)",
+            ),
+            (
+                SystemEvent::Configured {
+                    via: ConfigVia::ControlSocket,
+                    generation: 3,
+                },
+                "%SYS-5-CONFIG_I: Configured from control socket (generation 3)",
+            ),
+            (
+                SystemEvent::Configured {
+                    via: ConfigVia::File,
+                    generation: 4,
+                },
+                "%SYS-5-CONFIG_I: Configured from configuration file (generation 4)",
+            ),
+            (
+                SystemEvent::ReloadRejected { errors: 2 },
+                "%SYS-3-CONFIG_FAILED: Configuration reload rejected (2 error(s)), running configuration kept",
+            ),
+            (
+                SystemEvent::WorkerStalled { worker: 1 },
+                "%SYS-2-WORKER_STALLED: Worker 1 stopped processing packets; stopping",
+            ),
+            (SystemEvent::Stopping, "%SYS-5-SHUTDOWN: mailguard stopping"),
+        ];
+        for (event, text) in cases {
+            let r = LogRecord::System(event);
+            assert_eq!(r.to_string(), text);
+            assert!(!r.kind().globally_limited());
+            assert_eq!(r.kind().session_slot(), None);
+            assert_eq!(r.debug_category(), None);
+        }
     }
 
     #[test]

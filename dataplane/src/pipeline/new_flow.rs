@@ -435,10 +435,9 @@ impl Firewall {
                 let smtp = match rt.smtp_policy(ns.hit.rule, ns.hit.entry) {
                     Some(policy) => {
                         let mut policy = *policy;
-                        policy.debug = self
-                            .shared
-                            .debug
-                            .enabled(crate::logging::DebugCategory::Smtp);
+                        let debug = &self.shared.debug;
+                        policy.debug = debug.enabled(crate::logging::DebugCategory::Smtp)
+                            || debug.enabled(crate::logging::DebugCategory::Esmtp);
                         Some(self.smtp.open(&policy).ok_or(DropReason::SmtpSlabFull)?)
                     }
                     None => None,

@@ -276,6 +276,9 @@ pub fn parse_ipv4_at(
     } else {
         match proto {
             protocol::TCP => L4::Tcp(parse_tcp(l4_bytes, l4_offset, src, dst, verify)?),
+            protocol::UDP if more_fragments => {
+                L4::Udp(parse_initial_udp_fragment(l4_bytes, l4_offset)?)
+            }
             protocol::UDP => L4::Udp(parse_udp(l4_bytes, l4_offset, src, dst, verify)?),
             protocol::ICMP => L4::Icmp(parse_icmp(l4_bytes, l4_offset, verify)?),
             _ => L4::Other,
@@ -349,6 +352,26 @@ fn parse_udp(
         has_checksum,
         payload_offset: offset + super::udp::HEADER_LEN,
         payload_len: u.payload().len(),
+    })
+}
+
+/// The first fragment of a UDP datagram: its length field covers the whole datagram (at
+/// least this fragment), so only the header is checked; the payload is what this fragment
+/// carries. The checksum can only be verified after reassembly.
+fn parse_initial_udp_fragment(bytes: &[u8], offset: usize) -> Result<UdpInfo, ParseError> {
+    if bytes.len() < super::udp::HEADER_LEN {
+        return Err(ParseError::BadUdpHeader);
+    }
+    let u = UdpPacket::new_unchecked(bytes);
+    if usize::from(u.len()) < bytes.len() {
+        return Err(ParseError::BadUdpHeader);
+    }
+    Ok(UdpInfo {
+        src_port: u.src_port(),
+        dst_port: u.dst_port(),
+        has_checksum: u.checksum() != 0,
+        payload_offset: offset + super::udp::HEADER_LEN,
+        payload_len: bytes.len() - super::udp::HEADER_LEN,
     })
 }
 
@@ -485,6 +508,37 @@ mod tests {
         let p = *parse_frame(&f).unwrap().ipv4().unwrap();
         assert_eq!(p.l4, L4::Fragment);
         assert!(p.is_fragment());
+    }
+
+    #[test]
+    fn initial_udp_fragment() {
+        // A 3000-byte UDP datagram cut after its first 1480 bytes: the UDP length field
+        // (3008) covers more than the fragment carries.
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(CLIENT_MAC, FW_MAC)
+            .ipv4([192, 0, 2, 7], [172, 22, 1, 110], 64)
+            .udp(4000, 53)
+            .write(&mut f, &[7u8; 3000])
+            .unwrap();
+        f.truncate(14 + 20 + 1480);
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.set_total_len(20 + 1480);
+        ip.set_flags_and_offset(false, true, 0);
+        ip.fill_checksum();
+        let p = *parse_frame(&f).unwrap().ipv4().unwrap();
+        let L4::Udp(u) = p.l4 else { panic!("not udp") };
+        assert_eq!((u.src_port, u.dst_port), (4000, 53));
+        assert_eq!(u.payload_len, 1480 - 8);
+        assert!(p.is_fragment());
+        // A UDP length shorter than the fragment is still malformed.
+        f[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&100u16.to_be_bytes());
+        assert_eq!(parse_frame(&f), Err(ParseError::BadUdpHeader));
+        // So is a first fragment too short for the UDP header.
+        let mut g = f[..14 + 20 + 4].to_vec();
+        let mut ip = Ipv4Packet::new_unchecked(&mut g[14..]);
+        ip.set_total_len(24);
+        ip.fill_checksum();
+        assert_eq!(parse_frame(&g), Err(ParseError::BadUdpHeader));
     }
 
     #[test]

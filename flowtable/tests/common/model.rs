@@ -155,12 +155,14 @@ impl HalfOpenModel {
             }
             if self.hh(dst) >= cfg.host_limit {
                 if cfg.block_time_minutes == 0 {
-                    let pos = self
-                        .live
-                        .iter()
-                        .position(|l| l.tcp && l.dst == dst)
-                        .expect("oldest");
-                    self.doom(pos, DeleteReason::Host);
+                    while self.hh(dst) >= cfg.host_limit {
+                        let pos = self
+                            .live
+                            .iter()
+                            .position(|l| l.tcp && l.dst == dst)
+                            .expect("oldest");
+                        self.doom(pos, DeleteReason::Host);
+                    }
                     if let std::collections::btree_map::Entry::Vacant(e) = self.alert.entry(dst) {
                         e.insert(true);
                         self.events.push(Event::HostTcpAlertOn {
