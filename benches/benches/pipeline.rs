@@ -165,8 +165,45 @@ fn pass(lab: &mut SeedLab, tx: &mut TxSink, pools: &mut [Pool], burst: usize) ->
     sent
 }
 
+/// The fastest timed pass of a case. On this shared 2-core machine a pass
+/// (≈ 0.1–3 ms) that was not preempted is the best estimate of the
+/// uncontended cost; criterion's figures are wall-clock means of all passes.
+/// Printed next to criterion's output, never substituted for it.
+#[derive(Debug, Clone, Copy)]
+struct Fastest {
+    pass: Duration,
+    packets: usize,
+}
+
+impl Fastest {
+    fn new(packets: usize) -> Fastest {
+        Fastest { pass: Duration::MAX, packets }
+    }
+
+    fn record(&mut self, d: Duration) {
+        self.pass = self.pass.min(d);
+    }
+
+    fn print(&self, what: &str) {
+        let ns = self.pass.as_nanos() as f64 / self.packets as f64;
+        eprintln!(
+            "{what}: fastest pass {:?} for {} packets = {ns:.1} ns/packet = {:.2} Mpps",
+            self.pass,
+            self.packets,
+            1e3 / ns
+        );
+    }
+}
+
 /// Times `iters` passes, copying the pristine frames before each (untimed).
-fn timed_passes(lab: &mut SeedLab, tx: &mut TxSink, pools: &mut [Pool], burst: usize, iters: u64) -> Duration {
+fn timed_passes(
+    lab: &mut SeedLab,
+    tx: &mut TxSink,
+    pools: &mut [Pool],
+    burst: usize,
+    iters: u64,
+    fastest: &mut Fastest,
+) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         for p in pools.iter_mut() {
@@ -174,10 +211,27 @@ fn timed_passes(lab: &mut SeedLab, tx: &mut TxSink, pools: &mut [Pool], burst: u
         }
         let start = Instant::now();
         let sent = pass(lab, tx, pools, burst);
-        total += start.elapsed();
+        let d = start.elapsed();
+        total += d;
+        fastest.record(d);
         black_box(sent);
     }
     total
+}
+
+/// Benchmarks one established case and prints its fastest pass.
+fn bench_passes(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    lab: &mut SeedLab,
+    tx: &mut TxSink,
+    pools: &mut [Pool],
+    burst: usize,
+) {
+    let mut fastest = Fastest::new(frames_total(pools));
+    g.throughput(Throughput::Elements(frames_total(pools) as u64));
+    g.bench_function(name, |b| b.iter_custom(|iters| timed_passes(lab, tx, pools, burst, iters, &mut fastest)));
+    fastest.print(name);
 }
 
 /// Checks that a pass forwards every frame with no drop.
@@ -256,47 +310,35 @@ fn established(c: &mut Criterion) {
     let mut lab = SeedLab::new(LAB_LINES);
     let mut pools = tcp_established(&mut lab, H5, HOST5_MAC, H5_GLOBAL);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "tcp_nat");
-    g.throughput(Throughput::Elements(frames_total(&pools) as u64));
     for burst in [32, 64] {
-        g.bench_function(format!("tcp_nat_ack64_burst{burst}"), |b| {
-            b.iter_custom(|iters| timed_passes(&mut lab, &mut tx, &mut pools, burst, iters))
-        });
+        let name = format!("tcp_nat_ack64_burst{burst}");
+        bench_passes(&mut g, &name, &mut lab, &mut tx, &mut pools, burst);
     }
     check_forwards_all(&mut lab, &mut tx, &mut pools, "tcp_nat after the run");
-    // Same flows, one direction only (inside → outside: source rewrite).
+    // Same flows, one direction at a time (inside → outside: source
+    // rewrite; outside → inside: destination rewrite).
     let mut one_way = vec![pools.remove(0)];
-    g.throughput(Throughput::Elements(frames_total(&one_way) as u64));
-    g.bench_function("tcp_nat_ack64_in_to_out_only_burst64", |b| {
-        b.iter_custom(|iters| timed_passes(&mut lab, &mut tx, &mut one_way, BURST, iters))
-    });
-    let mut other_way = pools;
-    g.bench_function("tcp_nat_ack64_out_to_in_only_burst64", |b| {
-        b.iter_custom(|iters| timed_passes(&mut lab, &mut tx, &mut other_way, BURST, iters))
-    });
+    bench_passes(&mut g, "tcp_nat_ack64_in_to_out_only_burst64", &mut lab, &mut tx, &mut one_way, BURST);
+    bench_passes(&mut g, "tcp_nat_ack64_out_to_in_only_burst64", &mut lab, &mut tx, &mut pools, BURST);
 
     // TCP without translation (an extra inside host, 10.10.10.9).
     let mut lab = SeedLab::new(LAB_LINES);
     lab.learn(INSIDE, H9_MAC, H9, Ipv4Addr::new(10, 10, 10, 1));
     let mut pools = tcp_established(&mut lab, H9, H9_MAC, H9);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "tcp_plain");
-    g.throughput(Throughput::Elements(frames_total(&pools) as u64));
-    g.bench_function("tcp_no_nat_ack64_burst64", |b| {
-        b.iter_custom(|iters| timed_passes(&mut lab, &mut tx, &mut pools, BURST, iters))
-    });
+    bench_passes(&mut g, "tcp_no_nat_ack64_burst64", &mut lab, &mut tx, &mut pools, BURST);
 
     // UDP with static NAT both ways.
     let mut lab = SeedLab::new(LAB_LINES);
     let mut pools = udp_established(&mut lab);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "udp_nat");
-    g.throughput(Throughput::Elements(frames_total(&pools) as u64));
-    g.bench_function("udp_nat_60B_burst64", |b| {
-        b.iter_custom(|iters| timed_passes(&mut lab, &mut tx, &mut pools, BURST, iters))
-    });
+    bench_passes(&mut g, "udp_nat_60B_burst64", &mut lab, &mut tx, &mut pools, BURST);
 
     // Reference: the same TCP frames copied into the TX batch, no processing.
     let mut lab = SeedLab::new(LAB_LINES);
     let mut pools = tcp_established(&mut lab, H5, HOST5_MAC, H5_GLOBAL);
     g.throughput(Throughput::Elements(frames_total(&pools) as u64));
+    let mut fastest = Fastest::new(frames_total(&pools));
     g.bench_function("reference_copy_to_tx_burst64", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -306,12 +348,15 @@ fn established(c: &mut Criterion) {
                 }
                 let start = Instant::now();
                 let sent = reference_pass(&mut tx, &mut pools);
-                total += start.elapsed();
+                let d = start.elapsed();
+                total += d;
+                fastest.record(d);
                 black_box(sent);
             }
             total
         })
     });
+    fastest.print("reference_copy_to_tx_burst64");
     // What the untimed reset would cost per frame.
     g.bench_function("copy_only_pristine_reset", |b| {
         b.iter(|| {
@@ -348,9 +393,11 @@ fn new_sessions(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline_new_sessions");
     let mut tx = TxSink::with_capacity(4 * BURST);
 
-    // Inside → outside, 10.10.10.5 (source NAT) to 65 000 hosts of
-    // 100.64.0.0/16; 20 µs of virtual time per SYN keeps ≈ 50 k half-open
-    // sessions (1 s SYN-wait) in the 65 536-session table.
+    // Inside → outside, 10.10.10.5 (source NAT) to 4000 hosts of
+    // 100.64.0.0/16 (the half-open registry tracks at most 4096 destination
+    // hosts at once; beyond that SYNs are refused as `host_blocked`); 20 µs
+    // of virtual time per SYN keeps ≈ 50 k half-open sessions (1 s SYN-wait,
+    // ≈ 12 per host) in the 65 536-session table.
     let mut lab = SeedLab::new(LAB_LINES);
     let syns: Vec<Vec<u8>> = (0..PER_DIR)
         .map(|_| {
@@ -368,14 +415,16 @@ fn new_sessions(c: &mut Criterion) {
         .collect();
     let mut pool = Pool::new(INSIDE, &syns);
     let mut next: u64 = 0;
+    let mut fastest = Fastest::new(PER_DIR);
     g.throughput(Throughput::Elements(PER_DIR as u64));
     g.bench_function("syn_in_to_out_nat_burst64", |b| {
         b.iter_custom(|iters| {
-            syn_passes(&mut lab, &mut tx, &mut pool, &mut next, iters, 20_000, |n| {
-                (sa(H5, 1024 + (n / 65_000 % 60_000) as u16), Ipv4Addr::from_bits(0x6440_0000 + (n % 65_000) as u32))
+            syn_passes(&mut lab, &mut tx, &mut pool, &mut next, iters, 20_000, &mut fastest, |n| {
+                (sa(H5, 1024 + (n / 4000 % 60_000) as u16), Ipv4Addr::from_bits(0x6440_0000 + (n % 4000) as u32))
             })
         })
     });
+    fastest.print("syn_in_to_out_nat_burst64");
     report_new_sessions("syn_in_to_out_nat", &mut lab, next);
 
     // Outside → inside through access list 101 to 172.22.1.110:25 (SMTP
@@ -399,9 +448,10 @@ fn new_sessions(c: &mut Criterion) {
         .collect();
     let mut pool = Pool::new(OUTSIDE, &syns);
     let mut next: u64 = 0;
+    let mut fastest = Fastest::new(PER_DIR);
     g.bench_function("syn_out_to_in_acl101_smtp_burst64", |b| {
         b.iter_custom(|iters| {
-            syn_passes(&mut lab, &mut tx, &mut pool, &mut next, iters, 10_000_000, |n| {
+            syn_passes(&mut lab, &mut tx, &mut pool, &mut next, iters, 10_000_000, &mut fastest, |n| {
                 (
                     sa(Ipv4Addr::from_bits(0xc633_6400 + (n % 200) as u32), 1024 + (n / 200 % 60_000) as u16),
                     MAIL_GLOBAL,
@@ -409,11 +459,13 @@ fn new_sessions(c: &mut Criterion) {
             })
         })
     });
+    fastest.print("syn_out_to_in_acl101_smtp_burst64");
     report_new_sessions("syn_out_to_in_acl101_smtp", &mut lab, next);
     g.finish();
 }
 
 /// Rewrites the pool's SYNs into fresh flows (untimed), then times a pass.
+#[allow(clippy::too_many_arguments)]
 fn syn_passes(
     lab: &mut SeedLab,
     tx: &mut TxSink,
@@ -421,6 +473,7 @@ fn syn_passes(
     next: &mut u64,
     iters: u64,
     ns_per_syn: u64,
+    fastest: &mut Fastest,
     flow: impl Fn(u64) -> (SocketAddrV4, Ipv4Addr),
 ) -> Duration {
     let mut total = Duration::ZERO;
@@ -434,7 +487,9 @@ fn syn_passes(
         *next += pool.lens.len() as u64;
         let start = Instant::now();
         let sent = syn_pass(lab, tx, pool, ns_per_syn);
-        total += start.elapsed();
+        let d = start.elapsed();
+        total += d;
+        fastest.record(d);
         black_box(sent);
         // The control thread drains the log queues; not the worker's cost.
         sink.clear();

@@ -143,8 +143,8 @@ mod tests {
             .filter(|(c, _)| *c)
             .map(|(_, b)| memchr_line_split(b).0)
             .sum();
-        // 7 commands + 4 message lines (3 text lines + ".")
-        assert_eq!(client_lines, 7 + 4);
+        // 7 commands + 5 message lines (2 headers, blank line, text, ".")
+        assert_eq!(client_lines as u64, COMMAND_LINES_PER_SESSION + 5);
         let m = message_body(64 * 1024);
         assert!(m.len() >= 60 * 1024 && m.ends_with(b"\r\n.\r\n"));
         assert_eq!(memchr_line_split(b"a\r\nbc\n").0, 2);

@@ -539,8 +539,9 @@ pub fn run_until(
     })?;
     let mut log_config = LoggerConfig::new(sink);
     if let Some(target) = &opts.syslog {
+        // Informational and above: debug lines stay in the log file.
         log_config.syslog = Some(
-            SyslogSender::connect(target, &hostname, 7)
+            SyslogSender::connect(target, &hostname, 6)
                 .map_err(|e| EngineError::Setup(format!("--syslog {target}: {e}")))?,
         );
     }

@@ -6,6 +6,7 @@
 //! This file only parses arguments and dispatches: the engine
 //! (`dataplane::engine`) runs the firewall, `dataplane::control` carries the
 //! commands, `dataplane::lab` owns the namespaces.
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -340,6 +341,8 @@ fn lab_up(args: &LabArgs) -> ExitCode {
         .stdin(std::process::Stdio::null())
         .stdout(sink.0)
         .stderr(sink.1)
+        // Its own process group: the terminal's Ctrl-C is not for it.
+        .process_group(0)
         .spawn();
     let mut child = match spawned {
         Ok(c) => c,

@@ -391,7 +391,7 @@ impl VirtualReassembly {
         let start = u32::from(ip.frag_offset);
         let len = data.len() as u32;
         let end = start + len;
-        let malformed = ip.more_fragments && (len == 0 || len % 8 != 0);
+        let malformed = ip.more_fragments && (len == 0 || len & 7 != 0);
 
         self.expire(now_ns);
         let key = DatagramKey {
@@ -750,7 +750,7 @@ mod tests {
         let orig = datagram(22, 3000);
         // A second, different last fragment.
         let last = fragment(&orig, 2000, &orig[34 + 2000..], false);
-        let other_last = fragment(&orig, 2008, &[1; 8], false);
+        let other_last = fragment(&orig, 3000, &[1; 8], false);
         assert_eq!(t.offer(0, &last, &info(&last)), Offer::Held);
         assert_eq!(
             t.offer(0, &other_last, &info(&other_last)),

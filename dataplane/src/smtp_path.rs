@@ -230,6 +230,9 @@ pub struct SmtpWorker {
     counters: StreamCounters,
     stats: SmtpStats,
     scratch: Box<[u8]>,
+    /// The new bytes of a segment as the sender sent them, before the inspector rewrote
+    /// them in place (to tell the stream layer which stored bytes are edits).
+    original: Box<[u8]>,
 }
 
 impl std::fmt::Debug for SmtpWorker {
@@ -310,6 +313,7 @@ impl SmtpWorker {
             counters: StreamCounters::default(),
             stats: SmtpStats::default(),
             scratch: vec![0u8; RELEASE_BUFFER_LEN].into_boxed_slice(),
+            original: vec![0u8; RELEASE_BUFFER_LEN].into_boxed_slice(),
         }
     }
 
@@ -448,6 +452,7 @@ impl SmtpWorker {
             counters,
             stats,
             scratch,
+            original,
             ..
         } = self;
         let s = &mut sessions[i];
@@ -523,6 +528,7 @@ impl SmtpWorker {
             pool,
             counters,
             stats,
+            original,
             from,
             a,
             &mut frame[..end],
@@ -583,6 +589,7 @@ impl SmtpWorker {
                 pool,
                 counters,
                 stats,
+                original,
                 from,
                 r.arrival(now_ms, limit),
                 rf,
@@ -646,6 +653,7 @@ fn judge(
     pool: &mut StreamPool,
     counters: &mut StreamCounters,
     stats: &mut SmtpStats,
+    original: &mut [u8],
     from: Side,
     a: Arrival,
     frame: &mut [u8],
@@ -658,22 +666,46 @@ fn judge(
     };
     let payload = &mut frame[a.payload_at..a.payload_at + a.payload_len];
     let new = &mut payload[p.new_range()];
+    let kept = new.len().min(original.len());
+    original[..kept].copy_from_slice(&new[..kept]);
     let v = match from {
         Side::Initiator => inspector.handle_client(new, stats),
         Side::Responder => inspector.handle_server(new, stats),
     };
+    // The bytes the inspector rewrote (one covering range per segment), so that an honest
+    // retransmission of a masked line is not taken for a mismatch (§11 rule 2).
+    let forwarded = v.forward.min(kept);
+    let edited = original[..forwarded]
+        .iter()
+        .zip(&new[..forwarded])
+        .position(|(o, n)| o != n)
+        .map(|first| {
+            let last = original[..forwarded]
+                .iter()
+                .zip(&new[..forwarded])
+                .rposition(|(o, n)| o != n)
+                .unwrap_or(first);
+            (first, last + 1)
+        });
+    let new_seq = p.new_seq();
     let offending_end = match from {
         Side::Initiator => a.seq + a.payload_len as u32,
         Side::Responder => sess.stream(Side::Initiator).next_seq(),
     };
     match v.action {
-        Action::Continue => match sess.commit(pool, counters, from, p, payload, v.forward) {
-            SegmentVerdict::Forward(f) => Judged::Forward(f, true),
-            SegmentVerdict::Drop(r) => Judged::Nothing(Some(drop_reason(r))),
-            SegmentVerdict::Queued | SegmentVerdict::Inspect(_) => {
-                Judged::Nothing(Some(DropReason::StreamWithheld))
+        Action::Continue => {
+            let committed = sess.commit(pool, counters, from, p, payload, v.forward);
+            if let Some((first, end)) = edited {
+                sess.note_edit(from, new_seq + first as u32, new_seq + end as u32);
             }
-        },
+            match committed {
+                SegmentVerdict::Forward(f) => Judged::Forward(f, true),
+                SegmentVerdict::Drop(r) => Judged::Nothing(Some(drop_reason(r))),
+                SegmentVerdict::Queued | SegmentVerdict::Inspect(_) => {
+                    Judged::Nothing(Some(DropReason::StreamWithheld))
+                }
+            }
+        }
         Action::StopInspection => match sess.commit(pool, counters, from, p, payload, v.forward) {
             SegmentVerdict::Forward(f) => Judged::Stop(f),
             _ => Judged::Stop(Forward {
@@ -681,6 +713,7 @@ fn judge(
                 len: 0,
                 fin: false,
                 rewritten: false,
+                mismatch: false,
             }),
         },
         Action::ReplyAndClose { reply, .. } => {
@@ -790,6 +823,7 @@ fn forward_control(frame: &mut [u8], full_len: usize, ip: &Ipv4Info, tcp: &TcpIn
         len: 0,
         fin: tcp.flags.fin(),
         rewritten: false,
+        mismatch: false,
     };
     SmtpVerdict::Forward {
         frame_len: rewrite_frame(frame, full_len, ip, tcp, f, false),

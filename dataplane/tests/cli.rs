@@ -334,6 +334,35 @@ fn two_workers_reload_on_sighup_and_serve_metrics() {
     let sock_s = sock.to_str().unwrap().to_string();
     let port = 19_000 + (std::process::id() % 1000) as u16;
     let metrics = format!("127.0.0.1:{port}");
+    let syslog_port = port + 1000;
+    let syslog = format!("127.0.0.1:{syslog_port}");
+    // A syslog collector in the namespace, until it sees the shutdown line.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let collector_ns = ns.0.clone();
+    let collector = std::thread::spawn(move || {
+        let _guard = dataplane::lab::netns::enter(&collector_ns).expect("enter netns");
+        let sock = std::net::UdpSocket::bind(("127.0.0.1", syslog_port)).expect("bind syslog");
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let _ = ready_tx.send(());
+        let mut got = Vec::new();
+        let start = Instant::now();
+        let mut buf = [0u8; 2048];
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(n) = sock.recv(&mut buf) {
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let done = line.contains("SHUTDOWN");
+                got.push(line);
+                if done {
+                    break;
+                }
+            }
+        }
+        got
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("collector ready");
     let child = Command::new("ip")
         .args(["netns", "exec", &ns.0, BIN, "run", "--config", cfg.path()])
         .args([
@@ -353,6 +382,8 @@ fn two_workers_reload_on_sighup_and_serve_metrics() {
             &sock_s,
             "--metrics",
             &metrics,
+            "--syslog",
+            &syslog,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -401,6 +432,20 @@ fn two_workers_reload_on_sighup_and_serve_metrics() {
     );
     assert!(stderr.contains("%SYS-3-CONFIG_FAILED"), "{stderr}");
     assert!(stderr.contains("line 2, column"), "{stderr}");
+    let datagrams = collector.join().expect("collector");
+    assert!(datagrams.len() >= 4, "{datagrams:?}");
+    assert!(
+        datagrams[0].starts_with("<189>1 "),
+        "local7.notice: {datagrams:?}"
+    );
+    assert!(
+        datagrams[0].contains(" 3640-123 mailguard - RESTART - %SYS-5-RESTART"),
+        "{datagrams:?}"
+    );
+    assert!(
+        datagrams.iter().any(|d| d.contains("%SYS-3-CONFIG_FAILED")),
+        "{datagrams:?}"
+    );
 }
 
 /// Runs `mailguard lab down` on drop (also when the test panics).

@@ -58,6 +58,11 @@ pub struct CompareArgs {
     pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Keep the configuration's half-open thresholds. By default they are raised out of
+    /// the way (the kernel firewall has none, and the seed's one-minute high of 500 new
+    /// sessions per minute would put mailguard in aggressive mode within a second).
+    #[arg(long)]
+    pub keep_thresholds: bool,
     /// Seconds to wait for mailguard's control socket.
     #[arg(long, default_value_t = 10)]
     pub ready_timeout: u64,
@@ -67,6 +72,33 @@ pub struct CompareArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Lines that lift the half-open protections out of a throughput run's way (values are at
+/// the top of the PROPOSED ranges of `cbac-sessions.md` §6; lows first lowered order-safe).
+pub const BENCH_THRESHOLDS: &[&str] = &[
+    "ip inspect max-incomplete high 4294967295",
+    "ip inspect max-incomplete low 4294967294",
+    "ip inspect one-minute high 4294967295",
+    "ip inspect one-minute low 4294967294",
+    "ip inspect tcp max-incomplete host 250 block-time 0",
+];
+
+/// `config` with `BENCH_THRESHOLDS` inserted before its final `end` line (or appended).
+pub fn with_bench_thresholds(config: &str) -> String {
+    let extra: String = BENCH_THRESHOLDS.iter().map(|l| format!("{l}\n")).collect();
+    let lines: Vec<&str> = config.lines().collect();
+    match lines.iter().rposition(|l| l.trim() == "end") {
+        Some(i) => {
+            let mut out = lines[..i].join("\n");
+            out.push('\n');
+            out.push_str(&extra);
+            out.push_str(&lines[i..].join("\n"));
+            out.push('\n');
+            out
+        }
+        None => format!("{config}\n{extra}"),
+    }
 }
 
 /// Workloads of the comparison.
@@ -334,6 +366,11 @@ fn measure_variant(
                     std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?
                 }
                 None => SEED_CFG.to_string(),
+            };
+            let cfg = if a.keep_thresholds {
+                cfg
+            } else {
+                with_bench_thresholds(&cfg)
             };
             Some(
                 Mailguard::start(
@@ -709,6 +746,20 @@ mod tests {
         assert!(t.lines().nth(1).unwrap().contains("per lab cpu-s"), "{t}");
         let svg = chart(&c);
         assert!(svg.matches("<svg").count() == 3);
+    }
+
+    #[test]
+    fn bench_thresholds_go_before_end() {
+        let c = with_bench_thresholds(SEED_CFG);
+        let lines: Vec<&str> = c.lines().collect();
+        let end = lines.iter().rposition(|l| l.trim() == "end").unwrap();
+        assert_eq!(end, lines.len() - 1);
+        assert_eq!(
+            lines[end - 1],
+            "ip inspect tcp max-incomplete host 250 block-time 0"
+        );
+        assert!(c.contains("ip nat inside source static 10.10.10.2 172.22.1.110"));
+        assert!(with_bench_thresholds("hostname x").ends_with("block-time 0\n"));
     }
 
     #[test]

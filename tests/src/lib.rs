@@ -6,3 +6,4 @@ pub mod netlab;
 pub mod netns;
 pub mod rawtcp;
 pub mod smtp_sim;
+pub mod soak;

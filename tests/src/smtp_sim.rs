@@ -553,6 +553,18 @@ impl SmtpSim {
         step
     }
 
+    /// A hand-made server segment (retransmissions, keep-alives): `seq`, `flags`,
+    /// `payload`, acknowledging what the server has received. SND.NXT moves to its end if
+    /// that is further.
+    pub fn server_raw(&mut self, seq: u32, flags: u8, payload: &[u8]) -> Step {
+        let end = seq.wrapping_add(payload.len() as u32);
+        if dist(end, self.s_nxt) > 0 {
+            self.s_nxt = end;
+        }
+        let f = self.server_frame(seq, self.s_rx.next, flags, payload);
+        self.pump(INSIDE, f)
+    }
+
     /// With `server_auto` off: the server now acknowledges and answers what it received.
     pub fn server_flush(&mut self) -> Step {
         let frames = self.server_respond(true);

@@ -1103,3 +1103,69 @@ proptest::proptest! {
         proptest::prop_assert!(sim.c_rx.stream.ends_with(HELO_REPLY));
     }
 }
+
+/// §11 rule 2 on the server side: a retransmission of the EHLO reply (the client had not
+/// acknowledged it) is forwarded with the bytes as first forwarded, i.e. masked; the
+/// inspector does not take it for a second reply.
+#[test]
+fn retransmitted_ehlo_reply_stays_masked() {
+    let mut sim = SmtpSim::esmtp(&[], 40070);
+    sim.prelude();
+    sim.client_auto_ack = false;
+    let rseq = sim.c_rx.next;
+    let step = sim.client_send(b"EHLO client.example.net\r\n");
+    assert_eq!(step.client_payloads(), [EHLO_REPLY_MASKED]);
+    let step = sim.server_raw(rseq, PSH | ACK, EHLO_REPLY);
+    assert_eq!(step.client_payloads(), [EHLO_REPLY_MASKED]);
+    assert_eq!(step.to_client[0].seq, rseq);
+    sim.client_auto_ack = true;
+    exchange(&mut sim, b"MAIL FROM:<a@example.org>\r\n", MAIL_OK);
+    exchange(&mut sim, b"RCPT TO:<b@example.test>\r\n", RCPT_OK);
+    exchange(&mut sim, b"DATA\r\n", DATA_GO);
+    exchange(&mut sim, b"x\r\n.\r\n", QUEUED);
+    let r = sim.lab.report();
+    assert_eq!(r.smtp.ehlo_keywords_masked, 5);
+    assert_eq!(r.smtp.reply_unsolicited, 0);
+    assert_eq!(sim.logs(), no_logs());
+}
+
+/// A retransmitted 250 (the client's ACK was lost) does not desynchronise the reply
+/// queue: in SMTP mode the next command is still answered and pipelined bytes are still
+/// withheld until *their* reply.
+#[test]
+fn retransmitted_reply_does_not_desynchronise_smtp_mode() {
+    let mut sim = smtp(40071);
+    let rseq = sim.c_rx.next;
+    exchange(&mut sim, b"HELO a.example\r\n", HELO_REPLY);
+    let step = sim.server_raw(rseq, PSH | ACK, HELO_REPLY);
+    assert!(step.client_payloads().len() <= 1, "{step:?}");
+    let start = sim.c_nxt;
+    let step = sim.client_send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n");
+    assert_eq!(
+        forwarded(&step),
+        [(start, &b"MAIL FROM:<a@example.org>\r\n"[..])]
+    );
+    assert_eq!(step.client_payloads(), [MAIL_OK]);
+    let step = sim.client_retransmit();
+    assert_eq!(step.server_payloads(), [b"RCPT TO:<b@example.test>\r\n"]);
+    assert_eq!(step.client_payloads(), [RCPT_OK]);
+    assert_eq!(sim.lab.report().smtp.reply_unsolicited, 0);
+    assert_eq!(sim.logs(), no_logs());
+}
+
+/// §11 rule 3: a keep-alive probe (one byte at ACK − 1) is forwarded unchanged and is
+/// not inspected as command text.
+#[test]
+fn keepalive_probe_is_forwarded_uninspected() {
+    let mut sim = smtp(40072);
+    exchange(&mut sim, b"HELO a.example\r\n", HELO_REPLY);
+    let probe_seq = sim.c_nxt - 1;
+    let step = sim.client_raw(probe_seq, ACK, b"\n");
+    assert_eq!(forwarded(&step), [(probe_seq, &b"\n"[..])]);
+    exchange(&mut sim, b"NOOP\r\n", NOOP_REPLY);
+    let r = sim.lab.report();
+    assert_eq!((r.smtp.cmd_lines, r.smtp.cmd_masked), (2, 0));
+    assert_eq!(r.stream.tcp_keepalives, 1);
+    assert_eq!(sim.s_rx.stream, b"HELO a.example\r\nNOOP\r\n");
+    assert_eq!(sim.logs(), no_logs());
+}

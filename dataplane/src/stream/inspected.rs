@@ -117,13 +117,15 @@ pub struct Arrival {
 /// `offset > 0` only when the segment starts below the receiver's cumulative ACK: those
 /// bytes are no longer held, so they are cut rather than forwarded unchecked. Bytes after
 /// `offset + len` are withheld. When `rewritten` is true, stored bytes replaced differing
-/// bytes in the payload (checksum update needed).
+/// bytes in the payload (checksum update needed); `mismatch` says whether they differed
+/// where the inspector had not edited them itself (`tcp_retrans_mismatch`, §11 rule 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Forward {
     pub offset: usize,
     pub len: usize,
     pub fin: bool,
     pub rewritten: bool,
+    pub mismatch: bool,
 }
 
 impl Forward {
@@ -145,6 +147,7 @@ pub struct Pending {
     end: Seq,
     fin: bool,
     rewritten: bool,
+    mismatch: bool,
 }
 
 impl Pending {
@@ -162,6 +165,11 @@ impl Pending {
     /// Stored bytes replaced differing bytes in the old part of the payload.
     pub fn rewritten(&self) -> bool {
         self.rewritten
+    }
+
+    /// Of those, some differed where the inspector had not edited the stored bytes.
+    pub fn mismatch(&self) -> bool {
+        self.mismatch
     }
 }
 
@@ -237,7 +245,16 @@ pub struct InspectedStream {
     /// Out-of-order frames sorted by sequence number; the first `ooo_count` are live.
     ooo: [OooSlot; OOO_SEGMENTS_PER_DIRECTION],
     ooo_count: u8,
+    /// Ranges `[start, end)` of stored bytes the inspector itself rewrote (masking, bare
+    /// CR/LF), in sequence order; the first `edit_count` are live. A retransmission may
+    /// differ from the stored bytes there without being a mismatch (rule 2 compares with
+    /// what the sender sent first).
+    edits: [(Seq, Seq); EDITS_PER_DIRECTION],
+    edit_count: u8,
 }
+
+/// Most inspector-edited ranges remembered per direction; more are merged into the last.
+const EDITS_PER_DIRECTION: usize = 8;
 
 impl InspectedStream {
     /// A stream whose first data byte has sequence number `first` (the sender's ISN + 1).
@@ -251,7 +268,61 @@ impl InspectedStream {
             store: Chain::EMPTY,
             ooo: [OooSlot::default(); OOO_SEGMENTS_PER_DIRECTION],
             ooo_count: 0,
+            edits: [(first, first); EDITS_PER_DIRECTION],
+            edit_count: 0,
         }
+    }
+
+    /// The inspector rewrote the forwarded bytes `[start, end)` (clipped to what is
+    /// stored): a later copy of them that differs only there is no mismatch. Ranges are
+    /// noted in stream order; when the log is full the range joins the last one (which can
+    /// only hide a mismatch, never change what is forwarded).
+    pub fn note_edit(&mut self, start: Seq, end: Seq) {
+        let start = start.max(self.acked);
+        let end = end.min(self.next);
+        if !end.gt(start) {
+            return;
+        }
+        let n = usize::from(self.edit_count);
+        if n > 0 && (n == EDITS_PER_DIRECTION || self.edits[n - 1].1.ge(start)) {
+            let last = &mut self.edits[n - 1];
+            last.1 = last.1.max(end);
+            return;
+        }
+        self.edits[n] = (start, end);
+        self.edit_count += 1;
+    }
+
+    /// Rule 2: overwrites `buf` (the retransmitted bytes from `start`, all stored) with the
+    /// stored bytes. Returns whether any byte changed, and whether one changed where the
+    /// inspector had not rewritten the stored bytes itself (a mismatch).
+    fn restore_old(&self, pool: &StreamPool, start: Seq, buf: &mut [u8]) -> (bool, bool) {
+        let at = start.bytes_after(self.acked) as usize;
+        let end = start + buf.len() as u32;
+        let (mut changed, mut mismatch) = (false, false);
+        let mut pos = 0;
+        for &(es, ee) in &self.edits[..usize::from(self.edit_count)] {
+            let (s, e) = (es.max(start), ee.min(end));
+            if !e.gt(s) {
+                continue;
+            }
+            let s_off = (s.bytes_after(start) as usize).max(pos);
+            let e_off = (e.bytes_after(start) as usize).max(s_off);
+            if s_off > pos && self.store.overwrite(pool, at + pos, &mut buf[pos..s_off]) {
+                changed = true;
+                mismatch = true;
+            }
+            // Edited by the inspector: restored, but a difference is expected.
+            changed |= self
+                .store
+                .overwrite(pool, at + s_off, &mut buf[s_off..e_off]);
+            pos = e_off;
+        }
+        if pos < buf.len() && self.store.overwrite(pool, at + pos, &mut buf[pos..]) {
+            changed = true;
+            mismatch = true;
+        }
+        (changed, mismatch)
     }
 
     /// End of the last byte forwarded to the receiver (the receiver's next expected
@@ -301,6 +372,15 @@ impl InspectedStream {
         let n = upto.bytes_after(self.acked) as usize;
         self.store.pop_front(pool, Budget::Store, n);
         self.acked = upto;
+        let live = usize::from(self.edit_count);
+        let gone = self.edits[..live]
+            .iter()
+            .take_while(|e| e.1.le(upto))
+            .count();
+        if gone > 0 {
+            self.edits.copy_within(gone..live, 0);
+            self.edit_count -= gone as u8;
+        }
     }
 
     /// Judges one arriving segment of this direction. `frame` is the whole frame (it is
@@ -327,6 +407,7 @@ impl InspectedStream {
                 len: 0,
                 fin: false,
                 rewritten: false,
+                mismatch: false,
             });
         }
         if a.seq.gt(self.next) {
@@ -368,6 +449,7 @@ impl InspectedStream {
             len,
             fin,
             rewritten: p.rewritten,
+            mismatch: p.mismatch,
         })
     }
 
@@ -444,6 +526,7 @@ impl InspectedStream {
     /// Returns every pool chunk (session deleted, or reply-and-close).
     pub fn release_all(&mut self, pool: &mut StreamPool) {
         self.store.clear(pool, Budget::Store);
+        self.edit_count = 0;
         for slot in &mut self.ooo[..usize::from(self.ooo_count)] {
             slot.frame.clear(pool, Budget::Ooo);
         }
@@ -536,6 +619,7 @@ impl InspectedStream {
             len,
             fin: a.fin,
             rewritten: false,
+            mismatch: false,
         };
         if self.fin_forwarded {
             if end.gt(self.fin_seq) {
@@ -567,6 +651,7 @@ impl InspectedStream {
                     len: 0,
                     fin: true,
                     rewritten: false,
+                    mismatch: false,
                 });
             }
             return self.drop(counters, StreamDropReason::AlreadyAcked);
@@ -576,14 +661,12 @@ impl InspectedStream {
         let old_start = a.seq.max(self.acked);
         let old_end = end.min(self.next);
         let old_len = old_end.bytes_after(old_start) as usize;
-        let mut rewritten = false;
+        let (mut rewritten, mut mismatch) = (false, false);
         if old_len > 0 {
-            let at = old_start.bytes_after(self.acked) as usize;
-            rewritten = self
-                .store
-                .overwrite(pool, at, &mut payload[offset..offset + old_len]);
+            (rewritten, mismatch) =
+                self.restore_old(pool, old_start, &mut payload[offset..offset + old_len]);
             counters.tcp_retrans_bytes_restored += old_len as u64;
-            if rewritten {
+            if mismatch {
                 counters.tcp_retrans_mismatch += 1;
             }
         }
@@ -615,6 +698,7 @@ impl InspectedStream {
             end,
             fin: a.fin,
             rewritten,
+            mismatch,
         };
         if new_len > 0 {
             return SegmentVerdict::Inspect(pending);
@@ -678,6 +762,43 @@ mod tests {
             StreamPool::new(64 * 1024, 64 * 1024),
             StreamCounters::default(),
         )
+    }
+
+    /// A retransmission of a line the inspector masked differs from the stored (masked)
+    /// bytes only where it masked them: restored, checksum flagged, but no mismatch; a
+    /// change outside the edit is still one. ACKs drop the edit log with the bytes.
+    #[test]
+    fn inspector_edits_are_not_mismatches() {
+        let s = 0xFFFF_FFFC;
+        let (mut st, mut pool, mut c) = setup(s);
+        let line = b"EXPN root\r\nNOOP\r\n";
+        let mut f = frame(line);
+        let SegmentVerdict::Inspect(p) =
+            st.on_segment(&mut pool, &mut c, arrival(0, s, 17), &mut f)
+        else {
+            panic!("new bytes are inspected");
+        };
+        f[HDR..HDR + 9].copy_from_slice(b"XXXXXXXXX");
+        let v = st.commit(&mut pool, &mut c, p, &f[HDR..], 17);
+        assert!(matches!(v, SegmentVerdict::Forward(fw) if fw.len == 17));
+        st.note_edit(Seq(s), Seq(s) + 9);
+        let (v, fwd) = deliver(&mut st, &mut pool, &mut c, arrival(1, s, 17), line, None);
+        assert_eq!(fwd, b"XXXXXXXXX\r\nNOOP\r\n");
+        assert!(matches!(v, SegmentVerdict::Forward(fw) if fw.rewritten && !fw.mismatch));
+        assert_eq!(c.tcp_retrans_mismatch, 0);
+        let (v, fwd) = deliver(
+            &mut st,
+            &mut pool,
+            &mut c,
+            arrival(2, s, 17),
+            b"EXPN root\r\nQUIT\r\n",
+            None,
+        );
+        assert_eq!(fwd, b"XXXXXXXXX\r\nNOOP\r\n");
+        assert!(matches!(v, SegmentVerdict::Forward(fw) if fw.mismatch));
+        assert_eq!(c.tcp_retrans_mismatch, 1);
+        st.on_ack(&mut pool, Seq(s) + 11);
+        assert_eq!(st.edit_count, 0);
     }
 
     #[test]
@@ -1041,7 +1162,8 @@ mod tests {
                 offset: 2,
                 len: 0,
                 fin: true,
-                rewritten: false
+                rewritten: false,
+                mismatch: false
             })
         );
     }

@@ -106,11 +106,17 @@ impl InspectedSession {
                     expected,
                 });
             }
-            SegmentVerdict::Forward(f) if f.rewritten => self.note_mismatch(from),
-            SegmentVerdict::Inspect(p) if p.rewritten() => self.note_mismatch(from),
+            SegmentVerdict::Forward(f) if f.mismatch => self.note_mismatch(from),
+            SegmentVerdict::Inspect(p) if p.mismatch() => self.note_mismatch(from),
             _ => {}
         }
         verdict
+    }
+
+    /// The inspector rewrote the forwarded bytes `[start, end)` of `from`
+    /// ([`InspectedStream::note_edit`]).
+    pub fn note_edit(&mut self, from: Side, start: Seq, end: Seq) {
+        self.streams[from.index()].note_edit(start, end);
     }
 
     /// Completes an `Inspect` verdict ([`InspectedStream::commit`]).

@@ -1,0 +1,279 @@
+//! Soak and inspection-cost helpers (issue 5): a recording SMTP server and a
+//! mixed SMTP client (both Python asyncio scripts, embedded here and written
+//! into the lab's scratch directory), postfix's `smtp-source` with a
+//! pre-formatted message whose body hash is known in advance, parsers for
+//! what both ends recorded, and the firewall's CPU time from `/proc`.
+//!
+//! Why Python for the mix: thousands of concurrent sessions with illegal
+//! verbs, pipelined groups and RST aborts need a scriptable client; why
+//! `smtp-source` as well: it is the standard, independent load tool, so the
+//! firewall is not only tested against our own SMTP code.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::netlab::FirewallLab;
+
+/// The recording server (`server.py ADDR PORT RECORD_FILE`).
+pub const SERVER_PY: &str = include_str!("soak/server.py");
+/// The mixed client (`client.py HOST PORT SESSIONS CONCURRENCY MODE SEED OUT`).
+pub const CLIENT_PY: &str = include_str!("soak/client.py");
+
+/// Path of postfix's load generator.
+pub const SMTP_SOURCE: &str = "/usr/sbin/smtp-source";
+
+/// Whether postfix's `smtp-source` is installed.
+pub fn smtp_source_available() -> bool {
+    Path::new(SMTP_SOURCE).exists()
+}
+
+/// Reads a `usize` from the environment, or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// One delivered message: (tag, sha256 hex, body length).
+pub type MessageKey = (String, String, usize);
+
+/// What the recording server wrote.
+#[derive(Debug, Default, Clone)]
+pub struct ServerReport {
+    /// Delivered messages and how often each was delivered.
+    pub messages: BTreeMap<MessageKey, usize>,
+    /// Connections that ended (any way).
+    pub connections: usize,
+    /// Connections that ended with a reset or an error.
+    pub resets: usize,
+    /// Command lines the server did not recognise (masked illegal verbs).
+    pub unknown_commands: usize,
+    /// Illegal verbs that reached the server in clear (must stay 0).
+    pub clear_illegal: usize,
+}
+
+impl ServerReport {
+    /// Total number of delivered messages.
+    pub fn message_count(&self) -> usize {
+        self.messages.values().sum()
+    }
+}
+
+/// Parses the server's record file.
+pub fn parse_server(text: &str) -> ServerReport {
+    let mut r = ServerReport::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f.first().copied() {
+            Some("MSG") if f.len() == 4 => {
+                let key = (f[1].to_owned(), f[2].to_owned(), f[3].parse().unwrap_or(0));
+                *r.messages.entry(key).or_default() += 1;
+            }
+            Some("CONN") if f.len() == 6 => {
+                r.connections += 1;
+                r.unknown_commands += f[3].parse::<usize>().unwrap_or(0);
+                r.clear_illegal += f[4].parse::<usize>().unwrap_or(0);
+                if f[5] == "reset" {
+                    r.resets += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// What the mixed client wrote.
+#[derive(Debug, Default, Clone)]
+pub struct ClientReport {
+    /// Messages the server confirmed with 250, as the client computed them.
+    pub messages: BTreeMap<MessageKey, usize>,
+    /// Failed sessions (index, kind, reason).
+    pub failures: Vec<String>,
+    /// Sessions that completed every step.
+    pub sessions: usize,
+    /// Illegal command lines sent (each expected to reach the server masked).
+    pub illegal_sent: usize,
+    /// Messages sent in a pipelined group.
+    pub pipelined: usize,
+    /// Sessions ended with a reset instead of QUIT.
+    pub aborted: usize,
+    /// EHLO replies seen with PIPELINING kept and STARTTLS masked.
+    pub ehlo_masked: usize,
+    /// Whether the summary line was present (the client ran to the end).
+    pub complete: bool,
+}
+
+/// Parses the client's output file.
+pub fn parse_client(text: &str) -> ClientReport {
+    let mut r = ClientReport::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        match f.first().copied() {
+            Some("MSG") if f.len() == 4 => {
+                let key = (f[1].to_owned(), f[2].to_owned(), f[3].parse().unwrap_or(0));
+                *r.messages.entry(key).or_default() += 1;
+            }
+            Some("FAIL") => r.failures.push(line.to_owned()),
+            Some("STATS") if f.len() == 6 => {
+                let n: Vec<usize> = f[1..].iter().map(|v| v.parse().unwrap_or(0)).collect();
+                r.sessions = n[0];
+                r.illegal_sent = n[1];
+                r.pipelined = n[2];
+                r.aborted = n[3];
+                r.ehlo_masked = n[4];
+                r.complete = true;
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+/// A pre-formatted message for `smtp-source -F`: the file to write and the
+/// body the server must receive (smtp-source appends CRLF to every line and
+/// one empty line at the end).
+pub fn source_message(tag: &str, payload_lines: usize) -> (String, Vec<u8>) {
+    let mut lines = vec![
+        format!("X-Soak-Id: {tag}"),
+        format!("Subject: smtp-source {tag}"),
+        String::new(),
+    ];
+    for i in 0..payload_lines {
+        match i % 7 {
+            0 => lines.push(format!(".leading dot {i}")),
+            3 => lines.push(".".to_owned()),
+            _ => lines.push(format!("line {i} {}", "La de da de da ".repeat(i % 9))),
+        }
+    }
+    let file: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut body: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\r\n").into_bytes()).collect();
+    body.extend_from_slice(b"\r\n");
+    (file, body)
+}
+
+/// sha256 (hex) of `bytes`, computed by Python's hashlib (the same
+/// implementation the server uses; the workspace has no sha2 crate).
+pub fn sha256_hex(dir: &Path, bytes: &[u8]) -> String {
+    let path = dir.join("hash-input.bin");
+    std::fs::write(&path, bytes).expect("write hash input");
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The mailguard process in the firewall namespace.
+pub fn firewall_pid(fw: &FirewallLab) -> Option<u32> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", &fw.lab.ns.fw])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == "mailguard")
+                .unwrap_or(false)
+        })
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times.
+pub fn clock_ticks() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// User + system CPU ticks of a process (all its threads).
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`, which may contain spaces: state is field 3,
+    // utime field 14, stime field 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Number of sessions listed by `show ip inspect session` (lines with `=>`).
+pub fn session_lines(show: &str) -> usize {
+    show.lines().filter(|l| l.contains("=>")).count()
+}
+
+/// Median of a non-empty slice (sorted copy; mean of the middle two).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_server_records() {
+        let r = parse_server(
+            "READY\nMSG c1-0-0 abcd 12\nMSG c1-0-0 abcd 12\nCONN 1.2.3.4 2 3 0 quit\n\
+             CONN 1.2.3.4 0 0 1 reset\ngarbage\n",
+        );
+        assert_eq!(r.message_count(), 2);
+        assert_eq!(r.connections, 2);
+        assert_eq!(r.resets, 1);
+        assert_eq!(r.unknown_commands, 3);
+        assert_eq!(r.clear_illegal, 1);
+    }
+
+    #[test]
+    fn parses_client_output() {
+        let r = parse_client("MSG t h 5\nFAIL 3 plain boom\nSTATS 9 4 2 1 3\n");
+        assert_eq!(r.messages.len(), 1);
+        assert_eq!(r.failures, vec!["FAIL 3 plain boom".to_owned()]);
+        assert_eq!((r.sessions, r.illegal_sent, r.pipelined), (9, 4, 2));
+        assert_eq!((r.aborted, r.ehlo_masked, r.complete), (1, 3, true));
+        assert!(!parse_client("MSG t h 5\n").complete);
+    }
+
+    #[test]
+    fn source_message_body_is_crlf_with_trailing_empty_line() {
+        let (file, body) = source_message("s", 2);
+        assert_eq!(
+            file,
+            "X-Soak-Id: s\nSubject: smtp-source s\n\n.leading dot 0\nline 1 La de da de da \n"
+        );
+        assert!(body.ends_with(b"line 1 La de da de da \r\n\r\n"));
+        assert_eq!(body.len(), file.len() + 5 + 1);
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn counts_session_lines() {
+        let show = "Established Sessions\n Session 1 (1.1.1.1:1)=>(2.2.2.2:25) smtp SIS_OPEN\n";
+        assert_eq!(session_lines(show), 1);
+        assert_eq!(session_lines(""), 0);
+    }
+}
