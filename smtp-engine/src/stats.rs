@@ -7,7 +7,8 @@ use crate::signatures::Signature;
 /// Per-worker SMTP inspection counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SmtpStats {
-    /// Inspectors created (`smtp_sessions`).
+    /// Inspectors created (`smtp_sessions`); incremented by the caller when it
+    /// creates one ([`crate::Inspector::new`] takes no stats).
     pub sessions: u64,
     /// Complete client command lines inspected (AUTH continuation lines excluded).
     pub cmd_lines: u64,

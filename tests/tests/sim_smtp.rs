@@ -1169,3 +1169,23 @@ fn keepalive_probe_is_forwarded_uninspected() {
     assert_eq!(sim.s_rx.stream, b"HELO a.example\r\nNOOP\r\n");
     assert_eq!(sim.logs(), no_logs());
 }
+
+/// D2 with a lost ACK: the client retransmits `EXPN root\r\n` unchanged; the copy is
+/// forwarded masked like the first (first copy wins) and, since the client sent the same
+/// bytes again, it is no mismatch: no `TCP_OVERLAP_MISMATCH`, no second SMTP log.
+#[test]
+fn d2_honest_retransmission_of_a_masked_line() {
+    let mut sim = smtp(40112);
+    sim.server_auto = false;
+    let s = sim.c_nxt;
+    let step = sim.client_send(b"EXPN root\r\n");
+    assert_eq!(forwarded(&step), [(s, &b"XXXXXXXXX\r\n"[..])]);
+    let step = sim.client_raw(s, PSH | ACK, b"EXPN root\r\n");
+    assert_eq!(forwarded(&step), [(s, &b"XXXXXXXXX\r\n"[..])]);
+    sim.server_auto = true;
+    let step = sim.server_flush();
+    assert_eq!(step.client_payloads(), [UNRECOGNIZED]);
+    let r = sim.lab.report();
+    assert_eq!((r.stream.tcp_retrans_mismatch, r.smtp.cmd_masked), (0, 1));
+    assert_eq!(sim.logs(), [invalid_command("EXPN", 11, 40112)]);
+}

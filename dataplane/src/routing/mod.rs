@@ -25,8 +25,8 @@
 //! cache and its pending queue, `local.rs` the local stack. Every item is re-exported here,
 //! so `crate::routing::X` is the one public path.
 //!
-//! Sans-IO: `now` is a [`Duration`] on the caller's monotonic clock; nothing here reads a
-//! clock or touches the OS.
+//! Sans-IO: `now` is a [`Duration`](std::time::Duration) on the caller's monotonic clock;
+//! nothing here reads a clock or touches the OS.
 
 mod local;
 mod neighbour;

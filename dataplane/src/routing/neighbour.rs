@@ -171,7 +171,7 @@ impl NeighbourTable {
     /// Resolves `next_hop` on `iface` for `frame` (a whole Ethernet frame ready to send but
     /// for its destination MAC). Known → the MAC; otherwise the frame is copied into the
     /// pending queue if there is room, and the caller is told whether to send a who-has
-    /// (build it with [`Interface::arp_request`]).
+    /// (build it with [`Interface::arp_request`](super::Interface::arp_request)).
     pub fn resolve(
         &mut self,
         now: Duration,
