@@ -283,10 +283,25 @@ fn lab(args: LabArgs) -> ExitCode {
         LabAction::Up => lab_up(&args),
         LabAction::Down => lab_down(&args.id),
         LabAction::Demo => {
-            eprintln!(
-                "mailguard: lab demo not available in this build (use `mailguard lab up`, then `mailguard show ...`)"
-            );
-            ExitCode::FAILURE
+            let opts = dataplane::lab::demo::DemoOptions {
+                id: args.id.clone(),
+                workers: args.workers,
+                config: args.config.clone(),
+                control: args.control.clone(),
+            };
+            let result = std::env::current_exe()
+                .map_err(|e| format!("cannot find this program: {e}"))
+                .and_then(|exe| {
+                    dataplane::lab::demo::run_demo(&opts, &exe, &mut std::io::stdout().lock())
+                        .map_err(|e| e.to_string())
+                });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mailguard: lab demo failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

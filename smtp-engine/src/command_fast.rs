@@ -18,25 +18,6 @@ use crate::signatures::{RcptLocalPart, Signature};
 use crate::stats::SmtpStats;
 use crate::verbs::{self, Verb, ALL_VERBS};
 
-/// Argument byte classes: CR or a forbidden control byte (`CLASS_BAD`), `|`.
-const CLASS_BAD: u8 = 1;
-const CLASS_PIPE: u8 = 2;
-
-const fn build_class() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        if b == b'\r' as usize || framing::is_forbidden(b as u8) {
-            t[b] = CLASS_BAD;
-        }
-        b += 1;
-    }
-    t[b'|' as usize] = CLASS_PIPE;
-    t
-}
-
-static ARG_CLASS: [u8; 256] = build_class();
-
 const SIG_VERBS: u32 = Verb::Wiz.bit() | Verb::Debug.bit() | Verb::Expn.bit() | Verb::Vrfy.bit();
 
 impl Inspector {
@@ -53,27 +34,35 @@ impl Inspector {
             return None;
         }
         let rest = &buf[start..];
-        let lf = framing::find_byte(b'\n', rest)?;
-        let cr = lf > 0 && rest[lf - 1] == b'\r';
-        let content = &rest[..lf - usize::from(cr)];
+        // One SWAR pass: the LF, and whether the content holds a bare CR, a
+        // forbidden byte, a pipe or anything not printable. A bad byte in the
+        // verb would fail the verb match anyway, so the whole content counts.
+        let scan = framing::scan_command_line(rest)?;
+        let lf = scan.lf;
+        let content = &rest[..lf - usize::from(scan.cr)];
         let total = lf + 1;
-        if total > LIMIT_ESMTP_PATH as usize {
+        if total > LIMIT_ESMTP_PATH as usize || scan.bad {
             return None;
         }
-        // The verb: up to the first SP.
-        let sp = content
-            .iter()
-            .take(verbs::MAX_VERB + 1)
-            .position(|&b| b == b' ');
-        let vlen = sp.unwrap_or(content.len());
-        if vlen == 0 || vlen > verbs::MAX_VERB {
-            return None;
-        }
-        let mut cands = ALL_VERBS;
-        for (p, &b) in content[..vlen].iter().enumerate() {
-            cands = verbs::step(cands, p, b);
-        }
-        let complete = verbs::exact(cands, vlen);
+        // The verb: up to the first SP. Four-letter verbs by one word compare.
+        let (sp, complete) = match verb4(content) {
+            Some(bit) => ((content.len() > 4).then_some(4), bit),
+            None => {
+                let sp = content
+                    .iter()
+                    .take(verbs::MAX_VERB + 1)
+                    .position(|&b| b == b' ');
+                let vlen = sp.unwrap_or(content.len());
+                if vlen == 0 || vlen > verbs::MAX_VERB {
+                    return None;
+                }
+                let mut cands = ALL_VERBS;
+                for (p, &b) in content[..vlen].iter().enumerate() {
+                    cands = verbs::step(cands, p, b);
+                }
+                (sp, verbs::exact(cands, vlen))
+            }
+        };
         // Signature verbs take the streaming path, except VRFY while I2 is off.
         let quiet_vrfy =
             complete == Verb::Vrfy.bit() && !self.sigs.contains(Signature::I2Reconnaissance);
@@ -82,12 +71,7 @@ impl Inspector {
         }
         let verb = Verb::from_bits(complete & self.allowed)?;
         let args = sp.map_or(&content[..0], |s| &content[s + 1..]);
-        // Framing: no bare CR, no forbidden byte; note pipes and 8-bit bytes.
-        let class = args.iter().fold(0u8, |m, &b| m | ARG_CLASS[b as usize]);
-        if class & CLASS_BAD != 0 {
-            return None;
-        }
-        let pipe = class & CLASS_PIPE != 0;
+        let pipe = scan.pipe;
         let esmtp = self.mode == Mode::Esmtp;
         let limit = match verb {
             Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml | Verb::Rcpt if esmtp => {
@@ -103,7 +87,7 @@ impl Inspector {
             Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
                 if self.sigs.contains(Signature::I1SmailAttack)
                     || (self.sigs.contains(Signature::F2InvalidSender) && pipe)
-                    || (esmtp && !quick_args_valid(ArgKind::Mail, args)) =>
+                    || (esmtp && !quick_args_valid(ArgKind::Mail, args, scan.printable)) =>
             {
                 return None;
             }
@@ -114,14 +98,14 @@ impl Inspector {
                 if self.sigs.contains(Signature::F4DecodeAlias) && RcptLocalPart::matches(args) {
                     return None;
                 }
-                if esmtp && !quick_args_valid(ArgKind::Rcpt, args) {
+                if esmtp && !quick_args_valid(ArgKind::Rcpt, args, scan.printable) {
                     return None;
                 }
             }
             _ => {}
         }
         // Accepted: the same bookkeeping as the streaming path's line end.
-        if !cr {
+        if !scan.cr {
             stats.bare_lf_cmd += 1;
         }
         stats.cmd_lines += 1;
@@ -132,11 +116,50 @@ impl Inspector {
     }
 }
 
+/// A four-letter verb as one little-endian word with every byte's `0x20` bit
+/// set. For letters this is exactly ASCII case folding: `b | 0x20 == l` only
+/// for `b` = `l` or its upper case.
+const fn key4(name: &[u8]) -> u32 {
+    u32::from_le_bytes([name[0], name[1], name[2], name[3]]) | 0x2020_2020
+}
+
+const fn build_verb4() -> [(u32, u32); 17] {
+    let mut t = [(0u32, 0u32); 17];
+    let mut n = 0;
+    let mut i = 0;
+    while i < verbs::VERBS.len() {
+        let (v, name) = verbs::VERBS[i];
+        if name.len() == 4 {
+            t[n] = (key4(name), v.bit());
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == 17);
+    t
+}
+
+/// Every four-letter verb (all letters) with its bit, in table order.
+static VERB4: [(u32, u32); 17] = build_verb4();
+
+/// The verb bit of a line starting with a four-letter verb followed by SP or
+/// the line end; `None` = not such a line (the byte automaton decides).
+#[inline]
+fn verb4(content: &[u8]) -> Option<u32> {
+    let (head, tail) = content.split_first_chunk::<4>()?;
+    if tail.first().is_some_and(|&b| b != b' ') {
+        return None;
+    }
+    let k = u32::from_le_bytes(*head) | 0x2020_2020;
+    VERB4.iter().find(|e| e.0 == k).map(|e| e.1)
+}
+
 /// Is this MAIL/RCPT argument list certainly valid for the streaming parser?
 /// Only the ordinary form is recognised: `FROM:`/`TO:`, optional SP, `<path>`
 /// of printable ASCII without quotes, then known parameters whose values need
 /// no hex escapes. `false` means "let the streaming parser decide".
-fn quick_args_valid(kind: ArgKind, args: &[u8]) -> bool {
+/// `printable`: the caller already knows every byte of `args` is printable ASCII.
+fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
     let pfx: &[u8] = if kind == ArgKind::Mail {
         b"FROM:"
     } else {
@@ -155,7 +178,9 @@ fn quick_args_valid(kind: ArgKind, args: &[u8]) -> bool {
     let Some(close) = memchr::memchr2(b'>', b'"', rest) else {
         return false;
     };
-    if rest[close] != b'>' || !rest[1..close].iter().all(|b| (0x20..0x7F).contains(b)) {
+    if rest[close] != b'>'
+        || !(printable || rest[1..close].iter().all(|b| (0x20..0x7F).contains(b)))
+    {
         return false;
     }
     rest = &rest[close + 1..];
@@ -257,30 +282,67 @@ mod tests {
     fn quick_validator_accepts_only_ordinary_forms() {
         assert!(quick_args_valid(
             ArgKind::Mail,
-            b"FROM:<a@b> SIZE=1 BODY=8BITMIME RET=HDRS ENVID=QQ1 AUTH=<>"
+            b"FROM:<a@b> SIZE=1 BODY=8BITMIME RET=HDRS ENVID=QQ1 AUTH=<>",
+            false
         ));
         assert!(quick_args_valid(
             ArgKind::Rcpt,
-            b"TO:<b@x> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@x"
+            b"TO:<b@x> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@x",
+            false
         ));
-        assert!(quick_args_valid(ArgKind::Mail, b"from: <>"));
+        assert!(quick_args_valid(ArgKind::Mail, b"from: <>", false));
         assert!(!quick_args_valid(
             ArgKind::Mail,
-            b"FROM:<a@b> SIZE=1 SIZE=2"
+            b"FROM:<a@b> SIZE=1 SIZE=2",
+            false
         ));
-        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> SMTPUTF8"));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> SMTPUTF8", false));
         assert!(!quick_args_valid(
             ArgKind::Rcpt,
-            b"TO:<b@x> NOTIFY=NEVER,DELAY"
+            b"TO:<b@x> NOTIFY=NEVER,DELAY",
+            false
         ));
         assert!(!quick_args_valid(
             ArgKind::Rcpt,
-            b"TO:<b@x> NOTIFY=DELAY,NEVER"
+            b"TO:<b@x> NOTIFY=DELAY,NEVER",
+            false
         ));
-        assert!(quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> NOTIFY=NEVER"));
-        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<\"a b\"@x>"));
-        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:a@b"));
-        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> ENVID=a+2B"));
-        assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> SIZE=1"));
+        assert!(quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> NOTIFY=NEVER", false));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<\"a b\"@x>", false));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:a@b", false));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> ENVID=a+2B", false));
+        assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> SIZE=1", false));
+        assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b\t@x>", false));
+    }
+
+    #[test]
+    fn verb_words_match_the_automaton() {
+        for line in [
+            &b"MAIL FROM:<a@b>"[..],
+            b"mail",
+            b"RcPt TO:<x>",
+            b"QUIT",
+            b"DATA ",
+            b"EXPN x",
+            b"MAILX",
+            b"MAI",
+            b"M@IL x",
+            b"WIZ x",
+            b"STARTTLS",
+            b"NOOP\tx",
+            b"rset",
+            b"BdAt 1",
+        ] {
+            let vlen = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+            let mut c = ALL_VERBS;
+            for (p, &b) in line[..vlen].iter().enumerate() {
+                c = verbs::step(c, p, b);
+            }
+            let want = verbs::exact(c, vlen);
+            match verb4(line) {
+                Some(bit) => assert_eq!(bit, want, "{line:?}"),
+                None => assert!(vlen != 4 || want == 0, "{line:?}"),
+            }
+        }
     }
 }

@@ -47,6 +47,127 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero iff some byte of `w` is zero (exact as a yes/no answer).
+#[inline(always)]
+const fn has_zero(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// Non-zero iff some byte of `w` is below `0x20` (exact as a yes/no answer).
+#[inline(always)]
+const fn has_control(w: u64) -> u64 {
+    w.wrapping_sub(ONES * 0x20) & !w & HIGHS
+}
+
+/// Offset of the first LF in `hay`, eight bytes at a time (SWAR): reply and
+/// command lines are too short for `memchr`'s SIMD set-up to pay off.
+#[inline]
+pub(crate) fn find_lf(hay: &[u8]) -> Option<usize> {
+    let mut words = hay.chunks_exact(8);
+    let mut base = 0;
+    for w in words.by_ref() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let z = has_zero(x ^ (ONES * u64::from(b'\n')));
+        if z != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards).
+            return Some(base + (z.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|k| base + k)
+}
+
+/// What [`scan_command_line`] learnt about a complete command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LineScan {
+    /// Offset of the terminating LF.
+    pub(crate) lf: usize,
+    /// The LF is preceded by CR (the CR is the terminator, not content).
+    pub(crate) cr: bool,
+    /// The content holds a bare CR or a forbidden byte (§2.3).
+    pub(crate) bad: bool,
+    /// The content holds a `|`.
+    pub(crate) pipe: bool,
+    /// Every content byte is printable ASCII (`0x20..=0x7E`).
+    pub(crate) printable: bool,
+}
+
+/// One pass over a command line held whole in `hay`: find its LF and classify
+/// its content (everything before the LF, or before a CR right before it).
+/// Eight bytes at a time; a word holding a control byte (normally only the
+/// one with the CRLF) is classified byte by byte. `None` if there is no LF.
+#[inline]
+pub(crate) fn scan_command_line(hay: &[u8]) -> Option<LineScan> {
+    let mut pipe = 0u64;
+    let mut odd = 0u64;
+    let mut bad = false;
+    let mut words = hay.chunks_exact(8);
+    let mut base = 0;
+    for w in words.by_ref() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if has_control(x) == 0 {
+            pipe |= has_zero(x ^ (ONES * u64::from(b'|')));
+            // DEL is forbidden (and so not printable); 8-bit bytes are only not printable.
+            let del = has_zero(x ^ (ONES * 0x7F));
+            bad |= del != 0;
+            odd |= (x & HIGHS) | del;
+        } else {
+            for (k, &b) in w.iter().enumerate() {
+                if let Some(s) = classify_byte(hay, base + k, b, &mut bad, &mut pipe, &mut odd) {
+                    return Some(s);
+                }
+            }
+        }
+        base += 8;
+    }
+    for (k, &b) in words.remainder().iter().enumerate() {
+        if let Some(s) = classify_byte(hay, base + k, b, &mut bad, &mut pipe, &mut odd) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// One byte of [`scan_command_line`]'s slow lane; `Some` at the LF.
+#[inline(always)]
+fn classify_byte(
+    hay: &[u8],
+    at: usize,
+    b: u8,
+    bad: &mut bool,
+    pipe: &mut u64,
+    odd: &mut u64,
+) -> Option<LineScan> {
+    match b {
+        b'\n' => {
+            let cr = at > 0 && hay[at - 1] == b'\r';
+            return Some(LineScan {
+                lf: at,
+                cr,
+                bad: *bad,
+                pipe: *pipe != 0,
+                printable: *odd == 0 && !*bad,
+            });
+        }
+        // A CR is content (a bare CR) unless the LF follows it.
+        b'\r' => *bad |= hay.get(at + 1) != Some(&b'\n'),
+        b'|' => *pipe = 1,
+        0x20..=0x7E => {}
+        _ => {
+            *odd = 1;
+            *bad |= is_forbidden(b);
+        }
+    }
+    None
+}
+
 /// Command-line length limits including the terminator (spec §2.3).
 pub(crate) const LIMIT_DEFAULT: u32 = 512;
 /// ESMTP MAIL/RCPT/SAML/SEND/SOML lines.
@@ -83,5 +204,57 @@ mod tests {
             }
             assert_eq!(find_byte(b'\n', &vec![b'a'; len]), None);
         }
+    }
+
+    /// Byte-by-byte reference for [`scan_command_line`].
+    fn scan_naive(hay: &[u8]) -> Option<LineScan> {
+        let lf = hay.iter().position(|&b| b == b'\n')?;
+        let cr = lf > 0 && hay[lf - 1] == b'\r';
+        let content = &hay[..lf - usize::from(cr)];
+        Some(LineScan {
+            lf,
+            cr,
+            bad: content.iter().any(|&b| b == b'\r' || is_forbidden(b)),
+            pipe: content.contains(&b'|'),
+            printable: content.iter().all(|b| (0x20..=0x7E).contains(b)),
+        })
+    }
+
+    #[test]
+    fn swar_scans_agree_with_byte_loops() {
+        let specials = [b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a'];
+        for len in 0..40usize {
+            for at in 0..len {
+                for &x in &specials {
+                    for &y in &specials {
+                        let mut v = vec![b'm'; len];
+                        v[at] = x;
+                        v[(at * 7 + 3) % len] = y;
+                        assert_eq!(
+                            find_lf(&v),
+                            v.iter().position(|&b| b == b'\n'),
+                            "{v:?}"
+                        );
+                        assert_eq!(scan_command_line(&v), scan_naive(&v), "{v:?}");
+                        if len > 2 {
+                            v[len - 2] = b'\r';
+                            v[len - 1] = b'\n';
+                            assert_eq!(scan_command_line(&v), scan_naive(&v), "{v:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            scan_command_line(b"MAIL FROM:<a|b@x>\r\n"),
+            Some(LineScan {
+                lf: 18,
+                cr: true,
+                bad: false,
+                pipe: true,
+                printable: true
+            })
+        );
+        assert_eq!(scan_command_line(b"RCPT TO:<b@x>"), None);
     }
 }

@@ -69,6 +69,9 @@ impl Inspector {
         start: usize,
         stats: &mut SmtpStats,
     ) -> Step {
+        if let Some(s) = self.reply_line_fast(buf, start, stats) {
+            return s;
+        }
         let len = buf.len();
         let len0 = self.reply.len;
         let mut i = start;
@@ -245,7 +248,20 @@ impl Inspector {
             self.reply.saw_pipelining = saw_pipelining;
             return Step::Next(next);
         }
-        let code = reply_code;
+        self.reply_complete(reply_code, saw_pipelining, buf.len(), next, stats)
+    }
+
+    /// The last line of a reply (code `code`) ended just before `next`: pop
+    /// the FIFO and act on the reply (spec §6.1, §7.2, §4.5, §5.5, §7.4).
+    #[inline]
+    fn reply_complete(
+        &mut self,
+        code: u16,
+        saw_pipelining: bool,
+        buf_len: usize,
+        next: usize,
+        stats: &mut SmtpStats,
+    ) -> Step {
         if code == 421 {
             self.closing = true;
         }
@@ -267,7 +283,7 @@ impl Inspector {
                     stats.tls_passthrough += 1;
                     self.emit(Event::TlsStarted, stats);
                     return Step::Done(Verdict {
-                        forward: buf.len(),
+                        forward: buf_len,
                         action: Action::StopInspection,
                     });
                 }
@@ -275,6 +291,59 @@ impl Inspector {
             Some(_) => {}
         }
         Step::Next(next)
+    }
+
+    /// Whole-line fast path: a complete `NNN-`/`NNN ` line starting at
+    /// `start`, at a line start, whose body nobody rewrites (no EHLO keyword
+    /// reply, no masked banner, no legacy rewrite, no debug). Does exactly
+    /// what the byte-wise path does for such a line; `None` (nothing
+    /// changed) for anything else.
+    #[inline]
+    pub(crate) fn reply_line_fast(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Option<Step> {
+        if self.reply.len != 0 || self.debug || self.legacy {
+            return None;
+        }
+        let rest = &buf[start..];
+        let (&[c0, c1, c2, sep], body) = rest.split_first_chunk::<4>()?;
+        if !(c0.is_ascii_digit() && c1.is_ascii_digit() && c2.is_ascii_digit())
+            || !(sep == b' ' || sep == b'-')
+        {
+            return None;
+        }
+        let first = self.reply.first;
+        match self.fifo.front() {
+            // EHLO replies go through the keyword matcher, a masked banner
+            // through the masker.
+            Some(Expect::Ehlo) => return None,
+            Some(Expect::Greeting) if first && self.mask_banner => return None,
+            _ => {}
+        }
+        let k = framing::find_lf(body)?;
+        let line_len = (4 + k + 1) as u32;
+        if line_len > LIMIT_REPLY {
+            stats.reply_overlong += 1;
+        }
+        self.reply_index += 1;
+        let reply_code = if first {
+            (c0 - b'0') as u16 * 100 + (c1 - b'0') as u16 * 10 + (c2 - b'0') as u16
+        } else {
+            self.reply.reply_code
+        };
+        let next = start + line_len as usize;
+        // At a line start the line state is fresh except for these three.
+        if sep == b'-' {
+            self.reply.first = false;
+            self.reply.reply_code = reply_code;
+            return Some(Step::Next(next));
+        }
+        let saw_pipelining = self.reply.saw_pipelining;
+        self.reply = ReplyLine::new();
+        Some(self.reply_complete(reply_code, saw_pipelining, buf.len(), next, stats))
     }
 }
 

@@ -223,8 +223,10 @@ impl RcptLocalPart {
         if rest.first() == Some(&b'<') {
             rest = &rest[1..];
         }
+        // Only a local part of 6 or 8 bytes can match: look no further than 9.
         let end = rest
             .iter()
+            .take(UUDECODE.len() + 1)
             .position(|&b| matches!(b, b'@' | b'>' | b' '))
             .unwrap_or(rest.len());
         let local = &rest[..end];

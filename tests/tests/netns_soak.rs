@@ -330,6 +330,7 @@ fn soak_thousands_of_smtp_sessions_two_workers() {
 /// One measured smtp-source run: (sessions/s, firewall CPU-seconds/session).
 fn measure_run(fw: &FirewallLab, pid: u32, ticks: f64, messages: usize, size: usize) -> (f64, f64) {
     let (m, l) = (messages.to_string(), size.to_string());
+    let s = env_usize("MAILGUARD_COST_CONCURRENCY", 20).to_string();
     let ns = fw.lab.ns.client.clone();
     let cpu0 = cpu_ticks(pid).expect("firewall cpu");
     let t0 = Instant::now();
@@ -343,7 +344,7 @@ fn measure_run(fw: &FirewallLab, pid: u32, ticks: f64, messages: usize, size: us
             "300",
             SMTP_SOURCE,
             "-s",
-            "20",
+            &s,
             "-m",
             &m,
             "-l",
@@ -428,7 +429,9 @@ fn inspection_cost_smtp_vs_tcp() {
     let (t_rate, t_cpu) = (med(&tcp, |r| r.0), med(&tcp, |r| r.1));
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    eprintln!("inspection cost, smtp-source -s 20 -m {messages} -l {size}, 1 worker (core 1), generator + smtp-sink on core 0");
+    eprintln!("inspection cost, smtp-source -s {} -m {messages} -l {size}, 1 worker (core 1), generator + smtp-sink on core 0",
+        env_usize("MAILGUARD_COST_CONCURRENCY", 20)
+    );
     eprintln!("binary: {}", mailguard_tests::netlab::mailguard_bin().display());
     eprintln!("nproc {nproc}, loadavg {}", load.trim());
     eprintln!("firewall idle CPU: {:.3} CPU-s/s", idle_cpu);

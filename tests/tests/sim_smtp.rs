@@ -892,7 +892,6 @@ fn d22_out_of_order_queue_overflow() {
 /// D22: "queued segments are discarded 5 s later" even when no further segment of the
 /// session arrives (the 1 MiB per-worker queue memory is released on time).
 #[test]
-#[ignore = "pipeline never calls SmtpWorker::next_expiry/expire: out-of-order queues are only discarded when the session's next segment arrives (reported)"]
 fn d22_out_of_order_queue_expires_without_traffic() {
     let mut sim = smtp(40135);
     let s = sim.c_nxt;

@@ -24,6 +24,7 @@
 //! kills every process left in the lab's namespaces and deletes them, also
 //! for a lab that failed half-way through [`Lab::up`].
 
+pub mod demo;
 pub mod forwarder_check;
 pub mod netns;
 

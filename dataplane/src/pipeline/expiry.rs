@@ -38,6 +38,7 @@ impl Firewall {
             self.apply_halfopen_decisions(now, tx);
             self.neighbour_tick(now, tx);
             self.flush_due_acl_logs(now);
+            self.expire_out_of_order(now);
         }
         if let Some(req) = self.shared.report_wanted(usize::from(self.worker)) {
             let report = self.report(now);
@@ -173,6 +174,22 @@ impl Firewall {
                 log: &self.log,
             };
             self.smtp.close(slot, &ctx);
+        }
+    }
+
+    /// Discards out-of-order segments that waited too long.
+    fn expire_out_of_order(&mut self, now: u64) {
+        let mut i = 0;
+        while i < self.ooo_pending.len() {
+            let slot = self.ooo_pending[i];
+            if self.smtp.next_expiry(slot).is_some_and(|at| at <= now) {
+                self.smtp.expire(slot, now);
+            }
+            if self.smtp.next_expiry(slot).is_none() {
+                self.ooo_pending.swap_remove(i);
+            } else {
+                i += 1;
+            }
         }
     }
 

@@ -82,6 +82,8 @@ pub struct Firewall {
     maxever: [u64; 3],
     deletions: Vec<Deletion>,
     events: Vec<TimedEvent>,
+    /// SMTP sessions with an out-of-order queue (bounded by the SMTP slab).
+    ooo_pending: Vec<crate::smtp_path::SmtpSlot>,
     last_poll_ns: u64,
     /// Copy of a frame as it arrived, for ICMP errors quoting it.
     scratch: Box<[u8]>,
@@ -155,6 +157,7 @@ impl Firewall {
             counts: [0; 3],
             maxever: [0; 3],
             deletions: Vec::with_capacity(1024),
+            ooo_pending: Vec::with_capacity(sizing.smtp_sessions),
             events: Vec::with_capacity(256),
             last_poll_ns: 0,
             scratch: vec![0u8; crate::io::MAX_FRAME].into_boxed_slice(),

@@ -339,6 +339,11 @@ impl Firewall {
             log: &self.log,
         };
         let verdict = self.smtp.on_segment(slot, &mut ctx, frame, &mut out);
+        // Out-of-order data waits at most 5 s (`smtp-inspection.md` §11):
+        // track the session until its queue is empty.
+        if self.smtp.next_expiry(slot).is_some() && !self.ooo_pending.iter().any(|s| *s == slot) {
+            self.ooo_pending.push(slot);
+        }
         // Side output first, in call order (the `SmtpOutput` contract): the
         // stage returns `Forward` only when it made no side output.
         for output in outputs {
