@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::drop_reason::DropReason;
 use dataplane::io::{TxSink, BURST};
-use dataplane::sim::{self, SeedLab, FW_INSIDE_MAC, FW_OUTSIDE_MAC, HOST5_MAC, INSIDE, ISP_MAC, OUTSIDE};
+use dataplane::sim::{
+    self, SeedLab, FW_INSIDE_MAC, FW_OUTSIDE_MAC, HOST5_MAC, INSIDE, ISP_MAC, OUTSIDE,
+};
 use dataplane::wire::ethernet::Mac;
 use dataplane::worker::Processor;
 
@@ -100,7 +102,12 @@ impl Pool {
             pristine[i * STRIDE..i * STRIDE + f.len()].copy_from_slice(f);
             lens.push(f.len());
         }
-        Pool { port, work: pristine.clone(), pristine, lens }
+        Pool {
+            port,
+            work: pristine.clone(),
+            pristine,
+            lens,
+        }
     }
 
     fn reset(&mut self) {
@@ -111,7 +118,11 @@ impl Pool {
     fn bursts(&mut self, burst: usize, mut f: impl FnMut(usize, &mut [&mut [u8]])) {
         let port = self.port;
         let lens = &self.lens;
-        let mut frames = self.work.chunks_mut(STRIDE).zip(lens.iter()).map(|(c, &n)| &mut c[..n]);
+        let mut frames = self
+            .work
+            .chunks_mut(STRIDE)
+            .zip(lens.iter())
+            .map(|(c, &n)| &mut c[..n]);
         let mut slots: [&mut [u8]; BURST] = std::array::from_fn(|_| Default::default());
         loop {
             let mut n = 0;
@@ -151,7 +162,13 @@ fn pass(lab: &mut SeedLab, tx: &mut TxSink, pools: &mut [Pool], burst: usize) ->
             let hi = (lo + burst).min(pool.lens.len());
             let mut slots: [&mut [u8]; BURST] = std::array::from_fn(|_| Default::default());
             let mut n = 0;
-            for (i, c) in pool.work.chunks_mut(STRIDE).enumerate().skip(lo).take(hi - lo) {
+            for (i, c) in pool
+                .work
+                .chunks_mut(STRIDE)
+                .enumerate()
+                .skip(lo)
+                .take(hi - lo)
+            {
                 slots[n] = &mut c[..pool.lens[i]];
                 n += 1;
             }
@@ -177,7 +194,10 @@ struct Fastest {
 
 impl Fastest {
     fn new(packets: usize) -> Fastest {
-        Fastest { pass: Duration::MAX, packets }
+        Fastest {
+            pass: Duration::MAX,
+            packets,
+        }
     }
 
     fn record(&mut self, d: Duration) {
@@ -230,7 +250,9 @@ fn bench_passes(
 ) {
     let mut fastest = Fastest::new(frames_total(pools));
     g.throughput(Throughput::Elements(frames_total(pools) as u64));
-    g.bench_function(name, |b| b.iter_custom(|iters| timed_passes(lab, tx, pools, burst, iters, &mut fastest)));
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| timed_passes(lab, tx, pools, burst, iters, &mut fastest))
+    });
     fastest.print(name);
 }
 
@@ -253,7 +275,12 @@ fn check_forwards_all(lab: &mut SeedLab, tx: &mut TxSink, pools: &mut [Pool], wh
 /// Opens `FLOWS` TCP sessions inside → outside from `host` (SYN, SYN-ACK,
 /// ACK) and returns the established pools (inside → outside ACKs, outside →
 /// inside ACKs).
-fn tcp_established(lab: &mut SeedLab, host: Ipv4Addr, host_mac: Mac, global: Ipv4Addr) -> Vec<Pool> {
+fn tcp_established(
+    lab: &mut SeedLab,
+    host: Ipv4Addr,
+    host_mac: Mac,
+    global: Ipv4Addr,
+) -> Vec<Pool> {
     let (mut out, mut back) = (Vec::new(), Vec::new());
     for i in 0..FLOWS {
         let local = sa(host, 20_000 + i as u16);
@@ -261,7 +288,16 @@ fn tcp_established(lab: &mut SeedLab, host: Ipv4Addr, host_mac: Mac, global: Ipv
         let translated = sa(global, 20_000 + i as u16);
         let syn = sim::tcp(host_mac, FW_INSIDE_MAC, local, remote, 1000, 0, SYN, b"");
         assert_eq!(lab.send(INSIDE, &syn).len(), 1, "SYN forwarded");
-        let synack = sim::tcp(ISP_MAC, FW_OUTSIDE_MAC, remote, translated, 5000, 1001, SYN | ACK, b"");
+        let synack = sim::tcp(
+            ISP_MAC,
+            FW_OUTSIDE_MAC,
+            remote,
+            translated,
+            5000,
+            1001,
+            SYN | ACK,
+            b"",
+        );
         assert_eq!(lab.send(OUTSIDE, &synack).len(), 1, "SYN-ACK forwarded");
         let ack = sim::tcp(host_mac, FW_INSIDE_MAC, local, remote, 1001, 5001, ACK, b"");
         assert_eq!(lab.send(INSIDE, &ack).len(), 1, "ACK forwarded");
@@ -272,8 +308,26 @@ fn tcp_established(lab: &mut SeedLab, host: Ipv4Addr, host_mac: Mac, global: Ipv
         let local = sa(host, 20_000 + i as u16);
         let remote = sa(outside_host(i), 8443);
         let translated = sa(global, 20_000 + i as u16);
-        out.push(padded(sim::tcp(host_mac, FW_INSIDE_MAC, local, remote, 1001, 5001, ACK, b"")));
-        back.push(padded(sim::tcp(ISP_MAC, FW_OUTSIDE_MAC, remote, translated, 5001, 1001, ACK, b"")));
+        out.push(padded(sim::tcp(
+            host_mac,
+            FW_INSIDE_MAC,
+            local,
+            remote,
+            1001,
+            5001,
+            ACK,
+            b"",
+        )));
+        back.push(padded(sim::tcp(
+            ISP_MAC,
+            FW_OUTSIDE_MAC,
+            remote,
+            translated,
+            5001,
+            1001,
+            ACK,
+            b"",
+        )));
     }
     vec![Pool::new(INSIDE, &out), Pool::new(OUTSIDE, &back)]
 }
@@ -287,8 +341,22 @@ fn udp_established(lab: &mut SeedLab) -> Vec<Pool> {
         let local = sa(H5, 20_000 + i as u16);
         let remote = sa(outside_host(i), 9000);
         let translated = sa(H5_GLOBAL, 20_000 + i as u16);
-        assert_eq!(lab.send(INSIDE, &sim::udp(HOST5_MAC, FW_INSIDE_MAC, local, remote, &payload)).len(), 1);
-        assert_eq!(lab.send(OUTSIDE, &sim::udp(ISP_MAC, FW_OUTSIDE_MAC, remote, translated, &payload)).len(), 1);
+        assert_eq!(
+            lab.send(
+                INSIDE,
+                &sim::udp(HOST5_MAC, FW_INSIDE_MAC, local, remote, &payload)
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            lab.send(
+                OUTSIDE,
+                &sim::udp(ISP_MAC, FW_OUTSIDE_MAC, remote, translated, &payload)
+            )
+            .len(),
+            1
+        );
     }
     assert_eq!(lab.fw.session_count(), FLOWS);
     for j in 0..PER_DIR {
@@ -297,7 +365,13 @@ fn udp_established(lab: &mut SeedLab) -> Vec<Pool> {
         let remote = sa(outside_host(i), 9000);
         let translated = sa(H5_GLOBAL, 20_000 + i as u16);
         out.push(sim::udp(HOST5_MAC, FW_INSIDE_MAC, local, remote, &payload));
-        back.push(sim::udp(ISP_MAC, FW_OUTSIDE_MAC, remote, translated, &payload));
+        back.push(sim::udp(
+            ISP_MAC,
+            FW_OUTSIDE_MAC,
+            remote,
+            translated,
+            &payload,
+        ));
     }
     vec![Pool::new(INSIDE, &out), Pool::new(OUTSIDE, &back)]
 }
@@ -318,21 +392,49 @@ fn established(c: &mut Criterion) {
     // Same flows, one direction at a time (inside → outside: source
     // rewrite; outside → inside: destination rewrite).
     let mut one_way = vec![pools.remove(0)];
-    bench_passes(&mut g, "tcp_nat_ack64_in_to_out_only_burst64", &mut lab, &mut tx, &mut one_way, BURST);
-    bench_passes(&mut g, "tcp_nat_ack64_out_to_in_only_burst64", &mut lab, &mut tx, &mut pools, BURST);
+    bench_passes(
+        &mut g,
+        "tcp_nat_ack64_in_to_out_only_burst64",
+        &mut lab,
+        &mut tx,
+        &mut one_way,
+        BURST,
+    );
+    bench_passes(
+        &mut g,
+        "tcp_nat_ack64_out_to_in_only_burst64",
+        &mut lab,
+        &mut tx,
+        &mut pools,
+        BURST,
+    );
 
     // TCP without translation (an extra inside host, 10.10.10.9).
     let mut lab = SeedLab::new(LAB_LINES);
     lab.learn(INSIDE, H9_MAC, H9, Ipv4Addr::new(10, 10, 10, 1));
     let mut pools = tcp_established(&mut lab, H9, H9_MAC, H9);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "tcp_plain");
-    bench_passes(&mut g, "tcp_no_nat_ack64_burst64", &mut lab, &mut tx, &mut pools, BURST);
+    bench_passes(
+        &mut g,
+        "tcp_no_nat_ack64_burst64",
+        &mut lab,
+        &mut tx,
+        &mut pools,
+        BURST,
+    );
 
     // UDP with static NAT both ways.
     let mut lab = SeedLab::new(LAB_LINES);
     let mut pools = udp_established(&mut lab);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "udp_nat");
-    bench_passes(&mut g, "udp_nat_60B_burst64", &mut lab, &mut tx, &mut pools, BURST);
+    bench_passes(
+        &mut g,
+        "udp_nat_60B_burst64",
+        &mut lab,
+        &mut tx,
+        &mut pools,
+        BURST,
+    );
 
     // Reference: the same TCP frames copied into the TX batch, no processing.
     let mut lab = SeedLab::new(LAB_LINES);
@@ -419,9 +521,21 @@ fn new_sessions(c: &mut Criterion) {
     g.throughput(Throughput::Elements(PER_DIR as u64));
     g.bench_function("syn_in_to_out_nat_burst64", |b| {
         b.iter_custom(|iters| {
-            syn_passes(&mut lab, &mut tx, &mut pool, &mut next, iters, 20_000, &mut fastest, |n| {
-                (sa(H5, 1024 + (n / 4000 % 60_000) as u16), Ipv4Addr::from_bits(0x6440_0000 + (n % 4000) as u32))
-            })
+            syn_passes(
+                &mut lab,
+                &mut tx,
+                &mut pool,
+                &mut next,
+                iters,
+                20_000,
+                &mut fastest,
+                |n| {
+                    (
+                        sa(H5, 1024 + (n / 4000 % 60_000) as u16),
+                        Ipv4Addr::from_bits(0x6440_0000 + (n % 4000) as u32),
+                    )
+                },
+            )
         })
     });
     fastest.print("syn_in_to_out_nat_burst64");
@@ -451,12 +565,24 @@ fn new_sessions(c: &mut Criterion) {
     let mut fastest = Fastest::new(PER_DIR);
     g.bench_function("syn_out_to_in_acl101_smtp_burst64", |b| {
         b.iter_custom(|iters| {
-            syn_passes(&mut lab, &mut tx, &mut pool, &mut next, iters, 10_000_000, &mut fastest, |n| {
-                (
-                    sa(Ipv4Addr::from_bits(0xc633_6400 + (n % 200) as u32), 1024 + (n / 200 % 60_000) as u16),
-                    MAIL_GLOBAL,
-                )
-            })
+            syn_passes(
+                &mut lab,
+                &mut tx,
+                &mut pool,
+                &mut next,
+                iters,
+                10_000_000,
+                &mut fastest,
+                |n| {
+                    (
+                        sa(
+                            Ipv4Addr::from_bits(0xc633_6400 + (n % 200) as u32),
+                            1024 + (n / 200 % 60_000) as u16,
+                        ),
+                        MAIL_GLOBAL,
+                    )
+                },
+            )
         })
     });
     fastest.print("syn_out_to_in_acl101_smtp_burst64");
@@ -480,7 +606,12 @@ fn syn_passes(
     let mut sink = Vec::new();
     for _ in 0..iters {
         pool.reset();
-        for (i, chunk) in pool.work.chunks_mut(STRIDE).enumerate().take(pool.lens.len()) {
+        for (i, chunk) in pool
+            .work
+            .chunks_mut(STRIDE)
+            .enumerate()
+            .take(pool.lens.len())
+        {
             let (src, dst) = flow(*next + i as u64);
             set_flow(&mut chunk[..pool.lens[i]], src, dst);
         }
@@ -537,8 +668,11 @@ fn set_flow(f: &mut [u8], src: SocketAddrV4, dst: Ipv4Addr) {
 fn report_new_sessions(what: &str, lab: &mut SeedLab, syns: u64) {
     let d = lab.fw.drops();
     let drops: u64 = d.0.iter().sum();
-    let nonzero: Vec<(&str, u64)> =
-        DropReason::ALL.iter().map(|r| (r.name(), d.0[r.index()])).filter(|&(_, v)| v > 0).collect();
+    let nonzero: Vec<(&str, u64)> = DropReason::ALL
+        .iter()
+        .map(|r| (r.name(), d.0[r.index()]))
+        .filter(|&(_, v)| v > 0)
+        .collect();
     eprintln!(
         "{what}: {syns} SYNs sent, {} sessions now, {drops} dropped: {nonzero:?}",
         lab.fw.session_count()

@@ -396,6 +396,23 @@ impl SmtpWorker {
         ))
     }
 
+    /// Whether the session's streams hold nothing any more: every byte
+    /// forwarded in both directions was acknowledged and no out-of-order data
+    /// waits. After both FINs such a session needs no inspection state (no
+    /// retransmission can carry new or different bytes), so its slot can be
+    /// released before the FIN-wait timer ends. `None` for a stale slot.
+    pub fn quiescent(&self, slot: SmtpSlot) -> Option<bool> {
+        let i = self.live_index(slot)?;
+        Some(match &self.sessions[i].state {
+            PathState::Inspecting(sess) => [Side::Initiator, Side::Responder].iter().all(|side| {
+                let st = sess.stream(*side);
+                st.unacked_bytes() == 0 && st.queued_segments() == 0
+            }),
+            PathState::Closing(_) => false,
+            _ => true,
+        })
+    }
+
     /// When the session's oldest out-of-order frame expires (monotonic ns), if any.
     pub fn next_expiry(&self, slot: SmtpSlot) -> Option<u64> {
         let i = self.live_index(slot)?;

@@ -110,7 +110,10 @@ struct Dbg {
 }
 
 impl Inspector {
-    /// Process the bytes of the current command line that lie in `buf[start..]`.
+    /// Process the bytes of the current command line that lie in `buf[start..]`:
+    /// the whole-line fast path when a line starts, else the streaming path
+    /// (kept out of line so the common case pays for no set-up it does not use).
+    #[inline(always)]
     pub(crate) fn command_chunk(
         &mut self,
         buf: &mut [u8],
@@ -126,6 +129,12 @@ impl Inspector {
             }
             self.begin_line();
         }
+        self.command_chunk_slow(buf, start, stats)
+    }
+
+    /// The streaming path: the bytes of an active line in `buf[start..]`.
+    #[inline(never)]
+    fn command_chunk_slow(&mut self, buf: &mut [u8], start: usize, stats: &mut SmtpStats) -> Step {
         let len = buf.len();
         let chunk = start;
         let mut i = start;

@@ -175,7 +175,8 @@ fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
     if rest.first() != Some(&b'<') {
         return false;
     }
-    let Some(close) = memchr::memchr2(b'>', b'"', rest) else {
+    // Paths are short: a word-at-a-time scan beats memchr's set-up.
+    let Some(close) = framing::find_either(b'>', b'"', rest) else {
         return false;
     };
     if rest[close] != b'>'
@@ -197,7 +198,7 @@ fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
         if rest.is_empty() {
             return true;
         }
-        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
         let Some(bit) = quick_param(kind, &rest[..end]) else {
             return false;
         };
@@ -211,7 +212,7 @@ fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
 
 /// A well-formed parameter of `kind`'s list: its bit, or `None`.
 fn quick_param(kind: ArgKind, tok: &[u8]) -> Option<u8> {
-    let eq = memchr::memchr(b'=', tok)?;
+    let eq = tok.iter().position(|&b| b == b'=')?;
     let (kw, val) = (&tok[..eq], &tok[eq + 1..]);
     let is = |k: &[u8]| kw.eq_ignore_ascii_case(k);
     let xtext_plain = |v: &[u8], max: usize| {

@@ -66,22 +66,52 @@ const fn has_control(w: u64) -> u64 {
 /// command lines are too short for `memchr`'s SIMD set-up to pay off.
 #[inline]
 pub(crate) fn find_lf(hay: &[u8]) -> Option<usize> {
-    let mut words = hay.chunks_exact(8);
+    let n = hay.len();
+    if n < 8 {
+        return hay.iter().position(|&b| b == b'\n');
+    }
     let mut base = 0;
-    for w in words.by_ref() {
+    loop {
+        // The last word overlaps the one before instead of leaving a remainder.
+        let at = base.min(n - 8);
+        let w = &hay[at..at + 8];
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         let z = has_zero(x ^ (ONES * u64::from(b'\n')));
         if z != 0 {
             // The lowest flagged byte is exact (borrows only run upwards).
-            return Some(base + (z.trailing_zeros() / 8) as usize);
+            return Some(at + (z.trailing_zeros() / 8) as usize);
         }
-        base += 8;
+        if at + 8 >= n {
+            return None;
+        }
+        base = at + 8;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|k| base + k)
+}
+
+/// Offset of the first `a` or `b` in `hay`, eight bytes at a time (SWAR),
+/// for short slices such as a MAIL/RCPT path.
+#[inline]
+pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    let n = hay.len();
+    if n < 8 {
+        return hay.iter().position(|&c| c == a || c == b);
+    }
+    let mut base = 0;
+    loop {
+        // The last word overlaps the one before instead of leaving a remainder.
+        let at = base.min(n - 8);
+        let w = &hay[at..at + 8];
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let z = has_zero(x ^ (ONES * u64::from(a))) | has_zero(x ^ (ONES * u64::from(b)));
+        if z != 0 {
+            // Each term's lowest flagged byte is exact, so the lowest of both is.
+            return Some(at + (z.trailing_zeros() / 8) as usize);
+        }
+        if at + 8 >= n {
+            return None;
+        }
+        base = at + 8;
+    }
 }
 
 /// What [`scan_command_line`] learnt about a complete command line.
@@ -99,73 +129,83 @@ pub(crate) struct LineScan {
     pub(crate) printable: bool,
 }
 
-/// One pass over a command line held whole in `hay`: find its LF and classify
-/// its content (everything before the LF, or before a CR right before it).
-/// Eight bytes at a time; a word holding a control byte (normally only the
-/// one with the CRLF) is classified byte by byte. `None` if there is no LF.
+/// Find the LF of a command line held whole in `hay` and classify its
+/// content (everything before the LF, less a CR right before it), eight bytes
+/// at a time (SWAR). A word holding anything unusual (a control byte, DEL,
+/// `|`, an 8-bit byte) is classified byte by byte. `None` if there is no LF.
+/// (Two light passes measured cheaper than one fused pass.)
 #[inline]
 pub(crate) fn scan_command_line(hay: &[u8]) -> Option<LineScan> {
-    let mut pipe = 0u64;
-    let mut odd = 0u64;
-    let mut bad = false;
-    let mut words = hay.chunks_exact(8);
-    let mut base = 0;
-    for w in words.by_ref() {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        if has_control(x) == 0 {
-            pipe |= has_zero(x ^ (ONES * u64::from(b'|')));
-            // DEL is forbidden (and so not printable); 8-bit bytes are only not printable.
-            let del = has_zero(x ^ (ONES * 0x7F));
-            bad |= del != 0;
-            odd |= (x & HIGHS) | del;
-        } else {
-            for (k, &b) in w.iter().enumerate() {
-                if let Some(s) = classify_byte(hay, base + k, b, &mut bad, &mut pipe, &mut odd) {
-                    return Some(s);
-                }
-            }
+    let lf = find_lf(hay)?;
+    let cr = lf > 0 && hay[lf - 1] == b'\r';
+    let content = &hay[..lf - usize::from(cr)];
+    let mut flags = Flags::default();
+    if content.len() < 8 {
+        content.iter().for_each(|&b| flags.byte(b));
+    } else {
+        let mut words = content.chunks_exact(8);
+        for w in words.by_ref() {
+            flags.word(w);
         }
-        base += 8;
-    }
-    for (k, &b) in words.remainder().iter().enumerate() {
-        if let Some(s) = classify_byte(hay, base + k, b, &mut bad, &mut pipe, &mut odd) {
-            return Some(s);
+        if !words.remainder().is_empty() {
+            // The last word overlaps the one before: re-classifying content
+            // bytes changes nothing.
+            flags.word(&content[content.len() - 8..]);
         }
     }
-    None
+    Some(flags.scan(lf, cr))
 }
 
-/// One byte of [`scan_command_line`]'s slow lane; `Some` at the LF.
+/// Non-zero iff some byte of `x` is a control byte, DEL, `|` or 8-bit.
 #[inline(always)]
-fn classify_byte(
-    hay: &[u8],
-    at: usize,
-    b: u8,
-    bad: &mut bool,
-    pipe: &mut u64,
-    odd: &mut u64,
-) -> Option<LineScan> {
-    match b {
-        b'\n' => {
-            let cr = at > 0 && hay[at - 1] == b'\r';
-            return Some(LineScan {
-                lf: at,
-                cr,
-                bad: *bad,
-                pipe: *pipe != 0,
-                printable: *odd == 0 && !*bad,
-            });
-        }
-        // A CR is content (a bare CR) unless the LF follows it.
-        b'\r' => *bad |= hay.get(at + 1) != Some(&b'\n'),
-        b'|' => *pipe = 1,
-        0x20..=0x7E => {}
-        _ => {
-            *odd = 1;
-            *bad |= is_forbidden(b);
+fn unusual(x: u64) -> u64 {
+    has_control(x)
+        | has_zero(x ^ (ONES * 0x7F))
+        | has_zero(x ^ (ONES * u64::from(b'|')))
+        | (x & HIGHS)
+}
+
+/// Accumulated content classes of [`scan_command_line`].
+#[derive(Clone, Copy, Default)]
+struct Flags {
+    bad: bool,
+    pipe: bool,
+    odd: bool,
+}
+
+impl Flags {
+    /// Eight content bytes; the common all-printable, pipe-free word costs a
+    /// handful of instructions.
+    #[inline(always)]
+    fn word(&mut self, w: &[u8]) {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if unusual(x) != 0 {
+            w.iter().for_each(|&b| self.byte(b));
         }
     }
-    None
+
+    fn scan(self, lf: usize, cr: bool) -> LineScan {
+        LineScan {
+            lf,
+            cr,
+            bad: self.bad,
+            pipe: self.pipe,
+            printable: !self.odd,
+        }
+    }
+
+    /// One content byte (a CR in the content is a bare CR).
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        match b {
+            b'|' => self.pipe = true,
+            0x20..=0x7E => {}
+            _ => {
+                self.odd = true;
+                self.bad |= b == b'\r' || is_forbidden(b);
+            }
+        }
+    }
 }
 
 /// Command-line length limits including the terminator (spec §2.3).
@@ -236,6 +276,11 @@ mod tests {
                             "{v:?}"
                         );
                         assert_eq!(scan_command_line(&v), scan_naive(&v), "{v:?}");
+                        assert_eq!(
+                            find_either(b'|', 0x80, &v),
+                            v.iter().position(|&b| b == b'|' || b == 0x80),
+                            "{v:?}"
+                        );
                         if len > 2 {
                             v[len - 2] = b'\r';
                             v[len - 1] = b'\n';

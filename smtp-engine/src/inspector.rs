@@ -145,8 +145,10 @@ impl Expect {
     }
 }
 
-/// Capacity of the reply FIFO; a full FIFO withholds further commands.
+/// Capacity of the reply FIFO; a full FIFO withholds further commands. A
+/// power of two, so the ring indices wrap with a mask.
 pub(crate) const FIFO_LEN: usize = 32;
+const _: () = assert!(FIFO_LEN.is_power_of_two());
 
 /// Bounded FIFO of reply expectations.
 #[derive(Clone, Copy, Debug)]
@@ -178,7 +180,7 @@ impl ReplyFifo {
         self.barriers > 0
     }
     pub(crate) fn front(&self) -> Option<Expect> {
-        (self.len > 0).then(|| self.buf[self.head as usize])
+        (self.len > 0).then(|| self.buf[self.head as usize % FIFO_LEN])
     }
     /// Push; false when full (callers check capacity before starting a line).
     pub(crate) fn push(&mut self, e: Expect) -> bool {

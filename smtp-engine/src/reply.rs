@@ -62,16 +62,30 @@ fn code_of(c: [u8; 3]) -> Option<u16> {
 }
 
 impl Inspector {
-    /// Process server bytes of the current reply line from `start`.
+    /// Process server bytes of the current reply line from `start`: the
+    /// whole-line fast path, else the byte-wise path (kept out of line so the
+    /// common case pays for no register set-up it does not use).
+    #[inline(always)]
     pub(crate) fn reply_chunk(
         &mut self,
         buf: &mut [u8],
         start: usize,
         stats: &mut SmtpStats,
     ) -> Step {
-        if let Some(s) = self.reply_line_fast(buf, start, stats) {
-            return s;
+        match self.reply_line_fast(buf, start, stats) {
+            Some(s) => s,
+            None => self.reply_chunk_slow(buf, start, stats),
         }
+    }
+
+    /// The byte-wise reply path (any line, any segmentation).
+    #[inline(never)]
+    fn reply_chunk_slow(
+        &mut self,
+        buf: &mut [u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Step {
         let len = buf.len();
         let len0 = self.reply.len;
         let mut i = start;

@@ -213,10 +213,12 @@ impl RcptLocalPart {
     /// Whole-argument form of [`Self::feed`] + [`Self::finish`] for a RCPT
     /// argument list held in one slice.
     pub(crate) fn matches(args: &[u8]) -> bool {
-        if args.len() < 3 || !args[..3].eq_ignore_ascii_case(b"TO:") {
+        let Some((head, mut rest)) = args.split_first_chunk::<3>() else {
+            return false;
+        };
+        if !head.eq_ignore_ascii_case(b"TO:") {
             return false;
         }
-        let mut rest = &args[3..];
         if rest.first() == Some(&b' ') {
             rest = &rest[1..];
         }
@@ -224,13 +226,19 @@ impl RcptLocalPart {
             rest = &rest[1..];
         }
         // Only a local part of 6 or 8 bytes can match: look no further than 9.
-        let end = rest
-            .iter()
-            .take(UUDECODE.len() + 1)
-            .position(|&b| matches!(b, b'@' | b'>' | b' '))
-            .unwrap_or(rest.len());
+        let mut end = rest.len();
+        for (k, &b) in rest.iter().enumerate().take(UUDECODE.len() + 1) {
+            if matches!(b, b'@' | b'>' | b' ') {
+                end = k;
+                break;
+            }
+        }
         let local = &rest[..end];
-        local.eq_ignore_ascii_case(DECODE) || local.eq_ignore_ascii_case(UUDECODE)
+        match local.len() {
+            6 => local.eq_ignore_ascii_case(DECODE),
+            8 => local.eq_ignore_ascii_case(UUDECODE),
+            _ => false,
+        }
     }
 
     /// Line end: a path without `@` (`RCPT TO:<decode>`) is complete here.

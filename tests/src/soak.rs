@@ -148,7 +148,10 @@ pub fn source_message(tag: &str, payload_lines: usize) -> (String, Vec<u8>) {
         }
     }
     let file: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let mut body: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\r\n").into_bytes()).collect();
+    let mut body: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| format!("{l}\r\n").into_bytes())
+        .collect();
     body.extend_from_slice(b"\r\n");
     (file, body)
 }
@@ -260,7 +263,7 @@ mod tests {
             "X-Soak-Id: s\nSubject: smtp-source s\n\n.leading dot 0\nline 1 La de da de da \n"
         );
         assert!(body.ends_with(b"line 1 La de da de da \r\n\r\n"));
-        assert_eq!(body.len(), file.len() + 5 + 1);
+        assert_eq!(body.len(), file.len() + 5 + 2, "a CR per line, one empty line");
     }
 
     #[test]

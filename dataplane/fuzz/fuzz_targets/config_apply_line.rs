@@ -22,7 +22,11 @@ fuzz_target!(|text: &str| {
     for line in text.lines().take(32) {
         let before = cfg.running_config();
         if session.apply_line(&mut cfg, line).is_err() {
-            assert_eq!(cfg.running_config(), before, "rejected line changed the config: {line:?}");
+            assert_eq!(
+                cfg.running_config(),
+                before,
+                "rejected line changed the config: {line:?}"
+            );
         }
     }
     let _ = CompiledConfig::new(&cfg);

@@ -16,7 +16,11 @@ fuzz_target!(|text: &str| {
     // Secrets are masked in the running-config (type 7 / 5 forms), which load
     // again; everything else must round-trip exactly.
     match Config::load(&shown) {
-        Ok((again, _)) => assert_eq!(again.running_config(), shown, "running-config is not stable"),
+        Ok((again, _)) => assert_eq!(
+            again.running_config(),
+            shown,
+            "running-config is not stable"
+        ),
         Err(e) => panic!("running-config does not load again: {e:?}\n{shown}"),
     }
 });

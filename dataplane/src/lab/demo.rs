@@ -90,6 +90,12 @@ pub enum DemoError {
     /// The firewall (or a server) did not behave as the seed scenario says.
     #[error("unexpected result: {0}")]
     Unexpected(String),
+    /// Network namespaces need root.
+    #[error("needs root (network namespaces): run it with sudo")]
+    NotRoot,
+    /// A program the demo runs is not installed.
+    #[error("`{0}` not found: install it (scripts/install-deps.sh)")]
+    MissingTool(String),
     /// SIGINT or SIGTERM arrived.
     #[error("interrupted")]
     Interrupted,
@@ -116,6 +122,14 @@ pub fn run_demo(
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(io_err("cannot install the signal handler"))?;
+    }
+    if !effective_root() {
+        return Err(DemoError::NotRoot);
+    }
+    for tool in [SMTP_SINK, "swaks", "ip", "ethtool"] {
+        if !tool_exists(tool) {
+            return Err(DemoError::MissingTool(tool.to_string()));
+        }
     }
     ConfigSource::from_arg(&opts.config)
         .read()
@@ -159,6 +173,33 @@ pub fn run_demo(
         opts.id,
         started.elapsed().as_secs_f64()
     ))
+}
+
+/// The real MTA of the legal session (Postfix's test server).
+const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
+
+/// Effective uid 0, from `/proc/self/status` (no `unsafe` needed).
+fn effective_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// `tool` is an existing path, or a file in one of `$PATH`'s directories
+/// (plus the sbin directories, where `ip` lives).
+fn tool_exists(tool: &str) -> bool {
+    if tool.contains('/') {
+        return Path::new(tool).is_file();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .any(|d| d.join(tool).is_file())
 }
 
 /// The firewall process in the lab's firewall namespace. Dropping it stops it.
@@ -512,14 +553,7 @@ impl<W: Write> Demo<'_, W> {
         let ns = lab.ns.clone();
         let sink = lab.spawn(
             &ns.mail,
-            &[
-                "/usr/sbin/smtp-sink",
-                "-u",
-                "nobody",
-                "-c",
-                MAIL_LOCAL,
-                "16",
-            ],
+            &[SMTP_SINK, "-u", "nobody", "-c", MAIL_LOCAL, "16"],
         )?;
         // smtp-sink is ready when 10.10.10.2:25 answers inside.
         let begin = Instant::now();
@@ -714,7 +748,7 @@ impl<W: Write> Demo<'_, W> {
         let mut c = self.connect(client_ns, rx)?;
         self.step(&mut c, rx, "EHLO client.example.org")?;
         self.expect_closed(
-            &mut c,
+            c,
             rx,
             "MAIL FROM:<a@example.org> SMTPUTF8",
             "555 Unsupported parameter",
@@ -725,7 +759,7 @@ impl<W: Write> Demo<'_, W> {
         self.step(&mut c, rx, "EHLO client.example.org")?;
         self.step(&mut c, rx, "MAIL FROM:<a@example.org>")?;
         self.expect_closed(
-            &mut c,
+            c,
             rx,
             "RCPT TO:<|/usr/bin/id@example.test>",
             "554 Transaction failed",
@@ -863,14 +897,16 @@ impl<W: Write> Demo<'_, W> {
     /// Send `line`; the client must get `expect` then FIN, the server a RST.
     fn expect_closed(
         &mut self,
-        c: &mut Client,
+        mut c: Client,
         rx: &Receiver<ServerEvent>,
         line: &str,
         expect: &str,
     ) -> Result<(), DemoError> {
         self.say(&format!("  C sent:     {line}"))?;
-        c_send(c, line, self.stop)?;
-        let reply = c_reply(c, self.stop, true)?;
+        c_send(&mut c, line, self.stop)?;
+        let reply = c_reply(&mut c, self.stop, true)?;
+        // Like a real MTA, the client closes its side on the FIN.
+        drop(c);
         let mut events = self.drain(rx, Duration::from_millis(50));
         let begin = Instant::now();
         while !events.iter().any(|e| matches!(e, ServerEvent::Closed(_)))
@@ -1010,6 +1046,14 @@ mod tests {
         assert_eq!(printable(b"EXPN root\r\n"), "EXPN root");
         assert_eq!(printable(b"HE\0LO\r\n"), "HE\\x00LO");
         assert_eq!(printable(b"\xff"), "\\xff");
+    }
+
+    #[test]
+    fn tools_are_found_on_the_path_or_by_absolute_name() {
+        assert!(tool_exists("sh"));
+        assert!(tool_exists("/bin/sh"));
+        assert!(!tool_exists("mailguard-no-such-tool"));
+        assert!(!tool_exists("/nonexistent/tool"));
     }
 
     #[test]

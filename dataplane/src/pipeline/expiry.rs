@@ -4,7 +4,7 @@
 //! SMTP slot, the audit trail and the RST toward a responder that already
 //! answered (`cbac-sessions.md` §3.5, decision 6).
 
-use flowtable::{Expired, Handle, Nanos, RemoveCause, TimedEvent, TimeoutKind};
+use flowtable::{Handle, Nanos, RemoveCause, TimedEvent, TimeoutKind};
 
 use crate::io::TxSink;
 use crate::logging::{DebugCategory, DebugRecord, LogRecord};
@@ -19,19 +19,20 @@ use super::Firewall;
 const REGISTRY_POLL_NS: u64 = 1_000_000;
 
 /// Most timer expiries handled per tick (bounded batches).
-const EXPIRY_BUDGET: usize = 512;
+pub(super) const EXPIRY_BUDGET: usize = 512;
 
 impl Firewall {
     /// Periodic work: timers, registry decisions, neighbour retries, reports.
     pub(super) fn on_tick(&mut self, now: u64, tx: &mut TxSink) {
-        let mut expired: Vec<Expired<Session>> = Vec::new();
+        let mut expired = std::mem::take(&mut self.expired);
         self.table
             .advance(Nanos(now), EXPIRY_BUDGET, |e| expired.push(e));
-        for e in expired {
+        for e in expired.drain(..) {
             let cause = RemoveCause::TimedOut;
             let rst = e.kind == TimeoutKind::SynWait;
             self.finish(now, e.handle, e.value, Some(cause), rst, tx);
         }
+        self.expired = expired;
         if now.wrapping_sub(self.last_poll_ns) >= REGISTRY_POLL_NS || self.last_poll_ns == 0 {
             self.last_poll_ns = now;
             self.shared.halfopen.poll(Nanos(now));

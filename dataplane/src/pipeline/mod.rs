@@ -82,6 +82,8 @@ pub struct Firewall {
     maxever: [u64; 3],
     deletions: Vec<Deletion>,
     events: Vec<TimedEvent>,
+    /// Expired sessions of one tick (capacity reserved once).
+    expired: Vec<flowtable::Expired<Session>>,
     /// SMTP sessions with an out-of-order queue (bounded by the SMTP slab).
     ooo_pending: Vec<crate::smtp_path::SmtpSlot>,
     last_poll_ns: u64,
@@ -158,6 +160,7 @@ impl Firewall {
             maxever: [0; 3],
             deletions: Vec::with_capacity(1024),
             ooo_pending: Vec::with_capacity(sizing.smtp_sessions),
+            expired: Vec::with_capacity(expiry::EXPIRY_BUDGET),
             events: Vec::with_capacity(256),
             last_poll_ns: 0,
             scratch: vec![0u8; crate::io::MAX_FRAME].into_boxed_slice(),
@@ -240,6 +243,23 @@ impl Firewall {
             // 3. Session lookup first: return traffic and established flows
             //    never see an access list (Firewall ACL Bypass).
             if let Some(hit) = self.table.lookup(&key, hash) {
+                if self
+                    .table
+                    .get(hit.handle)
+                    .is_some_and(|s| session_path::reopens(s, &ip))
+                {
+                    self.delete_session(now, hit.handle, flowtable::RemoveCause::Closed, tx);
+                    return self.new_flow(
+                        now,
+                        port,
+                        &iface,
+                        frame,
+                        parsed,
+                        ip,
+                        Some((key, hash, origin)),
+                        tx,
+                    );
+                }
                 let forward = hit.direction == flowtable::Direction::Forward;
                 let dir = self
                     .table

@@ -40,6 +40,28 @@ pub(super) fn packet_direction(
     }
 }
 
+/// Whether a packet is a fresh connection attempt (SYN without ACK) on a
+/// TCP session that is already terminating: both FINs seen, reset, or closed
+/// by the firewall. Such a session is replaced by a new one, as a client that
+/// reuses its port after the FIN exchange would otherwise wait for the
+/// FIN-wait timer (conntrack behaves the same way).
+pub(super) fn reopens(s: &Session, ip: &Ipv4Info) -> bool {
+    let L4::Tcp(t) = ip.l4 else { return false };
+    if !(t.flags.syn() && !t.flags.ack() && !t.flags.rst()) {
+        return false;
+    }
+    match &s.l4 {
+        L4State::Tcp { tracker, .. } => {
+            s.closing
+                || matches!(
+                    tracker.state(),
+                    crate::stream::TcpState::FinBoth | crate::stream::TcpState::Closed
+                )
+        }
+        _ => false,
+    }
+}
+
 /// Applies a direction's recorded translation.
 #[inline]
 fn apply_rewrite(path: &DirPath, frame: &mut [u8], ip: &mut Ipv4Info) {
@@ -295,7 +317,43 @@ impl Firewall {
             return Forwarding::Frame;
         };
         self.packets.smtp += 1;
-        self.inspect_smtp(now, handle, dir, slot, frame, ip, tx)
+        let verdict = self.inspect_smtp(now, handle, dir, slot, frame, ip, tx);
+        // Both FINs seen and nothing left unacknowledged: the inspection
+        // state is no longer needed; free the slot for new sessions instead
+        // of holding it for the FIN-wait time.
+        if matches!(verdict, Forwarding::Frame | Forwarding::Consumed) {
+            self.release_smtp_if_done(now, handle, slot);
+        }
+        verdict
+    }
+
+    /// Releases a terminating session's SMTP slot once its streams are empty.
+    fn release_smtp_if_done(&mut self, now: u64, handle: Handle, slot: crate::smtp_path::SmtpSlot) {
+        let done = self.table.get(handle).is_some_and(|s| match &s.l4 {
+            L4State::Tcp { tracker, .. } => matches!(
+                tracker.state(),
+                crate::stream::TcpState::FinBoth | crate::stream::TcpState::Closed
+            ),
+            _ => false,
+        });
+        if !done || self.smtp.quiescent(slot) != Some(true) {
+            return;
+        }
+        let unix = self.unix_ns(now);
+        let Some(s) = self.table.get_mut(handle) else {
+            return;
+        };
+        let ctx = crate::smtp_path::LogCtx {
+            unix_ns: unix,
+            initiator: s.initiator,
+            responder: s.responder,
+            alert: s.alert,
+            log: &self.log,
+        };
+        if let L4State::Tcp { smtp, .. } = &mut s.l4 {
+            *smtp = None;
+        }
+        self.smtp.close(slot, &ctx);
     }
 
     /// Runs the SMTP glue for one segment and applies its verdict.
@@ -341,7 +399,7 @@ impl Firewall {
         let verdict = self.smtp.on_segment(slot, &mut ctx, frame, &mut out);
         // Out-of-order data waits at most 5 s (`smtp-inspection.md` §11):
         // track the session until its queue is empty.
-        if self.smtp.next_expiry(slot).is_some() && !self.ooo_pending.iter().any(|s| *s == slot) {
+        if self.smtp.next_expiry(slot).is_some() && !self.ooo_pending.contains(&slot) {
             self.ooo_pending.push(slot);
         }
         // Side output first, in call order (the `SmtpOutput` contract): the

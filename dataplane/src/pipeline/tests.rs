@@ -699,3 +699,25 @@ fn c1_holds_across_two_workers() {
         ]
     );
 }
+
+/// A client that reuses its port after the FIN exchange opens a new session
+/// at once instead of waiting for the FIN-wait timer of the old one.
+#[test]
+fn syn_after_fin_exchange_reopens() {
+    let mut lab = SeedLab::new(&[]);
+    let c = sa(C, 40070);
+    let s = sa(S_GLOBAL, 25);
+    let sl = sa(S_LOCAL, 25);
+    lab.send(OUTSIDE, &from_outside(c, s, 100, 0, SYN, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 500, 101, SYN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 101, 501, ACK, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 501, 101, FIN | ACK, b""));
+    lab.send(OUTSIDE, &from_outside(c, s, 101, 502, FIN | ACK, b""));
+    lab.send(INSIDE, &from_mail(sl, c, 502, 102, ACK, b""));
+    assert_eq!(lab.report().sessions[0].state, SessionState::Closing);
+    let out = lab.send(OUTSIDE, &from_outside(c, s, 90_000, 0, SYN, b""));
+    assert!(out.iter().any(|(p, _)| *p == INSIDE), "new SYN forwarded");
+    let r = lab.report();
+    assert_eq!(r.sessions.len(), 1);
+    assert_eq!(r.sessions[0].state, SessionState::HalfOpen);
+}
