@@ -78,7 +78,14 @@ pub struct Runtime {
     smtp_policies: Vec<Vec<Option<Policy>>>,
     /// Global `no ip unreachables`-style switch for ICMP errors on ACL deny.
     pub acl_unreachables: bool,
+    /// The static translations as (GLOBAL, LOCAL) words, for a linear scan on
+    /// the per-packet path when there are only a few (cheaper than hashing).
+    nat_pairs: Vec<(u32, Ipv4Addr)>,
 }
+
+/// Up to this many static translations the inside form is found by a linear
+/// scan; above it, by the translation table's hash map.
+const NAT_SCAN_LIMIT: usize = 16;
 
 impl Runtime {
     /// Compiles `config` and binds it to `ports`.
@@ -154,6 +161,11 @@ impl Runtime {
             nat.insert(t.local, t.global)
                 .map_err(|e| RuntimeError::Nat(e.to_string()))?;
         }
+        let nat_pairs = nat
+            .translations()
+            .iter()
+            .map(|t| (u32::from(t.global), t.local))
+            .collect();
         let smtp_policies = compiled
             .rules
             .iter()
@@ -176,6 +188,7 @@ impl Runtime {
             nat,
             smtp_policies,
             acl_unreachables: true,
+            nat_pairs,
         })
     }
 
@@ -209,6 +222,15 @@ impl Runtime {
     /// of a translated flow meet in one session.
     #[inline]
     pub fn inside_form(&self, addr: Ipv4Addr) -> Ipv4Addr {
+        if self.nat_pairs.len() <= NAT_SCAN_LIMIT {
+            let a = u32::from(addr);
+            for (global, local) in &self.nat_pairs {
+                if *global == a {
+                    return *local;
+                }
+            }
+            return addr;
+        }
         self.nat.local_of(addr).unwrap_or(addr)
     }
 }

@@ -297,7 +297,11 @@ mod tests {
             b"FROM:<a@b> SIZE=1 SIZE=2",
             false
         ));
-        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> SMTPUTF8", false));
+        assert!(!quick_args_valid(
+            ArgKind::Mail,
+            b"FROM:<a@b> SMTPUTF8",
+            false
+        ));
         assert!(!quick_args_valid(
             ArgKind::Rcpt,
             b"TO:<b@x> NOTIFY=NEVER,DELAY",
@@ -308,10 +312,18 @@ mod tests {
             b"TO:<b@x> NOTIFY=DELAY,NEVER",
             false
         ));
-        assert!(quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> NOTIFY=NEVER", false));
+        assert!(quick_args_valid(
+            ArgKind::Rcpt,
+            b"TO:<b@x> NOTIFY=NEVER",
+            false
+        ));
         assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<\"a b\"@x>", false));
         assert!(!quick_args_valid(ArgKind::Mail, b"FROM:a@b", false));
-        assert!(!quick_args_valid(ArgKind::Mail, b"FROM:<a@b> ENVID=a+2B", false));
+        assert!(!quick_args_valid(
+            ArgKind::Mail,
+            b"FROM:<a@b> ENVID=a+2B",
+            false
+        ));
         assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> SIZE=1", false));
         assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b\t@x>", false));
     }

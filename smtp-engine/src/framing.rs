@@ -262,7 +262,9 @@ mod tests {
 
     #[test]
     fn swar_scans_agree_with_byte_loops() {
-        let specials = [b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a'];
+        let specials = [
+            b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a',
+        ];
         for len in 0..40usize {
             for at in 0..len {
                 for &x in &specials {
@@ -270,11 +272,7 @@ mod tests {
                         let mut v = vec![b'm'; len];
                         v[at] = x;
                         v[(at * 7 + 3) % len] = y;
-                        assert_eq!(
-                            find_lf(&v),
-                            v.iter().position(|&b| b == b'\n'),
-                            "{v:?}"
-                        );
+                        assert_eq!(find_lf(&v), v.iter().position(|&b| b == b'\n'), "{v:?}");
                         assert_eq!(scan_command_line(&v), scan_naive(&v), "{v:?}");
                         assert_eq!(
                             find_either(b'|', 0x80, &v),

@@ -80,12 +80,7 @@ impl Inspector {
 
     /// The byte-wise reply path (any line, any segmentation).
     #[inline(never)]
-    fn reply_chunk_slow(
-        &mut self,
-        buf: &mut [u8],
-        start: usize,
-        stats: &mut SmtpStats,
-    ) -> Step {
+    fn reply_chunk_slow(&mut self, buf: &mut [u8], start: usize, stats: &mut SmtpStats) -> Step {
         let len = buf.len();
         let len0 = self.reply.len;
         let mut i = start;

@@ -263,7 +263,11 @@ mod tests {
             "X-Soak-Id: s\nSubject: smtp-source s\n\n.leading dot 0\nline 1 La de da de da \n"
         );
         assert!(body.ends_with(b"line 1 La de da de da \r\n\r\n"));
-        assert_eq!(body.len(), file.len() + 5 + 2, "a CR per line, one empty line");
+        assert_eq!(
+            body.len(),
+            file.len() + 5 + 2,
+            "a CR per line, one empty line"
+        );
     }
 
     #[test]

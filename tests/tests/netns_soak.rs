@@ -421,7 +421,12 @@ fn measure_run(fw: &FirewallLab, c: &CostSetup, messages: usize) -> CostRun {
     );
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_ticks(c.pid).expect("firewall cpu");
-    assert!(ok, "smtp-source: {out}");
+    assert!(
+        ok,
+        "smtp-source failed after {secs:.1} s: {out}\n{}\n{}",
+        fw.cmd("show ip inspect statistics"),
+        fw.cmd("show ip inspect session")
+    );
     let cpu_s = cpu1.saturating_sub(cpu0) as f64 / c.ticks;
     let n = messages as f64;
     CostRun {
