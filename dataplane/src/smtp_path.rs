@@ -413,6 +413,17 @@ impl SmtpWorker {
         })
     }
 
+    /// Whether the firewall closed the session (reply-and-close `FW_CLOSING`,
+    /// or a legacy reset waiting for deletion).
+    pub fn is_fw_closing(&self, slot: SmtpSlot) -> bool {
+        self.live_index(slot).is_some_and(|i| {
+            matches!(
+                self.sessions[i].state,
+                PathState::Closing(_) | PathState::Reset
+            )
+        })
+    }
+
     /// When the session's oldest out-of-order frame expires (monotonic ns), if any.
     pub fn next_expiry(&self, slot: SmtpSlot) -> Option<u64> {
         let i = self.live_index(slot)?;

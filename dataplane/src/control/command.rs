@@ -359,7 +359,9 @@ impl<'a> Words<'a> {
     fn rest(&mut self) -> Option<&'a str> {
         let &(offset, _) = self.words.get(self.next)?;
         self.next = self.words.len();
-        Some(self.line[offset..].trim_end())
+        // One definition of white space throughout (the word splitter's).
+        let rest = self.line[offset..].trim_end_matches(|c: char| c.is_ascii_whitespace());
+        (!rest.is_empty()).then_some(rest)
     }
 
     /// Fails on any word left over.
@@ -642,5 +644,16 @@ mod tests {
                 Err(_) => {}
             }
         }
+    }
+
+    #[test]
+    fn configure_with_only_odd_white_space_is_incomplete() {
+        // Found by the control_command fuzz target.
+        // A vertical tab is not white space for the word splitter, so it is
+        // the (invalid) configuration line itself, never an empty one.
+        assert!(
+            !matches!(Command::parse("configure \x0b"), Ok(Command::Configure(ref l)) if l.is_empty())
+        );
+        assert!(Command::parse("configure ").is_err());
     }
 }

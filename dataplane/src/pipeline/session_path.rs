@@ -397,6 +397,17 @@ impl Firewall {
             log: &self.log,
         };
         let verdict = self.smtp.on_segment(slot, &mut ctx, frame, &mut out);
+        // Reply-and-close puts the session in FW_CLOSING: shown as terminating.
+        if self.smtp.is_fw_closing(slot) {
+            if let Some(s) = self.table.get_mut(handle) {
+                if !s.closing {
+                    let before = s.display_state();
+                    s.closing = true;
+                    self.leave_state(before);
+                    self.enter_state(SessionState::Closing);
+                }
+            }
+        }
         // Out-of-order data waits at most 5 s (`smtp-inspection.md` §11):
         // track the session until its queue is empty.
         if self.smtp.next_expiry(slot).is_some() && !self.ooo_pending.contains(&slot) {

@@ -26,6 +26,7 @@ ILLEGAL = [b"EXPN staff", b"TURN", b"XYZZY frob", b"ATRN example.net"]
 
 delivered = []
 failures = []
+aborted_ports = []
 stats = {"sessions": 0, "illegal_sent": 0, "pipelined": 0, "aborted": 0,
          "ehlo_masked_ok": 0}
 
@@ -170,6 +171,7 @@ async def run_session(index):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                 struct.pack("ii", 1, 0))
                 stats["aborted"] += 1
+                aborted_ports.append(sock.getsockname()[1])
             else:
                 await s.cmd(b"QUIT", (221,))
         stats["sessions"] += 1
@@ -199,6 +201,8 @@ async def main():
             f.write("MSG %s %s %d\n" % (tag, h, n))
         for i, kind, why in failures:
             f.write("FAIL %d %s %s\n" % (i, kind, why.replace("\n", " ")))
+        for port in aborted_ports:
+            f.write("ABORT %d\n" % port)
         f.write("STATS %d %d %d %d %d\n" % (
             stats["sessions"], stats["illegal_sent"], stats["pipelined"],
             stats["aborted"], stats["ehlo_masked_ok"]))

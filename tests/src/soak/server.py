@@ -29,6 +29,7 @@ def record(line):
 async def session(reader, writer):
     global queued
     peer = writer.get_extra_info("peername")
+    record("OPEN %s:%d" % (peer[0], peer[1]) if peer else "OPEN ?")
     msgs = 0
     unknown = 0
     clear_illegal = 0
@@ -106,7 +107,7 @@ async def session(reader, writer):
     except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         ended = "reset"
     finally:
-        record("CONN %s %d %d %d %s" % (peer[0] if peer else "?", msgs, unknown,
+        record("CONN %s %d %d %d %s" % ("%s:%d" % (peer[0], peer[1]) if peer else "?", msgs, unknown,
                                         clear_illegal, ended))
         try:
             writer.close()
