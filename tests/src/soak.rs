@@ -9,7 +9,7 @@
 //! `smtp-source` as well: it is the standard, independent load tool, so the
 //! firewall is not only tested against our own SMTP code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::netlab::FirewallLab;
@@ -51,6 +51,8 @@ pub struct ServerReport {
     pub unknown_commands: usize,
     /// Illegal verbs that reached the server in clear (must stay 0).
     pub clear_illegal: usize,
+    /// Peers (`ip:port`) of connections accepted but not (yet) ended.
+    pub open_peers: BTreeSet<String>,
 }
 
 impl ServerReport {
@@ -70,7 +72,11 @@ pub fn parse_server(text: &str) -> ServerReport {
                 let key = (f[1].to_owned(), f[2].to_owned(), f[3].parse().unwrap_or(0));
                 *r.messages.entry(key).or_default() += 1;
             }
+            Some("OPEN") if f.len() == 2 => {
+                r.open_peers.insert(f[1].to_owned());
+            }
             Some("CONN") if f.len() == 6 => {
+                r.open_peers.remove(f[1]);
                 r.connections += 1;
                 r.unknown_commands += f[3].parse::<usize>().unwrap_or(0);
                 r.clear_illegal += f[4].parse::<usize>().unwrap_or(0);
@@ -101,6 +107,8 @@ pub struct ClientReport {
     pub aborted: usize,
     /// EHLO replies seen with PIPELINING kept and STARTTLS masked.
     pub ehlo_masked: usize,
+    /// Local ports of the sessions ended with a reset.
+    pub aborted_ports: Vec<u16>,
     /// Whether the summary line was present (the client ran to the end).
     pub complete: bool,
 }
@@ -116,6 +124,7 @@ pub fn parse_client(text: &str) -> ClientReport {
                 *r.messages.entry(key).or_default() += 1;
             }
             Some("FAIL") => r.failures.push(line.to_owned()),
+            Some("ABORT") if f.len() == 2 => r.aborted_ports.extend(f[1].parse::<u16>().ok()),
             Some("STATS") if f.len() == 6 => {
                 let n: Vec<usize> = f[1..].iter().map(|v| v.parse().unwrap_or(0)).collect();
                 r.sessions = n[0];
@@ -235,19 +244,21 @@ mod tests {
     #[test]
     fn parses_server_records() {
         let r = parse_server(
-            "READY\nMSG c1-0-0 abcd 12\nMSG c1-0-0 abcd 12\nCONN 1.2.3.4 2 3 0 quit\n\
-             CONN 1.2.3.4 0 0 1 reset\ngarbage\n",
+            "READY\nOPEN 1.2.3.4:5\nOPEN 1.2.3.4:6\nOPEN 1.2.3.4:7\nMSG c1-0-0 abcd 12\n\
+             MSG c1-0-0 abcd 12\nCONN 1.2.3.4:5 2 3 0 quit\nCONN 1.2.3.4:6 0 0 1 reset\ngarbage\n",
         );
         assert_eq!(r.message_count(), 2);
         assert_eq!(r.connections, 2);
         assert_eq!(r.resets, 1);
         assert_eq!(r.unknown_commands, 3);
         assert_eq!(r.clear_illegal, 1);
+        assert_eq!(r.open_peers.into_iter().collect::<Vec<_>>(), ["1.2.3.4:7"]);
     }
 
     #[test]
     fn parses_client_output() {
-        let r = parse_client("MSG t h 5\nFAIL 3 plain boom\nSTATS 9 4 2 1 3\n");
+        let r = parse_client("MSG t h 5\nFAIL 3 plain boom\nABORT 40000\nSTATS 9 4 2 1 3\n");
+        assert_eq!(r.aborted_ports, [40000]);
         assert_eq!(r.messages.len(), 1);
         assert_eq!(r.failures, vec!["FAIL 3 plain boom".to_owned()]);
         assert_eq!((r.sessions, r.illegal_sent, r.pipelined), (9, 4, 2));

@@ -126,6 +126,7 @@ struct Phase {
 
 struct PhaseResult {
     expected: Vec<(MessageKey, usize)>,
+    aborted_ports: Vec<u16>,
     connections: usize,
     illegal_sent: usize,
 }
@@ -232,10 +233,12 @@ fn run_phase(fw: &FirewallLab, p: &Phase) -> PhaseResult {
     if p.mode == "esmtp" {
         assert!(report.ehlo_masked > 0, "EHLO replies were inspected");
     }
+    let aborted_ports = report.aborted_ports.clone();
     let mut expected: Vec<(MessageKey, usize)> = report.messages.into_iter().collect();
     expected.push((source_key, p.source_messages));
     PhaseResult {
         expected,
+        aborted_ports,
         connections: p.client_sessions + p.source_messages,
         illegal_sent: report.illegal_sent,
     }
@@ -301,7 +304,32 @@ fn soak_thousands_of_smtp_sessions_two_workers() {
         // firewall holds no session.
         let text = wait_server(&records, connections);
         let server = parse_server(&text);
-        assert_eq!(server.connections, connections, "connections at the server");
+        if server.connections != connections {
+            let open: Vec<String> = server
+                .open_peers
+                .iter()
+                .map(|p| {
+                    let port = p.rsplit(':').next().and_then(|v| v.parse::<u16>().ok());
+                    let abort = port.is_some_and(|v| r.aborted_ports.contains(&v));
+                    format!(
+                        "{p}{}",
+                        if abort {
+                            " (client ended it with RST)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect();
+            panic!(
+                "{} of {connections} connections ended at the server; never ended: {open:?}\n\
+                 {}\n{}\n{}",
+                server.connections,
+                fw.cmd("show ip inspect session detail"),
+                fw.cmd("show ip inspect statistics"),
+                fw.cmd("show interfaces")
+            );
+        }
         let (gone, show) = wait_sessions_gone(&fw, Duration::from_secs(FINWAIT + IDLE + 15));
         assert!(
             gone,
