@@ -5,7 +5,8 @@
 //! on-CPU time from `/proc/thread-self/schedstat`.
 //!
 //! `cargo run --release -p smtp-engine --example cpu_rate` (`CPU_RATE_LINES=N`
-//! sets the lines per case, default 2 000 000; use a small N under callgrind).
+//! sets the lines per case, default 2 000 000; use a small N under callgrind;
+//! `CPU_RATE_ONLY=lockstep|pipelined` runs one case).
 
 use smtp_engine::{Inspector, Policy, SmtpStats};
 use std::time::Instant;
@@ -20,7 +21,11 @@ fn cpu_ns() -> u64 {
         .unwrap()
 }
 fn main() {
+    let only = std::env::var("CPU_RATE_ONLY").unwrap_or_default();
     for pipelined in [false, true] {
+        if !only.is_empty() && only != if pipelined { "pipelined" } else { "lockstep" } {
+            continue;
+        }
         let policy = if pipelined {
             Policy::esmtp()
         } else {

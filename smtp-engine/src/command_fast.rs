@@ -160,15 +160,22 @@ fn verb4(content: &[u8]) -> Option<u32> {
 /// no hex escapes. `false` means "let the streaming parser decide".
 /// `printable`: the caller already knows every byte of `args` is printable ASCII.
 fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
-    let pfx: &[u8] = if kind == ArgKind::Mail {
-        b"FROM:"
-    } else {
-        b"TO:"
+    // `FROM:` / `TO:` case-insensitively, by word compares (`| 0x20` folds
+    // exactly the letters; `:` is compared as is).
+    let mut rest = match kind {
+        ArgKind::Mail => match args.split_first_chunk::<5>() {
+            Some(([f, r, o, m, b':'], rest))
+                if u32::from_le_bytes([*f, *r, *o, *m]) | 0x2020_2020 == key4(b"FROM") =>
+            {
+                rest
+            }
+            _ => return false,
+        },
+        _ => match args.split_first_chunk::<3>() {
+            Some(([t, o, b':'], rest)) if u16::from_le_bytes([*t, *o]) | 0x2020 == 0x6f74 => rest,
+            _ => return false,
+        },
     };
-    if args.len() < pfx.len() || !args[..pfx.len()].eq_ignore_ascii_case(pfx) {
-        return false;
-    }
-    let mut rest = &args[pfx.len()..];
     if rest.first() == Some(&b' ') {
         rest = &rest[1..];
     }
@@ -326,6 +333,11 @@ mod tests {
         ));
         assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b@x> SIZE=1", false));
         assert!(!quick_args_valid(ArgKind::Rcpt, b"TO:<b\t@x>", false));
+        assert!(quick_args_valid(ArgKind::Rcpt, b"tO:<b@x>", false));
+        assert!(quick_args_valid(ArgKind::Mail, b"fRoM:<b@x>", false));
+        assert!(!quick_args_valid(ArgKind::Rcpt, b"T\x0f:<b@x>", false));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FROM;<b@x>", false));
+        assert!(!quick_args_valid(ArgKind::Mail, b"FRO", false));
     }
 
     #[test]

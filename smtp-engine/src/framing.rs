@@ -62,6 +62,13 @@ const fn has_control(w: u64) -> u64 {
     w.wrapping_sub(ONES * 0x20) & !w & HIGHS
 }
 
+/// The first eight bytes of `hay` (callers guarantee there are eight) as a
+/// little-endian word.
+#[inline(always)]
+fn load(hay: &[u8]) -> u64 {
+    hay.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w))
+}
+
 /// Offset of the first LF in `hay`, eight bytes at a time (SWAR): reply and
 /// command lines are too short for `memchr`'s SIMD set-up to pay off.
 #[inline]
@@ -74,8 +81,7 @@ pub(crate) fn find_lf(hay: &[u8]) -> Option<usize> {
     loop {
         // The last word overlaps the one before instead of leaving a remainder.
         let at = base.min(n - 8);
-        let w = &hay[at..at + 8];
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let x = load(&hay[at..]);
         let z = has_zero(x ^ (ONES * u64::from(b'\n')));
         if z != 0 {
             // The lowest flagged byte is exact (borrows only run upwards).
@@ -100,8 +106,7 @@ pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     loop {
         // The last word overlaps the one before instead of leaving a remainder.
         let at = base.min(n - 8);
-        let w = &hay[at..at + 8];
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let x = load(&hay[at..]);
         let z = has_zero(x ^ (ONES * u64::from(a))) | has_zero(x ^ (ONES * u64::from(b)));
         if z != 0 {
             // Each term's lowest flagged byte is exact, so the lowest of both is.
@@ -143,14 +148,15 @@ pub(crate) fn scan_command_line(hay: &[u8]) -> Option<LineScan> {
     if content.len() < 8 {
         content.iter().for_each(|&b| flags.byte(b));
     } else {
-        let mut words = content.chunks_exact(8);
-        for w in words.by_ref() {
+        let mut rest = content;
+        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
             flags.word(w);
+            rest = tail;
         }
-        if !words.remainder().is_empty() {
+        if let (false, Some(w)) = (rest.is_empty(), content.last_chunk::<8>()) {
             // The last word overlaps the one before: re-classifying content
             // bytes changes nothing.
-            flags.word(&content[content.len() - 8..]);
+            flags.word(w);
         }
     }
     Some(flags.scan(lf, cr))
@@ -177,8 +183,8 @@ impl Flags {
     /// Eight content bytes; the common all-printable, pipe-free word costs a
     /// handful of instructions.
     #[inline(always)]
-    fn word(&mut self, w: &[u8]) {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    fn word(&mut self, w: &[u8; 8]) {
+        let x = u64::from_le_bytes(*w);
         if unusual(x) != 0 {
             w.iter().for_each(|&b| self.byte(b));
         }

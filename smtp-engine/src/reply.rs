@@ -262,7 +262,7 @@ impl Inspector {
 
     /// The last line of a reply (code `code`) ended just before `next`: pop
     /// the FIFO and act on the reply (spec §6.1, §7.2, §4.5, §5.5, §7.4).
-    #[inline]
+    #[inline(always)]
     fn reply_complete(
         &mut self,
         code: u16,

@@ -225,6 +225,10 @@ impl RcptLocalPart {
         if rest.first() == Some(&b'<') {
             rest = &rest[1..];
         }
+        // Only `decode`/`uudecode` match: most local parts fail on their first byte.
+        if !matches!(rest.first(), Some(b'd' | b'D' | b'u' | b'U')) {
+            return false;
+        }
         // Only a local part of 6 or 8 bytes can match: look no further than 9.
         let mut end = rest.len();
         for (k, &b) in rest.iter().enumerate().take(UUDECODE.len() + 1) {
