@@ -89,6 +89,10 @@ pub struct Firewall {
     last_poll_ns: u64,
     /// Copy of a frame as it arrived, for ICMP errors quoting it.
     scratch: Box<[u8]>,
+    /// `ip virtual-reassembly` per port (`None` where the interface does not
+    /// have it), and the buffer a reassembled datagram is processed from.
+    vfr: Vec<Option<crate::reassembly::VirtualReassembly>>,
+    reassembled: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Firewall {
@@ -113,6 +117,21 @@ fn parse_drop(e: ParseError) -> DropReason {
     }
 }
 
+/// One reassembly table per port whose interface has `ip virtual-reassembly`.
+fn vfr_tables(rt: &Runtime) -> Vec<Option<crate::reassembly::VirtualReassembly>> {
+    (0..rt.ports.len())
+        .map(|port| {
+            let id = rt.port_iface[port];
+            let ci = rt.compiled.interfaces.get(usize::from(id.0))?;
+            let cfg = ci.virtual_reassembly.as_ref()?;
+            Some(crate::reassembly::VirtualReassembly::new(
+                crate::routing::IfIndex(id.0),
+                cfg,
+            ))
+        })
+        .collect()
+}
+
 impl Firewall {
     /// Worker `worker`'s firewall over the shared state.
     pub fn new(
@@ -130,6 +149,7 @@ impl Firewall {
         )
         .map_err(|e| format!("session table: {e:?}"))?;
         let rt = shared.runtime();
+        let vfr = vfr_tables(&rt);
         let acl_hits = rt
             .compiled
             .access_lists
@@ -164,6 +184,16 @@ impl Firewall {
             events: Vec::with_capacity(256),
             last_poll_ns: 0,
             scratch: vec![0u8; crate::io::MAX_FRAME].into_boxed_slice(),
+            reassembled: vec![
+                0u8;
+                if vfr.iter().any(Option::is_some) {
+                    65_536 + 64
+                } else {
+                    0
+                }
+            ]
+            .into_boxed_slice(),
+            vfr,
             shared,
         })
     }
@@ -212,6 +242,18 @@ impl Firewall {
                     .map(|l| vec![new_flow::AclLogState::default(); l.entries.len()])
                     .collect();
             }
+            if self.vfr.len() != self.rt.ports.len()
+                || self
+                    .vfr
+                    .iter()
+                    .zip(vfr_tables(&self.rt))
+                    .any(|(a, b)| a.is_some() != b.is_some())
+            {
+                self.vfr = vfr_tables(&self.rt);
+                if self.vfr.iter().any(Option::is_some) && self.reassembled.is_empty() {
+                    self.reassembled = vec![0u8; 65_536 + 64].into_boxed_slice();
+                }
+            }
         }
     }
 
@@ -235,6 +277,10 @@ impl Firewall {
         };
         if parsed.dst_mac != iface.mac && !parsed.dst_mac.is_broadcast() {
             return self.drop_frame(port, DropReason::NotOurMac);
+        }
+        // 1b. Virtual reassembly: later stages see whole datagrams only.
+        if ip.is_fragment() {
+            return self.reassemble(now, port, frame, &ip, tx);
         }
         // 2. Flow key (inside form) and hash, computed once.
         let key = flow::key_of(&self.rt, &ip);
@@ -270,6 +316,87 @@ impl Firewall {
                 }
             }
             // 4. No session: the new-flow path.
+            return self.new_flow(
+                now,
+                port,
+                &iface,
+                frame,
+                parsed,
+                ip,
+                Some((key, hash, origin)),
+                tx,
+            );
+        }
+        self.new_flow(now, port, &iface, frame, parsed, ip, None, tx)
+    }
+}
+
+impl Firewall {
+    /// A fragment on `port`: with `ip virtual-reassembly`, held until its
+    /// datagram is complete, which then goes through the whole pipeline (and
+    /// is forwarded whole if it fits a frame; no egress re-fragmentation
+    /// yet). Without it, a non-initial fragment cannot be judged and is
+    /// dropped; an initial one is judged by its headers.
+    fn reassemble(
+        &mut self,
+        now: u64,
+        port: usize,
+        frame: &mut [u8],
+        ip: &crate::wire::frame::Ipv4Info,
+        tx: &mut TxSink,
+    ) {
+        let Some(Some(vfr)) = self.vfr.get_mut(port) else {
+            if ip.frag_offset != 0 {
+                return self.drop_frame(port, DropReason::Fragment);
+            }
+            return self.continue_unfragmented(now, port, frame, tx);
+        };
+        let len = match vfr.offer(now, frame, ip) {
+            crate::reassembly::Offer::Complete { frame: whole } => {
+                let n = whole.len().min(self.reassembled.len());
+                self.reassembled[..n].copy_from_slice(&whole[..n]);
+                n
+            }
+            crate::reassembly::Offer::Held => return,
+            crate::reassembly::Offer::Dropped(_) => {
+                return self.drop_frame(port, DropReason::Fragment)
+            }
+        };
+        while vfr.pop_event().is_some() {}
+        if len > crate::io::MAX_FRAME {
+            return self.drop_frame(port, DropReason::TooBig);
+        }
+        let mut whole = std::mem::take(&mut self.reassembled);
+        self.continue_unfragmented(now, port, &mut whole[..len], tx);
+        self.reassembled = whole;
+    }
+
+    /// The spine after reassembly, for a datagram that is not a fragment (or
+    /// an initial fragment judged by its headers).
+    fn continue_unfragmented(&mut self, now: u64, port: usize, frame: &mut [u8], tx: &mut TxSink) {
+        let parsed = match parse_frame(frame) {
+            Ok(p) => p,
+            Err(e) => return self.drop_frame(port, parse_drop(e)),
+        };
+        let Some(iface) = self.rt.port_interface(port).copied() else {
+            return self.drop_frame(port, DropReason::NoInterface);
+        };
+        let Some(ip) = parsed.ipv4().copied() else {
+            return;
+        };
+        let key = flow::key_of(&self.rt, &ip);
+        if let Some((key, origin)) = key {
+            let hash = flow::hash_of(&self.hasher, &key);
+            if let Some(hit) = self.table.lookup(&key, hash) {
+                let forward = hit.direction == flowtable::Direction::Forward;
+                let dir = self
+                    .table
+                    .get(hit.handle)
+                    .and_then(|s| session_path::packet_direction(s, forward, port, origin));
+                if let Some(dir) = dir {
+                    return self.session_path(now, port, hit.handle, dir, origin, frame, ip, tx);
+                }
+            }
             return self.new_flow(
                 now,
                 port,

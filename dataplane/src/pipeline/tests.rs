@@ -721,3 +721,58 @@ fn syn_after_fin_exchange_reopens() {
     assert_eq!(r.sessions.len(), 1);
     assert_eq!(r.sessions[0].state, SessionState::HalfOpen);
 }
+
+/// `ip virtual-reassembly` (on both seed interfaces): a fragmented UDP
+/// datagram is reassembled, creates its session like a whole one, and leaves
+/// translated; a lone non-initial fragment goes nowhere.
+#[test]
+fn fragments_are_reassembled_before_inspection() {
+    let mut lab = SeedLab::new(&[]);
+    let payload = vec![0x5a; 100];
+    let whole = udp(
+        HOST5_MAC,
+        FW_INSIDE_MAC,
+        sa(H5, 53100),
+        sa(DNS, 5000),
+        &payload,
+    );
+    let ip = &whole[14..14 + 20 + 8 + 100];
+    let fragment = |offset: usize, data: &[u8], more: bool| {
+        let mut f = whole[..14 + 20].to_vec();
+        f.extend_from_slice(data);
+        let total = (20 + data.len()) as u16;
+        f[14 + 2..14 + 4].copy_from_slice(&total.to_be_bytes());
+        let flags_off = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+        f[14 + 6..14 + 8].copy_from_slice(&flags_off.to_be_bytes());
+        f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::checksum(&f[14..14 + 20]);
+        f[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+        while f.len() < 60 {
+            f.push(0);
+        }
+        f
+    };
+    let first = fragment(0, &ip[20..20 + 48], true);
+    let second = fragment(48, &ip[20 + 48..], false);
+    assert!(lab.send(INSIDE, &second).is_empty(), "held until complete");
+    let out = lab.send(INSIDE, &first);
+    assert_eq!(out.len(), 1, "one reassembled datagram");
+    let (port, f) = &out[0];
+    assert_eq!(*port, OUTSIDE);
+    let ip = ipv4(f);
+    assert!(!ip.is_fragment());
+    assert_eq!((ip.src, ip.dst), (H5_GLOBAL, DNS));
+    let L4::Udp(u) = ip.l4 else { panic!("udp") };
+    assert_eq!(
+        &f[u.payload_offset..u.payload_offset + u.payload_len],
+        &payload[..]
+    );
+    assert_eq!(lab.report().sessions.len(), 1);
+    // A lone later fragment of another datagram never leaves.
+    let mut orphan = fragment(48, &[1; 16], false);
+    orphan[14 + 4..14 + 6].copy_from_slice(&0x4321u16.to_be_bytes());
+    orphan[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+    let c = crate::wire::checksum::checksum(&orphan[14..14 + 20]);
+    orphan[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+    assert!(lab.send(INSIDE, &orphan).is_empty());
+}
