@@ -282,6 +282,22 @@ impl Firewall {
         if ip.is_fragment() {
             return self.reassemble(now, port, frame, &ip, tx);
         }
+        self.dispatch(now, port, iface, frame, parsed, ip, tx);
+    }
+
+    /// Stages 2–4 for a whole datagram: flow key and hash, session lookup,
+    /// then the session path or the new-flow path.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        now: u64,
+        port: usize,
+        iface: crate::routing::Interface,
+        frame: &mut [u8],
+        parsed: crate::wire::frame::ParsedFrame,
+        ip: crate::wire::frame::Ipv4Info,
+        tx: &mut TxSink,
+    ) {
         // 2. Flow key (inside form) and hash, computed once.
         let key = flow::key_of(&self.rt, &ip);
         if let Some((key, origin)) = key {
@@ -384,31 +400,7 @@ impl Firewall {
         let Some(ip) = parsed.ipv4().copied() else {
             return;
         };
-        let key = flow::key_of(&self.rt, &ip);
-        if let Some((key, origin)) = key {
-            let hash = flow::hash_of(&self.hasher, &key);
-            if let Some(hit) = self.table.lookup(&key, hash) {
-                let forward = hit.direction == flowtable::Direction::Forward;
-                let dir = self
-                    .table
-                    .get(hit.handle)
-                    .and_then(|s| session_path::packet_direction(s, forward, port, origin));
-                if let Some(dir) = dir {
-                    return self.session_path(now, port, hit.handle, dir, origin, frame, ip, tx);
-                }
-            }
-            return self.new_flow(
-                now,
-                port,
-                &iface,
-                frame,
-                parsed,
-                ip,
-                Some((key, hash, origin)),
-                tx,
-            );
-        }
-        self.new_flow(now, port, &iface, frame, parsed, ip, None, tx)
+        self.dispatch(now, port, iface, frame, parsed, ip, tx);
     }
 }
 
