@@ -8,6 +8,8 @@
 //! backend recomputes the whole TCP/UDP checksum here before the pipeline
 //! sees the frame. IPv4 and IPv6 (no extension headers), untagged Ethernet.
 
+use crate::wire::checksum::{combine, ones_sum};
+
 const ETH_HLEN: usize = 14;
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -42,9 +44,12 @@ pub fn complete_l4_checksum(frame: &mut [u8]) -> CsumOutcome {
                 return CsumOutcome::NotApplicable;
             }
             let l4_len = total - ihl;
-            let mut sum = sum_words(&ip[12..20]);
-            sum += u32::from(ip[9]) + l4_len as u32;
-            (ip[9], ETH_HLEN + ihl, l4_len, sum)
+            (
+                ip[9],
+                ETH_HLEN + ihl,
+                l4_len,
+                pseudo_sum(&ip[12..20], ip[9], l4_len),
+            )
         }
         ETHERTYPE_IPV6 => {
             if ip.len() < 40 || ip[0] >> 4 != 6 {
@@ -54,9 +59,12 @@ pub fn complete_l4_checksum(frame: &mut [u8]) -> CsumOutcome {
             if 40 + l4_len > ip.len() {
                 return CsumOutcome::NotApplicable;
             }
-            let mut sum = sum_words(&ip[8..40]);
-            sum += u32::from(ip[6]) + l4_len as u32;
-            (ip[6], ETH_HLEN + 40, l4_len, sum)
+            (
+                ip[6],
+                ETH_HLEN + 40,
+                l4_len,
+                pseudo_sum(&ip[8..40], ip[6], l4_len),
+            )
         }
         _ => return CsumOutcome::NotApplicable,
     };
@@ -68,7 +76,7 @@ pub fn complete_l4_checksum(frame: &mut [u8]) -> CsumOutcome {
     let seg = &mut frame[l4_off..l4_off + l4_len];
     seg[field] = 0;
     seg[field + 1] = 0;
-    let mut c = !fold(pseudo + sum_words(seg));
+    let mut c = !combine(pseudo, ones_sum(seg));
     if proto == PROTO_UDP && c == 0 {
         c = 0xffff;
     }
@@ -78,30 +86,13 @@ pub fn complete_l4_checksum(frame: &mut [u8]) -> CsumOutcome {
 
 /// Internet checksum of `bytes` (ones' complement of the folded sum).
 pub fn internet_checksum(bytes: &[u8]) -> u16 {
-    !fold(sum_words(bytes))
+    crate::wire::checksum::checksum(bytes)
 }
 
-fn sum_words(bytes: &[u8]) -> u32 {
-    let mut sum = 0u32;
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-        // keep headroom: fold lazily every so often
-        if sum > 0xffff_0000 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
+/// Pseudo-header sum from the address bytes (IPv4 or IPv6), protocol and length.
+fn pseudo_sum(addresses: &[u8], proto: u8, l4_len: usize) -> u16 {
+    let len = combine((l4_len >> 16) as u16, l4_len as u16);
+    combine(combine(ones_sum(addresses), u16::from(proto)), len)
 }
 
 #[cfg(test)]
@@ -144,9 +135,8 @@ mod tests {
         let mut f = udp_frame();
         complete_l4_checksum(&mut f);
         // pseudo header + segment sums to 0xffff when correct
-        let mut pseudo = sum_words(&f[26..34]) + 17 + 10;
-        pseudo += sum_words(&f[34..]);
-        assert_eq!(fold(pseudo), 0xffff);
+        let pseudo = pseudo_sum(&f[26..34], 17, 10);
+        assert_eq!(combine(pseudo, ones_sum(&f[34..])), 0xffff);
         let mut short = f[..20].to_vec();
         assert_eq!(complete_l4_checksum(&mut short), CsumOutcome::NotApplicable);
         let mut arp = f.clone();

@@ -182,6 +182,27 @@ struct NewSession {
 }
 
 impl Firewall {
+    /// The access list applied to `iface` in `dir`, evaluated on `ip` (its
+    /// match counted and logged); `Permit` when the interface has none.
+    fn filter(
+        &mut self,
+        now: u64,
+        rt: &Runtime,
+        iface: crate::config::compiled::InterfaceId,
+        dir: Direction,
+        ip: &Ipv4Info,
+    ) -> AclVerdict {
+        let Some(acl) = acl_of(rt, iface, dir) else {
+            return AclVerdict::Permit;
+        };
+        let list = &rt.compiled.access_lists[usize::from(acl.0)];
+        let (verdict, index) = list.evaluate(&acl_packet(ip));
+        if let Some(i) = index {
+            self.count_acl_match(now, acl, list.number, i, list.entries[i].log, verdict, ip);
+        }
+        verdict
+    }
+
     /// Counts an access-list entry match, and logs it if the entry says `log`.
     #[allow(clippy::too_many_arguments)]
     fn count_acl_match(
@@ -264,20 +285,12 @@ impl Firewall {
             return self.drop_frame(port, DropReason::IcmpNoSession);
         }
         // 4. Input access list.
-        if let Some(acl) = acl_of(&rt, in_id, Direction::In) {
-            let list = &rt.compiled.access_lists[usize::from(acl.0)];
-            let (verdict, index) = list.evaluate(&acl_packet(&ip));
-            if let Some(i) = index {
-                self.count_acl_match(now, acl, list.number, i, list.entries[i].log, verdict, &ip);
+        if self.filter(now, &rt, in_id, Direction::In, &ip) == AclVerdict::Deny {
+            if rt.acl_unreachables && rt.compiled.interfaces[usize::from(in_id.0)].unreachables {
+                let spec = IcmpErrorSpec::unreachable(unreachable::ADMIN_PROHIBITED);
+                self.send_icmp_error(now, port, iface, &parsed, &ip, frame, spec, tx);
             }
-            if verdict == AclVerdict::Deny {
-                if rt.acl_unreachables && rt.compiled.interfaces[usize::from(in_id.0)].unreachables
-                {
-                    let spec = IcmpErrorSpec::unreachable(unreachable::ADMIN_PROHIBITED);
-                    self.send_icmp_error(now, port, iface, &parsed, &ip, frame, spec, tx);
-                }
-                return self.drop_frame(port, DropReason::AclDenyIn);
-            }
+            return self.drop_frame(port, DropReason::AclDenyIn);
         }
         // Local delivery: the router's own addresses.
         if rt.is_router_address(ip.dst) {
@@ -309,11 +322,9 @@ impl Firewall {
             None
         };
         // 6. Destination NAT on an outside interface.
-        let mut rewrote_dst = None;
         if iface.nat == NatRole::Outside {
             if let Some(local) = rt.nat.local_of(ip.dst) {
                 translate_destination(frame, &mut ip, local);
-                rewrote_dst = Some(local);
             }
         }
         // 7. Route.
@@ -339,23 +350,14 @@ impl Firewall {
         let out_iface = rt.interfaces[usize::from(route.egress.0)];
         let out_id = rt.port_iface[egress];
         // 8. Source NAT inside → outside.
-        let mut rewrote_src = None;
         if iface.nat == NatRole::Inside && out_iface.nat == NatRole::Outside {
             if let Some(global) = rt.nat.global_of(ip.src) {
                 translate_source(frame, &mut ip, global);
-                rewrote_src = Some(global);
             }
         }
         // Output access list (router-originated packets never get here).
-        if let Some(acl) = acl_of(&rt, out_id, Direction::Out) {
-            let list = &rt.compiled.access_lists[usize::from(acl.0)];
-            let (verdict, index) = list.evaluate(&acl_packet(&ip));
-            if let Some(i) = index {
-                self.count_acl_match(now, acl, list.number, i, list.entries[i].log, verdict, &ip);
-            }
-            if verdict == AclVerdict::Deny {
-                return self.drop_frame(port, DropReason::AclDenyOut);
-            }
+        if self.filter(now, &rt, out_id, Direction::Out, &ip) == AclVerdict::Deny {
+            return self.drop_frame(port, DropReason::AclDenyOut);
         }
         let (out_src, out_dst) = endpoints(&ip);
         let next_hop = route.next_hop(ip.dst);
@@ -384,7 +386,6 @@ impl Firewall {
                 out_dst,
                 next_hop,
             };
-            let _ = (rewrote_src, rewrote_dst);
             match self.create_session(now, &rt, &ns, &ip, tx) {
                 Ok(h) => handle = Some(h),
                 Err(reason) => return self.drop_frame(port, reason),

@@ -375,7 +375,6 @@ impl Firewall {
         let Some(s) = self.table.get_mut(handle) else {
             return Forwarding::Drop(DropReason::NoSession);
         };
-        let paths = s.paths;
         let (initiator, responder, alert) = (s.initiator, s.responder, s.alert);
         let L4State::Tcp { tracker, .. } = &mut s.l4 else {
             return Forwarding::Frame;
@@ -423,7 +422,6 @@ impl Firewall {
                 }
             }
         }
-        let _ = paths;
         match verdict {
             SmtpVerdict::Forward { frame_len } => match parse_frame(&frame[..frame_len]) {
                 Ok(p) => match p.ipv4() {
