@@ -1,5 +1,7 @@
-//! Session-table benchmarks: lookup hit/miss at 10 k, 1 M and 10 M sessions,
-//! create+delete rate, expiry rate, and bytes per session (printed).
+//! Session-table benchmarks: lookup hit/miss at 10 k, 1 M and 10 M sessions
+//! (one at a time, 32 singles in a row, and the burst API), create+delete rate
+//! at 10 k and 1 M live sessions, expiry rate, and bytes per session (printed
+//! to stderr with each table size).
 //!
 //! Keys look like the seed's traffic: many clients toward a few servers through
 //! static NAT (two keys per session). Lookups use the packet's precomputed flow
@@ -21,7 +23,7 @@ use criterion::{
 };
 use flowtable::key::IPPROTO_TCP;
 use flowtable::{
-    FlowHash, FlowHasher, FlowKey, FlowTable, Nanos, SessionKeys, TableConfig, TimeoutKind,
+    FlowHash, FlowHasher, FlowKey, FlowTable, Nanos, SessionKeys, TableConfig, TimeoutKind, BURST,
 };
 
 /// Session `i`: client 100.64.0.0 + i/50000, port 10000 + i%50000, toward one of
@@ -60,25 +62,27 @@ fn filled(n: u64, hasher: FlowHasher) -> FlowTable<u64> {
     t
 }
 
-/// 64 k probe keys spread over the table (both sides, both directions).
-fn probes(n: u64, hasher: FlowHasher, hit: bool) -> Vec<(FlowKey, FlowHash)> {
+/// 64 k probe keys spread over the table (both sides, both directions), with
+/// their flow hashes (the pipeline hashes each packet once, before the lookup).
+fn probes(n: u64, hasher: FlowHasher, hit: bool) -> (Vec<FlowKey>, Vec<FlowHash>) {
     let mut x = 0x243f_6a88_85a3_08d3u64;
-    (0..1u64 << 16)
+    let keys: Vec<FlowKey> = (0..1u64 << 16)
         .map(|j| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             let i = if hit { x % n } else { n + x % n };
             let keys = session(i);
-            let k = match j & 3 {
+            match j & 3 {
                 0 => keys.initiator,
                 1 => keys.initiator.reversed(),
                 2 => keys.responder,
                 _ => keys.responder.reversed(),
-            };
-            (k, hasher.hash(&k))
+            }
         })
-        .collect()
+        .collect();
+    let hashes = keys.iter().map(|k| hasher.hash(k)).collect();
+    (keys, hashes)
 }
 
 fn lookups(c: &mut Criterion<Clock>) {
@@ -87,37 +91,59 @@ fn lookups(c: &mut Criterion<Clock>) {
     for (label, n) in [("10k", 10_000u64), ("1M", 1_000_000), ("10M", 10_000_000)] {
         let t = filled(n, hasher);
         eprintln!(
-            "flowtable {label}: {} sessions, {} bytes reserved = {:.1} bytes/session (slot {} B incl. u64 data)",
+            "flowtable {label}: {} sessions; table overhead {:.1} bytes/session excluding T \
+             (entry {} B + index + wheel); {:.1} bytes/session with T = u64 stored as Option<u64>",
             t.len(),
-            t.reserved_bytes(),
+            t.overhead_bytes() as f64 / t.capacity() as f64,
+            FlowTable::<()>::slot_size() - 1,
             t.reserved_bytes() as f64 / t.capacity() as f64,
-            FlowTable::<u64>::slot_size()
         );
         for hit in [true, false] {
-            let ps = probes(n, hasher, hit);
+            let (keys, hashes) = probes(n, hasher, hit);
             let mut i = 0usize;
             let name = if hit { "hit" } else { "miss" };
+            // One lookup at a time: the latency of one packet's lookup.
             g.throughput(Throughput::Elements(1));
             g.bench_function(BenchmarkId::new(name, label), |b| {
                 b.iter(|| {
                     i = (i + 1) & 0xffff;
-                    let (k, h) = &ps[i];
-                    black_box(t.lookup(k, *h))
+                    black_box(t.lookup(&keys[i], hashes[i]))
                 })
             });
-            // A 32-packet burst, as the pipeline looks up (independent lookups
-            // overlap their cache misses).
-            g.throughput(Throughput::Elements(32));
-            g.bench_function(BenchmarkId::new(format!("{name}_burst32"), label), |b| {
+            g.throughput(Throughput::Elements(BURST as u64));
+            // 32 single lookups in a row (what the pipeline did before the
+            // burst API): the core overlaps only what fits its window.
+            g.bench_function(BenchmarkId::new(format!("{name}_singles32"), label), |b| {
                 b.iter(|| {
-                    i = (i + 32) & 0xffe0;
+                    i = (i + BURST) & 0xffe0;
                     let mut found = 0u32;
-                    for (k, h) in &ps[i..i + 32] {
+                    for (k, h) in keys[i..i + BURST].iter().zip(&hashes[i..i + BURST]) {
                         found += u32::from(t.lookup(k, *h).is_some());
                     }
                     black_box(found)
                 })
             });
+            // The burst API: phases that overlap the whole burst's misses.
+            let mut out = [None; BURST];
+            g.bench_function(BenchmarkId::new(format!("{name}_burst32"), label), |b| {
+                b.iter(|| {
+                    i = (i + BURST) & 0xffe0;
+                    t.lookup_burst(&keys[i..i + BURST], &hashes[i..i + BURST], &mut out);
+                    black_box(&out);
+                })
+            });
+            if hit {
+                // ... plus the caller's session data brought in (what the
+                // pipeline reads next).
+                g.bench_function(BenchmarkId::new("hit_burst32_values", label), |b| {
+                    b.iter(|| {
+                        i = (i + BURST) & 0xffe0;
+                        t.lookup_burst(&keys[i..i + BURST], &hashes[i..i + BURST], &mut out);
+                        t.touch_values(&out);
+                        black_box(&out);
+                    })
+                });
+            }
         }
     }
     g.finish();
@@ -142,17 +168,30 @@ fn create_delete(c: &mut Criterion<Clock>) {
     let hasher = FlowHasher::new(0x5eed);
     let mut g = group(c, "flowtable_create_delete");
     g.throughput(Throughput::Elements(1));
-    for (label, live) in [("10k", 10_000u64), ("1M", 1_000_000)] {
-        // Steady state: `live` sessions; each iteration creates one (hashes, insert,
-        // arm synwait) and deletes the oldest.
+    for (label, live, random) in [
+        ("10k", 10_000u64, false),
+        ("1M", 1_000_000, false),
+        ("1M_random", 1_000_000, true),
+    ] {
+        // Steady state: `live` sessions; each iteration deletes one (the oldest,
+        // or with `random` any live one: its entry, wheel neighbours and
+        // index buckets are then all cold) and creates one (hashes, insert, arm
+        // synwait).
         let mut t = filled(live, hasher);
         let mut ring: Vec<_> = (0..live)
             .map(|i| t.lookup_key(&session(i).initiator).expect("present").handle)
             .collect();
         let mut next = live;
         let mut pos = 0usize;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
         g.bench_function(BenchmarkId::from_parameter(label), |b| {
             b.iter(|| {
+                if random {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    pos = (x % live) as usize;
+                }
                 black_box(t.remove(ring[pos]));
                 let keys = session(next);
                 let hashes = [hasher.hash(&keys.initiator), hasher.hash(&keys.responder)];

@@ -6,6 +6,8 @@
 //! * [`hash`] — the one symmetric flow hash per packet, and core steering.
 //! * [`table`] — [`FlowTable<T>`]: per-worker, fixed capacity, generation-checked
 //!   handles, no lock and no allocation on lookup/insert/remove.
+//! * [`burst`] — [`FlowTable::lookup_burst`]: a whole receive burst looked up
+//!   at once with its cache misses overlapped (use it on the packet path).
 //! * [`wheel`], [`timeout`] — the per-table timing wheel and the timeout kinds
 //!   (§3–§6).
 //! * [`halfopen`] — the global max-incomplete / one-minute / per-host protections
@@ -18,6 +20,10 @@
 //!   by all workers); `owner = hash.owner(workers)`; on the owner,
 //!   `table.lookup(&key, hash)`; on a hit `table.touch(handle, now)` (the
 //!   established path takes no lock and touches nothing shared).
+//! * Per receive burst (faster with many sessions): key and hash every packet
+//!   first, then `table.lookup_burst(&keys, &hashes, &mut hits)` and
+//!   `table.touch_values(&hits)`, then the per-packet work ([`burst`] has the
+//!   example and the one caveat: sessions created while walking the burst).
 //! * Session creation (TCP SYN / first UDP datagram that passed the ACL and an
 //!   inspection rule): `table.insert_hashed(keys, hashes, data, now)` first (a full
 //!   table refuses here, counted as `table_full`, before any half-open accounting);
@@ -36,6 +42,7 @@
 //! * `show ip inspect statistics`: [`InspectStatistics::collect`] over every
 //!   worker's [`TableStats`], the [`SessionGauges`] and `registry.snapshot()`.
 
+pub mod burst;
 pub mod counter;
 pub mod halfopen;
 pub mod hash;
@@ -46,6 +53,7 @@ pub mod time;
 pub mod timeout;
 pub mod wheel;
 
+pub use burst::BURST;
 pub use halfopen::{
     Admission, DeleteReason, Deletion, Event, HalfOpenConfig, HalfOpenId, HalfOpenRegistry,
     Refusal, RegistrySizing, RegistrySnapshot, Release, RemoveCause, TimedEvent, Transport,

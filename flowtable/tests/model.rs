@@ -178,6 +178,54 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The burst lookup answers exactly what single lookups answer, for any
+    /// table history (inserts and removals, so tombstones and reused slots),
+    /// any mix of hits in all four key forms and misses, and any burst length.
+    #[test]
+    fn burst_lookup_equals_single_lookups(
+        inserts in proptest::collection::vec(0..200u16, 0..150),
+        removals in proptest::collection::vec(0..200u16, 0..80),
+        probes in proptest::collection::vec((0..220u16, 0..4u8), 0..100),
+    ) {
+        let hasher = FlowHasher::new(11);
+        let config = TableConfig::with_capacity(128);
+        let mut t: FlowTable<u16> = FlowTable::new(config, hasher, Nanos::ZERO).unwrap();
+        let mut live = BTreeMap::new();
+        for id in inserts {
+            if let Ok(h) = t.insert(keys(id), id, Nanos::ZERO) {
+                live.insert(id, h);
+            }
+        }
+        for id in removals {
+            if let Some(h) = live.remove(&id) {
+                prop_assert_eq!(t.remove(h), Some(id));
+            }
+        }
+        let probe_keys: Vec<FlowKey> = probes
+            .iter()
+            .map(|&(id, form)| {
+                let k = keys(id);
+                match form {
+                    0 => k.initiator,
+                    1 => k.initiator.reversed(),
+                    2 => k.responder,
+                    _ => k.responder.reversed(),
+                }
+            })
+            .collect();
+        let hashes: Vec<_> = probe_keys.iter().map(|k| hasher.hash(k)).collect();
+        let mut out = vec![None; probe_keys.len()];
+        prop_assert_eq!(t.lookup_burst(&probe_keys, &hashes, &mut out), probe_keys.len());
+        for (i, k) in probe_keys.iter().enumerate() {
+            prop_assert_eq!(out[i], t.lookup(k, hashes[i]), "probe {}", i);
+            let expect = live.get(&probes[i].0).copied();
+            prop_assert_eq!(out[i].map(|h| h.handle), expect);
+        }
+        t.touch_values(&out);
+    }
+}
+
 #[derive(Clone, Debug)]
 enum ROp {
     Attempt { worker: u16, tcp: bool, dst: u8 },
