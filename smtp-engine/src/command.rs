@@ -124,8 +124,8 @@ impl Inspector {
             if !self.may_start_line() {
                 return Step::Withhold;
             }
-            if let Some(s) = self.command_line_fast(buf, start, stats) {
-                return s;
+            if let Some(next) = self.command_line_fast(buf, start, stats) {
+                return Step::Next(next);
             }
             self.begin_line();
         }
@@ -617,16 +617,7 @@ impl Inspector {
             | Verb::Rset
             | Verb::Helo
             | Verb::Ehlo => self.reset_transaction(),
-            Verb::Rcpt => {
-                self.rcpt_count = self.rcpt_count.saturating_add(1);
-                if self.rcpt_count > self.spam_threshold
-                    && !self.spam_fired
-                    && self.sigs.contains(Signature::I3MailSpam)
-                {
-                    self.spam_fired = true;
-                    self.sig_hit(Signature::I3MailSpam, stats);
-                }
-            }
+            Verb::Rcpt => self.count_rcpt(stats),
             Verb::Bdat => {
                 let (size, last) = self
                     .line
@@ -645,6 +636,19 @@ impl Inspector {
             _ => {}
         }
         Expect::for_verb(v, self.legacy)
+    }
+
+    /// One more RCPT in the transaction: I3 (Mail Spam) past the threshold.
+    #[inline]
+    pub(crate) fn count_rcpt(&mut self, stats: &mut SmtpStats) {
+        self.rcpt_count = self.rcpt_count.saturating_add(1);
+        if self.rcpt_count > self.spam_threshold
+            && !self.spam_fired
+            && self.sigs.contains(Signature::I3MailSpam)
+        {
+            self.spam_fired = true;
+            self.sig_hit(Signature::I3MailSpam, stats);
+        }
     }
 
     fn debug_chunk(&mut self, dbg: &Dbg, at_end: bool, stats: &mut SmtpStats) {

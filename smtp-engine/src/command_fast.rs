@@ -6,47 +6,127 @@
 //! unchanged without any event (legal verb, no forbidden byte, no bare CR, no
 //! signature, within the length limit, and — in ESMTP mode — MAIL/RCPT
 //! arguments in their ordinary form). Anything else returns `None` before any
-//! state is touched and the streaming path handles the line. The property test
-//! that compares one-byte segments (always streaming) with whole segments
-//! (mostly fast) checks that both agree.
+//! state is touched and the streaming path handles the line.
+//!
+//! Cost per line (issue #2): one SWAR pass finds the line end and proves the
+//! content clean ([`framing::first_unusual`]); a four-letter verb is one
+//! folded word looked up in a compile-time perfect hash; what the verb needs
+//! is one byte of a per-session class table ([`fast_classes`], built from the
+//! policy when the session starts) instead of a chain of policy checks; the
+//! reply expectation comes from a static table. `tests/fast_path.rs` runs
+//! random legal and hostile command streams, in any segmentation and with
+//! random replies, through an inspector with the fast paths and one without
+//! (`Inspector::set_fast_paths(false)`) and requires identical results.
 
 use crate::framing::{self, LIMIT_DEFAULT, LIMIT_ESMTP_PATH};
-use crate::inspector::{Inspector, Step};
+use crate::inspector::{Expect, Inspector};
 use crate::params::ArgKind;
 use crate::policy::Mode;
-use crate::signatures::{RcptLocalPart, Signature};
+use crate::signatures::{RcptLocalPart, Signature, SignatureSet};
 use crate::stats::SmtpStats;
 use crate::verbs::{self, Verb, ALL_VERBS};
 
 const SIG_VERBS: u32 = Verb::Wiz.bit() | Verb::Debug.bit() | Verb::Expn.bit() | Verb::Vrfy.bit();
 
+/// What the fast path does with a line of a given verb under a session's
+/// policy (computed once per session by [`fast_classes`]).
+pub(crate) mod class {
+    /// The streaming path decides (signature verbs, illegal verbs, verbs with
+    /// argument state such as AUTH/ETRN/BDAT).
+    pub(crate) const SLOW: u8 = 0;
+    /// Accepted with the default length limit, no argument checks.
+    pub(crate) const PLAIN: u8 = 1;
+    /// MAIL/SAML/SEND/SOML: pipe signature and (ESMTP) parameter checks.
+    pub(crate) const MAIL: u8 = 2;
+    /// RCPT: pipe and alias signatures and (ESMTP) parameter checks.
+    pub(crate) const RCPT: u8 = 3;
+}
+
+/// Per-session fast-path tables: the class of every verb (by verb index)
+/// and the longest line each class may accept (the length limit where F6
+/// would close the session, else the fast path's own bound).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastClasses {
+    pub(crate) of_verb: [u8; verbs::VERBS.len()],
+    pub(crate) max_total: [u16; 4],
+}
+
+/// The fast-path tables for a session with these verbs allowed, signatures
+/// enabled and mode. Mirrors the checks the streaming path makes at the verb
+/// delimiter (`verb_end`): anything that could log, close or parse
+/// arguments statefully is [`class::SLOW`].
+pub(crate) fn fast_classes(allowed: u32, sigs: SignatureSet, mode: Mode) -> FastClasses {
+    let esmtp = mode == Mode::Esmtp;
+    let mut of_verb = [class::SLOW; verbs::VERBS.len()];
+    for (i, (v, _)) in verbs::VERBS.iter().enumerate() {
+        let bit = v.bit();
+        let quiet_vrfy = *v == Verb::Vrfy && !sigs.contains(Signature::I2Reconnaissance);
+        if allowed & bit == 0 || (bit & SIG_VERBS != 0 && !quiet_vrfy) {
+            continue;
+        }
+        of_verb[i] = match v {
+            Verb::Etrn | Verb::Auth | Verb::Bdat => class::SLOW,
+            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
+                if sigs.contains(Signature::I1SmailAttack) =>
+            {
+                class::SLOW
+            }
+            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml => class::MAIL,
+            Verb::Rcpt => class::RCPT,
+            _ => class::PLAIN,
+        };
+    }
+    let f6 = sigs.contains(Signature::F6OverlongCommand);
+    let limit = |l: u32| (if f6 { l } else { LIMIT_ESMTP_PATH }) as u16;
+    let path = if esmtp {
+        LIMIT_ESMTP_PATH
+    } else {
+        LIMIT_DEFAULT
+    };
+    FastClasses {
+        of_verb,
+        max_total: [0, limit(LIMIT_DEFAULT), limit(path), limit(path)],
+    }
+}
+
 impl Inspector {
-    /// Try to inspect the whole line starting at `start`; `None` = use the
-    /// streaming path (nothing was changed).
-    #[inline]
+    /// Try to inspect the whole line starting at `start`: the offset after it,
+    /// or `None` = use the streaming path (nothing was changed).
+    #[inline(always)]
     pub(crate) fn command_line_fast(
         &mut self,
         buf: &[u8],
         start: usize,
         stats: &mut SmtpStats,
-    ) -> Option<Step> {
-        if self.debug || self.legacy || self.auth_cont {
+    ) -> Option<usize> {
+        if !self.fast || self.auth_cont {
             return None;
         }
-        let rest = &buf[start..];
-        // One SWAR pass: the LF, and whether the content holds a bare CR, a
-        // forbidden byte, a pipe or anything not printable. A bad byte in the
-        // verb would fail the verb match anyway, so the whole content counts.
-        let scan = framing::scan_command_line(rest)?;
-        let lf = scan.lf;
-        let content = &rest[..lf - usize::from(scan.cr)];
-        let total = lf + 1;
-        if total > LIMIT_ESMTP_PATH as usize || scan.bad {
-            return None;
-        }
-        // The verb: up to the first SP. Four-letter verbs by one word compare.
-        let (sp, complete) = match verb4(content) {
-            Some(bit) => ((content.len() > 4).then_some(4), bit),
+        let rest = buf.get(start..)?;
+        // One SWAR pass finds the first unusual byte; in an ordinary line that
+        // is the CR of its CRLF (or a bare LF), which proves the content
+        // printable ASCII without a `|`. Anything else is classified byte by
+        // byte: a bare CR or forbidden byte takes the streaming path.
+        let p = framing::first_unusual(rest);
+        let (content_len, total, cr, pipe, printable) = match rest.get(p) {
+            Some(b'\r') if rest.get(p + 1) == Some(&b'\n') => (p, p + 2, true, false, true),
+            Some(b'\n') => (p, p + 1, false, false, true),
+            Some(_) => {
+                let scan = framing::scan_command_line(rest)?;
+                if scan.bad {
+                    return None;
+                }
+                let lf = scan.lf;
+                let cl = lf - usize::from(scan.cr);
+                (cl, lf + 1, scan.cr, scan.pipe, scan.printable)
+            }
+            None => return None,
+        };
+        let content = rest.get(..content_len)?;
+        // The verb (up to the first SP): four-letter verbs by one hashed word
+        // compare, the others by the byte automaton. At most one verb matches.
+        let (complete, args) = match verb4(content) {
+            Some(bit) => (bit, content.get(5..).unwrap_or_default()),
             None => {
                 let sp = content
                     .iter()
@@ -60,61 +140,64 @@ impl Inspector {
                 for (p, &b) in content[..vlen].iter().enumerate() {
                     cands = verbs::step(cands, p, b);
                 }
-                (sp, verbs::exact(cands, vlen))
+                let args = sp.map_or(&content[..0], |s| &content[s + 1..]);
+                (verbs::exact(cands, vlen), args)
             }
         };
-        // Signature verbs take the streaming path, except VRFY while I2 is off.
-        let quiet_vrfy =
-            complete == Verb::Vrfy.bit() && !self.sigs.contains(Signature::I2Reconnaissance);
-        if complete & SIG_VERBS != 0 && !quiet_vrfy {
+        if complete == 0 {
             return None;
         }
-        let verb = Verb::from_bits(complete & self.allowed)?;
-        let args = sp.map_or(&content[..0], |s| &content[s + 1..]);
-        let pipe = scan.pipe;
+        let vi = complete.trailing_zeros() as usize;
+        let cls = *self.fast_classes.of_verb.get(vi)?;
+        if cls == class::SLOW || total > usize::from(self.fast_classes.max_total[cls as usize]) {
+            return None;
+        }
         let esmtp = self.mode == Mode::Esmtp;
-        let limit = match verb {
-            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml | Verb::Rcpt if esmtp => {
-                LIMIT_ESMTP_PATH
-            }
-            Verb::Etrn | Verb::Auth | Verb::Bdat => return None,
-            _ => LIMIT_DEFAULT,
-        };
-        if total > limit as usize && self.sigs.contains(Signature::F6OverlongCommand) {
-            return None;
-        }
-        match verb {
-            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
-                if self.sigs.contains(Signature::I1SmailAttack)
-                    || (self.sigs.contains(Signature::F2InvalidSender) && pipe)
-                    || (esmtp && !quick_args_valid(ArgKind::Mail, args, scan.printable)) =>
+        if cls == class::MAIL {
+            if (pipe && self.sigs.contains(Signature::F2InvalidSender))
+                || (esmtp && !quick_args_valid(ArgKind::Mail, args, printable))
             {
                 return None;
             }
-            Verb::Rcpt => {
-                if self.sigs.contains(Signature::F1InvalidRecipient) && pipe {
-                    return None;
-                }
-                if self.sigs.contains(Signature::F4DecodeAlias) && RcptLocalPart::matches(args) {
-                    return None;
-                }
-                if esmtp && !quick_args_valid(ArgKind::Rcpt, args, scan.printable) {
-                    return None;
-                }
+            self.reset_transaction();
+        } else if cls == class::RCPT {
+            if (pipe && self.sigs.contains(Signature::F1InvalidRecipient))
+                || (self.sigs.contains(Signature::F4DecodeAlias)
+                    && may_be_alias(args)
+                    && RcptLocalPart::matches(args))
+                || (esmtp && !quick_args_valid(ArgKind::Rcpt, args, printable))
+            {
+                return None;
             }
-            _ => {}
+            self.count_rcpt(stats);
+        } else if RESETS_TRANSACTION & complete != 0 {
+            self.reset_transaction();
         }
         // Accepted: the same bookkeeping as the streaming path's line end.
-        if !scan.cr {
-            stats.bare_lf_cmd += 1;
-        }
+        stats.bare_lf_cmd += u64::from(!cr);
         stats.cmd_lines += 1;
         self.cmd_index += 1;
-        let expect = self.verb_effects(verb, stats);
-        self.fifo.push(expect);
-        Some(Step::Next(start + total))
+        self.fifo.push(EXPECT_OF_VERB[vi]);
+        Some(start + total)
     }
 }
+
+/// Verbs whose acceptance starts a new transaction (besides the MAIL family).
+const RESETS_TRANSACTION: u32 = Verb::Rset.bit() | Verb::Helo.bit() | Verb::Ehlo.bit();
+
+const fn build_expect_of_verb() -> [Expect; verbs::VERBS.len()] {
+    let mut t = [Expect::Other; verbs::VERBS.len()];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = Expect::for_verb(verbs::VERBS[i].0, false);
+        i += 1;
+    }
+    t
+}
+
+/// The reply expectation of each verb (by verb index) outside legacy mode,
+/// which never takes the fast path.
+static EXPECT_OF_VERB: [Expect; verbs::VERBS.len()] = build_expect_of_verb();
 
 /// A four-letter verb as one little-endian word with every byte's `0x20` bit
 /// set. For letters this is exactly ASCII case folding: `b | 0x20 == l` only
@@ -123,7 +206,11 @@ const fn key4(name: &[u8]) -> u32 {
     u32::from_le_bytes([name[0], name[1], name[2], name[3]]) | 0x2020_2020
 }
 
-const fn build_verb4() -> [(u32, u32); 17] {
+/// Slots of the four-letter verb table (a power of two).
+const VERB4_SLOTS: usize = 64;
+
+/// The four-letter verbs' keys with their bits.
+const fn verb4_keys() -> [(u32, u32); 17] {
     let mut t = [(0u32, 0u32); 17];
     let mut n = 0;
     let mut i = 0;
@@ -139,8 +226,52 @@ const fn build_verb4() -> [(u32, u32); 17] {
     t
 }
 
-/// Every four-letter verb (all letters) with its bit, in table order.
-static VERB4: [(u32, u32); 17] = build_verb4();
+/// Slot of `key` under multiplier `m` (multiplicative hashing: the top bits).
+const fn verb4_slot(key: u32, m: u32) -> usize {
+    (key.wrapping_mul(m) >> (32 - VERB4_SLOTS.trailing_zeros())) as usize
+}
+
+/// The first odd multiplier (from a fixed sequence) that gives every
+/// four-letter verb its own slot: a perfect hash, found at compile time.
+const fn verb4_multiplier() -> u32 {
+    let keys = verb4_keys();
+    let mut m: u32 = 0x9E37_79B1;
+    loop {
+        let mut used = 0u64;
+        let mut ok = true;
+        let mut i = 0;
+        while i < keys.len() {
+            let bit = 1u64 << verb4_slot(keys[i].0, m);
+            if used & bit != 0 {
+                ok = false;
+            }
+            used |= bit;
+            i += 1;
+        }
+        if ok {
+            return m;
+        }
+        m = m.wrapping_add(0x6A09_E668);
+    }
+}
+
+const VERB4_MUL: u32 = verb4_multiplier();
+
+const fn build_verb4() -> [(u32, u32); VERB4_SLOTS] {
+    let keys = verb4_keys();
+    let mut t = [(0u32, 0u32); VERB4_SLOTS];
+    let mut i = 0;
+    while i < keys.len() {
+        t[verb4_slot(keys[i].0, VERB4_MUL)] = keys[i];
+        i += 1;
+    }
+    t
+}
+
+/// Every four-letter verb (all letters) with its bit, at its perfect-hash
+/// slot; empty slots hold key 0, which no input matches (every key has the
+/// `0x20` bits set).
+static VERB4: [(u32, u32); VERB4_SLOTS] = build_verb4();
 
 /// The verb bit of a line starting with a four-letter verb followed by SP or
 /// the line end; `None` = not such a line (the byte automaton decides).
@@ -151,7 +282,28 @@ fn verb4(content: &[u8]) -> Option<u32> {
         return None;
     }
     let k = u32::from_le_bytes(*head) | 0x2020_2020;
-    VERB4.iter().find(|e| e.0 == k).map(|e| e.1)
+    let (key, bit) = VERB4[verb4_slot(k, VERB4_MUL)];
+    (key == k).then_some(bit)
+}
+
+/// Could `RcptLocalPart::matches` hold for these RCPT arguments? A cheap
+/// inline pre-check (`TO:`, optional SP and `<`, then `d`/`u`): most local
+/// parts fail on their first byte, and only those that pass pay for the call.
+#[inline(always)]
+fn may_be_alias(args: &[u8]) -> bool {
+    let Some(([t, o, b':'], mut rest)) = args.split_first_chunk::<3>() else {
+        return false;
+    };
+    if u16::from_le_bytes([*t, *o]) | 0x2020 != 0x6f74 {
+        return false;
+    }
+    if rest.first() == Some(&b' ') {
+        rest = &rest[1..];
+    }
+    if rest.first() == Some(&b'<') {
+        rest = &rest[1..];
+    }
+    matches!(rest.first(), Some(b'd' | b'D' | b'u' | b'U'))
 }
 
 /// Is this MAIL/RCPT argument list certainly valid for the streaming parser?
@@ -194,56 +346,105 @@ fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
     rest = &rest[close + 1..];
     let mut seen = 0u8;
     loop {
+        // Each parameter follows one or more SP.
+        match rest.split_first() {
+            None => return true,
+            Some((b' ', r)) => rest = r,
+            Some(_) => return false,
+        }
+        while let Some((b' ', r)) = rest.split_first() {
+            rest = r;
+        }
         if rest.is_empty() {
             return true;
         }
-        if rest[0] != b' ' {
+        let Some((bit, kw_len)) = quick_keyword(kind, rest) else {
             return false;
-        }
-        let skip = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-        rest = &rest[skip..];
-        if rest.is_empty() {
-            return true;
-        }
-        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-        let Some(bit) = quick_param(kind, &rest[..end]) else {
-            return false;
+        };
+        rest = &rest[kw_len + 1..];
+        // The value: after `=`, up to the next SP or the end.
+        let val_len = if bit == P_SIZE {
+            // Digits only: the digit run must reach the delimiter.
+            let d = rest
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if !(1..=20).contains(&d) || rest.get(d).is_some_and(|&b| b != b' ') {
+                return false;
+            }
+            d
+        } else {
+            let v = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            if !quick_value(bit, &rest[..v]) {
+                return false;
+            }
+            v
         };
         if seen & bit != 0 {
             return false;
         }
         seen |= bit;
-        rest = &rest[end..];
+        rest = &rest[val_len..];
     }
 }
 
-/// A well-formed parameter of `kind`'s list: its bit, or `None`.
-fn quick_param(kind: ArgKind, tok: &[u8]) -> Option<u8> {
-    let eq = tok.iter().position(|&b| b == b'=')?;
-    let (kw, val) = (&tok[..eq], &tok[eq + 1..]);
-    let is = |k: &[u8]| kw.eq_ignore_ascii_case(k);
+/// Parameter bits of [`quick_keyword`] (one per keyword, for duplicates).
+const P_SIZE: u8 = 1;
+const P_BODY: u8 = 2;
+const P_RET: u8 = 4;
+const P_ENVID: u8 = 8;
+const P_AUTH: u8 = 16;
+const P_NOTIFY: u8 = 32;
+const P_ORCPT: u8 = 64;
+
+/// The keyword at the start of `tok` if it is one of `kind`'s list followed
+/// by `=`: its bit and length. The first four bytes are compared as one
+/// folded word (`| 0x20` folds exactly the letters; `=` is compared as is).
+#[inline(always)]
+fn quick_keyword(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
+    let (head, tail) = tok.split_first_chunk::<4>()?;
+    let k = u32::from_le_bytes(*head) | 0x2020_2020;
+    let eq_at = |n: usize| tok.get(n) == Some(&b'=');
+    // The byte after the first four, folded (`=` stays `=`).
+    let t0 = tail.first().map(|&b| b | 0x20);
+    let hit = match kind {
+        ArgKind::Mail if k == key4(b"SIZE") && eq_at(4) => (P_SIZE, 4),
+        ArgKind::Mail if k == key4(b"BODY") && eq_at(4) => (P_BODY, 4),
+        ArgKind::Mail if k == key4(b"AUTH") && eq_at(4) => (P_AUTH, 4),
+        ArgKind::Mail if k == key4(b"RET=") && head[3] == b'=' => (P_RET, 3),
+        ArgKind::Mail if k == key4(b"ENVI") && t0 == Some(b'd') && eq_at(5) => (P_ENVID, 5),
+        ArgKind::Rcpt
+            if k == key4(b"NOTI")
+                && t0 == Some(b'f')
+                && tail.get(1).map(|&b| b | 0x20) == Some(b'y')
+                && eq_at(6) =>
+        {
+            (P_NOTIFY, 6)
+        }
+        ArgKind::Rcpt if k == key4(b"ORCP") && t0 == Some(b't') && eq_at(5) => (P_ORCPT, 5),
+        _ => return None,
+    };
+    Some(hit)
+}
+
+/// Is `val` certainly a valid value of the parameter `bit`?
+fn quick_value(bit: u8, val: &[u8]) -> bool {
     let xtext_plain = |v: &[u8], max: usize| {
         (1..=max).contains(&v.len())
             && v.iter()
                 .all(|&b| (0x21..=0x7E).contains(&b) && b != b'+' && b != b'=')
     };
-    let ok = match kind {
-        ArgKind::Mail if is(b"SIZE") => (
-            1,
-            (1..=20).contains(&val.len()) && val.iter().all(u8::is_ascii_digit),
-        ),
-        ArgKind::Mail if is(b"BODY") => (2, {
+    match bit {
+        P_SIZE => (1..=20).contains(&val.len()) && val.iter().all(u8::is_ascii_digit),
+        P_BODY => {
             val.eq_ignore_ascii_case(b"7BIT")
                 || val.eq_ignore_ascii_case(b"8BITMIME")
                 || val.eq_ignore_ascii_case(b"BINARYMIME")
-        }),
-        ArgKind::Mail if is(b"RET") => (
-            4,
-            val.eq_ignore_ascii_case(b"FULL") || val.eq_ignore_ascii_case(b"HDRS"),
-        ),
-        ArgKind::Mail if is(b"ENVID") => (8, xtext_plain(val, 100)),
-        ArgKind::Mail if is(b"AUTH") => (16, xtext_plain(val, 500)),
-        ArgKind::Rcpt if is(b"NOTIFY") => (32, {
+        }
+        P_RET => val.eq_ignore_ascii_case(b"FULL") || val.eq_ignore_ascii_case(b"HDRS"),
+        P_ENVID => xtext_plain(val, 100),
+        P_AUTH => xtext_plain(val, 500),
+        P_NOTIFY => {
             let mut seen = 0u8;
             val.split(|&b| b == b',').all(|item| {
                 let bit = if item.eq_ignore_ascii_case(b"NEVER") {
@@ -261,25 +462,20 @@ fn quick_param(kind: ArgKind, tok: &[u8]) -> Option<u8> {
                 seen |= bit;
                 fresh && (seen == 1 || seen & 1 == 0)
             })
-        }),
-        ArgKind::Rcpt if is(b"ORCPT") => (
-            64,
-            match memchr::memchr(b';', val) {
-                Some(semi) => {
-                    val.len() <= 500
-                        && semi > 0
-                        && val[..semi]
-                            .iter()
-                            .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-                        && xtext_plain(&val[semi + 1..], 500)
-                }
-                None => false,
-            },
-        ),
-        _ => (0, false),
-    };
-    let (bit, ok) = ok;
-    ok.then_some(bit)
+        }
+        P_ORCPT => match memchr::memchr(b';', val) {
+            Some(semi) => {
+                val.len() <= 500
+                    && semi > 0
+                    && val[..semi]
+                        .iter()
+                        .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+                    && xtext_plain(&val[semi + 1..], 500)
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +534,49 @@ mod tests {
         assert!(!quick_args_valid(ArgKind::Rcpt, b"T\x0f:<b@x>", false));
         assert!(!quick_args_valid(ArgKind::Mail, b"FROM;<b@x>", false));
         assert!(!quick_args_valid(ArgKind::Mail, b"FRO", false));
+    }
+
+    /// The perfect hash against the byte automaton: every four-letter verb in
+    /// every case mix, and every word one byte away from one.
+    #[test]
+    fn verb4_hash_matches_the_automaton_near_every_verb() {
+        let automaton = |w: &[u8]| {
+            let mut c = ALL_VERBS;
+            for (p, &b) in w.iter().enumerate() {
+                c = verbs::step(c, p, b);
+            }
+            verbs::exact(c, w.len())
+        };
+        let mut checked = 0;
+        for (_, name) in verbs::VERBS.iter().filter(|(_, n)| n.len() == 4) {
+            for case in 0..16u8 {
+                let w: Vec<u8> = name
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| {
+                        if case >> i & 1 != 0 {
+                            b.to_ascii_lowercase()
+                        } else {
+                            b
+                        }
+                    })
+                    .collect();
+                assert_eq!(verb4(&w), Some(automaton(&w)), "{w:?}");
+                for pos in 0..4 {
+                    for b in 0..=255u8 {
+                        let mut v = w.clone();
+                        v[pos] = b;
+                        let want = automaton(&v);
+                        match verb4(&v) {
+                            Some(bit) => assert_eq!(bit, want, "{v:?}"),
+                            None => assert_eq!(want, 0, "{v:?}"),
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 17 * 16 * 4 * 256);
     }
 
     #[test]

@@ -208,8 +208,10 @@ impl Inspector {
             self.sig_hit(Signature::I5OverlongDataLine, stats);
         }
         if self.data.in_header {
-            for &b in &buf[from..to] {
-                let h = self.data.header.feed(b);
+            let mut at = from;
+            while at < to {
+                let (h, n) = self.data.header.feed_slice(&buf[at..to]);
+                at += n;
                 if h.f4 && self.sigs.contains(Signature::F4DecodeAlias) {
                     return Some(self.sig_close(Signature::F4DecodeAlias, stats));
                 }

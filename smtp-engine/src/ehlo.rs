@@ -1,6 +1,6 @@
 //! EHLO-reply keyword masking (spec §4).
 //!
-//! Lines 2.. of a positive EHLO reply are `250-`/`250 ` + keyword [params].
+//! Lines 2.. of a positive EHLO reply are `250-`/`250 ` + keyword `[params]`.
 //! The keyword is run through a small prefix automaton over the supported
 //! set (the eight of §4.2, plus STARTTLS with allow-tls and CHUNKING with the
 //! BDAT option). At the first byte with no supported continuation — or at a

@@ -5,6 +5,10 @@
 //! byte on. These helpers let the command state machine skip runs of ordinary
 //! argument bytes quickly: `memchr2` finds the next CR/LF, and a branch-free
 //! fold (which the compiler vectorises) checks the run for forbidden bytes.
+//! Whole lines are scanned eight bytes at a time (SWAR on `u64` words: the
+//! crate forbids `unsafe`, and short lines do not repay `memchr`'s set-up):
+//! [`first_unusual`] finds a command line's end and proves its content
+//! clean in one pass; [`find_lf`] ends reply lines.
 
 /// Is `b` forbidden inside a command line (NUL, C0 except TAB/CR/LF, DEL)?
 #[inline]
@@ -77,21 +81,23 @@ pub(crate) fn find_lf(hay: &[u8]) -> Option<usize> {
     if n < 8 {
         return hay.iter().position(|&b| b == b'\n');
     }
-    let mut base = 0;
-    loop {
-        // The last word overlaps the one before instead of leaving a remainder.
-        let at = base.min(n - 8);
-        let x = load(&hay[at..]);
-        let z = has_zero(x ^ (ONES * u64::from(b'\n')));
+    let lf = |x: u64| has_zero(x ^ (ONES * u64::from(b'\n')));
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let z = lf(load(w));
         if z != 0 {
             // The lowest flagged byte is exact (borrows only run upwards).
             return Some(at + (z.trailing_zeros() / 8) as usize);
         }
-        if at + 8 >= n {
-            return None;
-        }
-        base = at + 8;
+        at += 8;
     }
+    if words.remainder().is_empty() {
+        return None;
+    }
+    // The last word overlaps the one before instead of leaving a remainder.
+    let z = lf(load(&hay[n - 8..]));
+    (z != 0).then(|| n - 8 + (z.trailing_zeros() / 8) as usize)
 }
 
 /// Offset of the first `a` or `b` in `hay`, eight bytes at a time (SWAR),
@@ -102,21 +108,83 @@ pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     if n < 8 {
         return hay.iter().position(|&c| c == a || c == b);
     }
-    let mut base = 0;
-    loop {
-        // The last word overlaps the one before instead of leaving a remainder.
-        let at = base.min(n - 8);
-        let x = load(&hay[at..]);
-        let z = has_zero(x ^ (ONES * u64::from(a))) | has_zero(x ^ (ONES * u64::from(b)));
+    // Each term's lowest flagged byte is exact, so the lowest of both is.
+    let hit = |x: u64| has_zero(x ^ (ONES * u64::from(a))) | has_zero(x ^ (ONES * u64::from(b)));
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let z = hit(load(w));
         if z != 0 {
-            // Each term's lowest flagged byte is exact, so the lowest of both is.
             return Some(at + (z.trailing_zeros() / 8) as usize);
         }
-        if at + 8 >= n {
-            return None;
-        }
-        base = at + 8;
+        at += 8;
     }
+    if words.remainder().is_empty() {
+        return None;
+    }
+    // The last word overlaps the one before instead of leaving a remainder.
+    let z = hit(load(&hay[n - 8..]));
+    (z != 0).then(|| n - 8 + (z.trailing_zeros() / 8) as usize)
+}
+
+/// Non-zero iff some byte of `x` is unusual in a command line: a control
+/// byte (CR and LF included), DEL, an 8-bit byte or `|`. The lowest flagged
+/// byte is exact (the borrows of the two subtractions only run upwards, and
+/// the `>= 0x7F` test is exact for every byte).
+#[inline(always)]
+const fn unusual_word(x: u64) -> u64 {
+    let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
+    let high = (x & !HIGHS).wrapping_add(ONES) | x;
+    let p = x ^ (ONES * b'|' as u64);
+    let pipe = p.wrapping_sub(ONES) & !p;
+    (ctrl | high | pipe) & HIGHS
+}
+
+/// Is `b` unusual in a command line (see [`unusual_word`])?
+#[inline(always)]
+const fn is_unusual(b: u8) -> bool {
+    b < 0x20 || b >= 0x7F || b == b'|'
+}
+
+/// Offset of the first unusual byte of `hay` (control byte, DEL, 8-bit byte
+/// or `|`), or `hay.len()`: one pass, eight bytes at a time (SWAR). In an
+/// ordinary command line the first unusual byte is the CR of its CRLF, so
+/// this finds the line end and proves the content clean at once.
+#[inline]
+pub(crate) fn first_unusual(hay: &[u8]) -> usize {
+    let n = hay.len();
+    if n >= 8 {
+        let mut words = hay.chunks_exact(8);
+        let mut at = 0;
+        for w in &mut words {
+            let m = unusual_word(load(w));
+            if m != 0 {
+                return at + (m.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
+        }
+        if words.remainder().is_empty() {
+            return n;
+        }
+        // The last word overlaps the one before: its re-read bytes are clean.
+        let m = unusual_word(load(&hay[n - 8..]));
+        return if m == 0 {
+            n
+        } else {
+            n - 8 + (m.trailing_zeros() / 8) as usize
+        };
+    }
+    if let (Some(lo), Some(hi)) = (hay.first_chunk::<4>(), hay.last_chunk::<4>()) {
+        // Four to seven bytes: two overlapping halves in one word.
+        let x = u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32;
+        let m = unusual_word(x);
+        if m == 0 {
+            return n;
+        }
+        let k = (m.trailing_zeros() / 8) as usize;
+        return if k < 4 { k } else { n + k - 8 };
+    }
+    hay.iter().position(|&b| is_unusual(b)).unwrap_or(n)
 }
 
 /// What [`scan_command_line`] learnt about a complete command line.
@@ -269,7 +337,7 @@ mod tests {
     #[test]
     fn swar_scans_agree_with_byte_loops() {
         let specials = [
-            b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a',
+            b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a', 0x7E, 0x20,
         ];
         for len in 0..40usize {
             for at in 0..len {
@@ -285,6 +353,7 @@ mod tests {
                             v.iter().position(|&b| b == b'|' || b == 0x80),
                             "{v:?}"
                         );
+
                         if len > 2 {
                             v[len - 2] = b'\r';
                             v[len - 1] = b'\n';
@@ -293,6 +362,31 @@ mod tests {
                     }
                 }
             }
+        }
+        for len in 0..40usize {
+            for at in 0..=len {
+                for &x in &specials {
+                    for &y in &specials {
+                        let mut v = vec![b'm'; len];
+                        if at < len {
+                            v[at] = x;
+                            v[(at * 5 + 1) % len] = y;
+                        }
+                        let want = v.iter().position(|&b| is_unusual(b)).unwrap_or(len);
+                        assert_eq!(first_unusual(&v), want, "{v:?}");
+                    }
+                }
+            }
+        }
+        for b in 0u8..=255 {
+            let naive = matches!(b, 0..=0x1F | 0x7F..=0xFF | b'|');
+            assert_eq!(is_unusual(b), naive);
+            let w = u64::from_le_bytes([b, b'a', b'a', b'a', b'a', b'a', b'a', b'a']);
+            assert_eq!(unusual_word(w) & 0x80 != 0, naive, "{b}");
+            assert_eq!(
+                first_unusual(&[b'a', b'b', b'c', b'd', b'e', b]),
+                6 - usize::from(naive)
+            );
         }
         assert_eq!(
             scan_command_line(b"MAIL FROM:<a|b@x>\r\n"),

@@ -11,6 +11,7 @@
 //! After a reply-and-close or reset the inspector is closed and forwards nothing.
 
 use crate::command::CmdLine;
+use crate::command_fast::{fast_classes, FastClasses};
 use crate::data::DataScan;
 use crate::events::{Event, EventQueue};
 use crate::policy::{Mode, Policy};
@@ -127,7 +128,7 @@ impl Expect {
         !matches!(self, Expect::Masked | Expect::Other)
     }
 
-    pub(crate) fn for_verb(v: Verb, legacy: bool) -> Expect {
+    pub(crate) const fn for_verb(v: Verb, legacy: bool) -> Expect {
         match v {
             Verb::Helo => Expect::Helo,
             Verb::Ehlo if legacy => Expect::EhloAsNoop,
@@ -183,6 +184,7 @@ impl ReplyFifo {
         (self.len > 0).then(|| self.buf[self.head as usize % FIFO_LEN])
     }
     /// Push; false when full (callers check capacity before starting a line).
+    #[inline]
     pub(crate) fn push(&mut self, e: Expect) -> bool {
         if self.is_full() {
             return false;
@@ -192,6 +194,7 @@ impl ReplyFifo {
         self.barriers += u8::from(e.ends_group());
         true
     }
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Expect> {
         let e = self.front()?;
         self.head = ((self.head as usize + 1) % FIFO_LEN) as u8;
@@ -238,6 +241,10 @@ pub struct Inspector {
     pub(crate) bdat: bool,
     pub(crate) legacy: bool,
     pub(crate) debug: bool,
+    /// May the whole-line fast paths run (not debug, not legacy, not
+    /// disabled for a differential test)?
+    pub(crate) fast: bool,
+    pub(crate) fast_classes: FastClasses,
     pub(crate) phase: Phase,
     pub(crate) client: Client,
     pub(crate) line: CmdLine,
@@ -288,6 +295,8 @@ impl Inspector {
             bdat,
             legacy,
             debug: policy.debug,
+            fast: !policy.debug && !legacy,
+            fast_classes: fast_classes(allowed, policy.signatures, mode),
             phase: Phase::Inspecting,
             client: Client::Command,
             line: CmdLine::new(),
@@ -310,14 +319,54 @@ impl Inspector {
 
     /// Inspect client→server bytes (in stream order, starting right after the
     /// last consumed byte).
+    #[inline]
     pub fn handle_client(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
+        // The common case first, in straight-line code: a whole legal command
+        // line at a line start (lockstep, or the first line of a pipelined
+        // group). It does exactly what the general path does for such a line;
+        // the general path continues after it, at the same offset.
+        let mut i = 0;
+        if self.fast
+            && self.phase == Phase::Inspecting
+            && self.client == Client::Command
+            && !self.line.active
+            && self.may_start_line()
+        {
+            if let Some(next) = self.command_line_fast(bytes, 0, stats) {
+                if next == bytes.len() {
+                    return Verdict::forward(next);
+                }
+                i = next;
+            }
+        }
+        self.handle_client_from(bytes, i, stats)
+    }
+
+    /// The general client path from offset `i` (every state, any bytes).
+    #[inline(never)]
+    fn handle_client_from(
+        &mut self,
+        bytes: &mut [u8],
+        mut i: usize,
+        stats: &mut SmtpStats,
+    ) -> Verdict {
         match self.phase {
             Phase::Closed => return Verdict::forward(0),
             Phase::Passthrough => return Verdict::forward(bytes.len()),
             Phase::Inspecting => {}
         }
         let len = bytes.len();
-        let mut i = 0;
+        // The rest of a pipelined group: whole legal lines, as above.
+        while i < len
+            && self.client == Client::Command
+            && !self.line.active
+            && self.may_start_line()
+        {
+            match self.command_line_fast(bytes, i, stats) {
+                Some(next) => i = next,
+                None => break,
+            }
+        }
         while i < len {
             let step = match self.client {
                 Client::Command => self.command_chunk(bytes, i, stats),
@@ -337,14 +386,45 @@ impl Inspector {
     }
 
     /// Inspect server→client bytes.
+    #[inline]
     pub fn handle_server(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
+        // The common case first, in straight-line code: a whole reply line
+        // nobody rewrites; the general path continues after it.
+        let mut i = 0;
+        if self.phase == Phase::Inspecting {
+            if let Some(next) = self.reply_line_fast(bytes, 0, stats) {
+                if next == bytes.len() || self.phase == Phase::Passthrough {
+                    // (allow-tls: after the 220 to STARTTLS the whole segment
+                    // passes and inspection stops.)
+                    return Verdict {
+                        forward: bytes.len(),
+                        action: if self.phase == Phase::Passthrough {
+                            Action::StopInspection
+                        } else {
+                            Action::Continue
+                        },
+                    };
+                }
+                i = next;
+            }
+        }
+        self.handle_server_from(bytes, i, stats)
+    }
+
+    /// The general server path from offset `i`.
+    #[inline(never)]
+    fn handle_server_from(
+        &mut self,
+        bytes: &mut [u8],
+        mut i: usize,
+        stats: &mut SmtpStats,
+    ) -> Verdict {
         match self.phase {
             Phase::Closed => return Verdict::forward(0),
             Phase::Passthrough => return Verdict::forward(bytes.len()),
             Phase::Inspecting => {}
         }
         let len = bytes.len();
-        let mut i = 0;
         while i < len {
             match self.reply_chunk(bytes, i, stats) {
                 Step::Next(n) => i = n,
@@ -353,6 +433,14 @@ impl Inspector {
             }
         }
         Verdict::forward(len)
+    }
+
+    /// Turn the whole-line fast paths off (or back on, unless the policy
+    /// forbids them): the general path alone must give identical results, which
+    /// the differential property tests check. Not for production use.
+    #[doc(hidden)]
+    pub fn set_fast_paths(&mut self, on: bool) {
+        self.fast = on && !self.debug && !self.legacy;
     }
 
     /// Next queued event, if any.

@@ -73,7 +73,11 @@ impl Inspector {
         stats: &mut SmtpStats,
     ) -> Step {
         match self.reply_line_fast(buf, start, stats) {
-            Some(s) => s,
+            Some(_) if self.phase == Phase::Passthrough => Step::Done(Verdict {
+                forward: buf.len(),
+                action: Action::StopInspection,
+            }),
+            Some(next) => Step::Next(next),
             None => self.reply_chunk_slow(buf, start, stats),
         }
     }
@@ -257,20 +261,21 @@ impl Inspector {
             self.reply.saw_pipelining = saw_pipelining;
             return Step::Next(next);
         }
-        self.reply_complete(reply_code, saw_pipelining, buf.len(), next, stats)
+        if self.reply_complete(reply_code, saw_pipelining, stats) {
+            return Step::Done(Verdict {
+                forward: buf.len(),
+                action: Action::StopInspection,
+            });
+        }
+        Step::Next(next)
     }
 
-    /// The last line of a reply (code `code`) ended just before `next`: pop
-    /// the FIFO and act on the reply (spec §6.1, §7.2, §4.5, §5.5, §7.4).
+    /// The last line of a reply (code `code`) ended: pop the FIFO and act on
+    /// the reply (spec §6.1, §7.2, §4.5, §5.5, §7.4). `true` when inspection
+    /// stopped (allow-tls: the server accepted STARTTLS); the caller then
+    /// forwards the whole segment with [`Action::StopInspection`].
     #[inline(always)]
-    fn reply_complete(
-        &mut self,
-        code: u16,
-        saw_pipelining: bool,
-        buf_len: usize,
-        next: usize,
-        stats: &mut SmtpStats,
-    ) -> Step {
+    fn reply_complete(&mut self, code: u16, saw_pipelining: bool, stats: &mut SmtpStats) -> bool {
         if code == 421 {
             self.closing = true;
         }
@@ -291,21 +296,19 @@ impl Inspector {
                     self.phase = Phase::Passthrough;
                     stats.tls_passthrough += 1;
                     self.emit(Event::TlsStarted, stats);
-                    return Step::Done(Verdict {
-                        forward: buf_len,
-                        action: Action::StopInspection,
-                    });
+                    return true;
                 }
             }
             Some(_) => {}
         }
-        Step::Next(next)
+        false
     }
 
     /// Whole-line fast path: a complete `NNN-`/`NNN ` line starting at
     /// `start`, at a line start, whose body nobody rewrites (no EHLO keyword
     /// reply, no masked banner, no legacy rewrite, no debug). Does exactly
-    /// what the byte-wise path does for such a line; `None` (nothing
+    /// what the byte-wise path does for such a line: the offset after it
+    /// (if inspection stopped there, the phase says so), or `None` (nothing
     /// changed) for anything else.
     #[inline]
     pub(crate) fn reply_line_fast(
@@ -313,15 +316,19 @@ impl Inspector {
         buf: &[u8],
         start: usize,
         stats: &mut SmtpStats,
-    ) -> Option<Step> {
-        if self.reply.len != 0 || self.debug || self.legacy {
+    ) -> Option<usize> {
+        if self.reply.len != 0 || !self.fast {
             return None;
         }
-        let rest = &buf[start..];
-        let (&[c0, c1, c2, sep], body) = rest.split_first_chunk::<4>()?;
-        if !(c0.is_ascii_digit() && c1.is_ascii_digit() && c2.is_ascii_digit())
-            || !(sep == b' ' || sep == b'-')
-        {
+        let (head, body) = buf.get(start..)?.split_first_chunk::<4>()?;
+        // The three code digits by one word: `d` holds each digit's value
+        // (0..=9) in its byte iff the byte was a digit.
+        let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
+        if (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) != 0 {
+            return None;
+        }
+        let sep = head[3];
+        if sep != b' ' && sep != b'-' {
             return None;
         }
         let first = self.reply.first;
@@ -333,26 +340,30 @@ impl Inspector {
             _ => {}
         }
         let k = framing::find_lf(body)?;
-        let line_len = (4 + k + 1) as u32;
-        if line_len > LIMIT_REPLY {
+        let line_len = 4 + k + 1;
+        if line_len > LIMIT_REPLY as usize {
             stats.reply_overlong += 1;
         }
         self.reply_index += 1;
         let reply_code = if first {
-            (c0 - b'0') as u16 * 100 + (c1 - b'0') as u16 * 10 + (c2 - b'0') as u16
+            (d & 0xFF) as u16 * 100 + (d >> 8 & 0xFF) as u16 * 10 + (d >> 16 & 0xFF) as u16
         } else {
             self.reply.reply_code
         };
-        let next = start + line_len as usize;
-        // At a line start the line state is fresh except for these three.
+        let next = start + line_len;
+        // At a line start the line state is fresh (as `ReplyLine::new`) except
+        // for these three, which carry the reply across its lines.
         if sep == b'-' {
             self.reply.first = false;
             self.reply.reply_code = reply_code;
-            return Some(Step::Next(next));
+            return Some(next);
         }
         let saw_pipelining = self.reply.saw_pipelining;
-        self.reply = ReplyLine::new();
-        Some(self.reply_complete(reply_code, saw_pipelining, buf.len(), next, stats))
+        self.reply.first = true;
+        self.reply.reply_code = 0;
+        self.reply.saw_pipelining = false;
+        self.reply_complete(reply_code, saw_pipelining, stats);
+        Some(next)
     }
 }
 

@@ -375,6 +375,46 @@ impl HeaderScan {
     }
 }
 
+impl HeaderScan {
+    /// Is the scanner in its resting state, where only `:` (start of the
+    /// `: DECODE@` needles) or `N` (start of `NAME=`) can change anything?
+    #[inline]
+    fn resting(&self) -> bool {
+        self.name == 0xFF
+            && !self.in_reply_to
+            && self.decode.pos == 0
+            && self.uudecode.pos == 0
+            && self.name_eq.pos == 0
+            && self.value_len == u32::MAX
+    }
+
+    /// Feeds `bytes` (CR/LF excluded) and stops after the first byte that
+    /// completes a signature. Returns the hits of that byte (none if the
+    /// slice ran out) and how many bytes were consumed.
+    ///
+    /// Exactly [`Self::feed`] byte by byte, but in the resting state it skips
+    /// with `memchr3` to the next `:`, `N` or `n`: every other byte leaves a
+    /// resting scanner unchanged, so most header bytes cost what a vector
+    /// scan costs instead of a trip through three matchers.
+    pub(crate) fn feed_slice(&mut self, bytes: &[u8]) -> (HeaderHits, usize) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.resting() {
+                match memchr::memchr3(b':', b'N', b'n', &bytes[i..]) {
+                    Some(k) => i += k,
+                    None => return (HeaderHits::default(), bytes.len()),
+                }
+            }
+            let hits = self.feed(bytes[i]);
+            i += 1;
+            if hits != HeaderHits::default() {
+                return (hits, i);
+            }
+        }
+        (HeaderHits::default(), bytes.len())
+    }
+}
+
 /// Signatures completed by one header byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HeaderHits {
@@ -428,6 +468,65 @@ mod tests {
             }
         }
         acc
+    }
+
+    #[test]
+    fn feed_slice_equals_feed_byte_by_byte() {
+        // Deterministic pseudo-random header text rich in the bytes that
+        // matter, split at every position, must give the same hits at the
+        // same offsets as feeding byte by byte.
+        let alphabet = b"NnAaMmEe=:;\" \t`dDeEcCoOuU@rReEpPlLyY-tTxX";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..400 {
+            let len = 1 + round % 300;
+            let line: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let first = line[0];
+            let mut reference = HeaderScan::new();
+            reference.line_start(first);
+            let expected: Vec<(usize, HeaderHits)> = line
+                .iter()
+                .enumerate()
+                .map(|(k, &b)| (k, reference.feed(b)))
+                .filter(|(_, h)| *h != HeaderHits::default())
+                .collect();
+            for split in 0..=line.len() {
+                let mut scan = HeaderScan::new();
+                scan.line_start(first);
+                let mut got = Vec::new();
+                for (base, part) in [(0, &line[..split]), (split, &line[split..])] {
+                    let mut at = 0;
+                    while at < part.len() {
+                        let (h, n) = scan.feed_slice(&part[at..]);
+                        at += n;
+                        if h != HeaderHits::default() {
+                            got.push((base + at - 1, h));
+                        }
+                    }
+                }
+                assert_eq!(
+                    got,
+                    expected,
+                    "{:?} split {split}",
+                    String::from_utf8_lossy(&line)
+                );
+            }
+        }
+        // The long MIME name (I4) and the Reply-To backquote (F5) also hit.
+        let mut scan = HeaderScan::new();
+        let mut hdr = b"Content-Type: text/plain; name=".to_vec();
+        hdr.extend(std::iter::repeat_n(b'a', MIME_NAME_LIMIT as usize + 1));
+        scan.line_start(hdr[0]);
+        assert!(scan.feed_slice(&hdr).0.i4);
+        let mut scan = HeaderScan::new();
+        scan.line_start(b'R');
+        assert!(scan.feed_slice(b"Reply-To: a`b").0.f5);
     }
 
     #[test]

@@ -1,0 +1,263 @@
+//! Differential property test of the whole-line fast paths (commands and
+//! replies) against the general streaming path alone.
+//!
+//! Two inspectors with the same policy see exactly the same calls: one with
+//! the fast paths on (the default), one with them turned off
+//! (`Inspector::set_fast_paths(false)`). Client streams mix legal lines,
+//! hostile lines (illegal verbs, signature verbs, pipes, control bytes, bare
+//! CR/LF, 8-bit bytes, over-long lines, bad ESMTP parameters) and random
+//! bytes, cut into random segments (1-byte segments included); server replies
+//! are interleaved at random (positive, 354, 334, EHLO with PIPELINING, 421,
+//! malformed, split lines), so every client state is reached. Unconsumed
+//! (withheld) client bytes are presented again with the next segment, like a
+//! retransmission. After every call both must agree on the verdict, the
+//! rewritten segment, the events and the counters.
+
+use proptest::prelude::*;
+use smtp_engine::{Event, Inspector, Mode, Policy, SignatureSet, SmtpStats, Verdict};
+
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    let fixed: Vec<&'static [u8]> = vec![
+        b"HELO a.example\r\n",
+        b"EHLO client.example.net\r\n",
+        b"ehlo x\r\n",
+        b"MAIL FROM:<a@example.org>\r\n",
+        b"MAIL FROM:<sender@example.net> SIZE=2048 BODY=8BITMIME\r\n",
+        b"mail from: <> RET=HDRS ENVID=QQ1 AUTH=<>\r\n",
+        b"MAIL FROM:<a@b> SIZE=123456789012345678901\r\n",
+        b"MAIL FROM:<a@b> SIZE=1 SIZE=2\r\n",
+        b"MAIL FROM:<a@b> SIZE=12x\r\n",
+        b"MAIL FROM:<a@b> ENVID=x+2B\r\n",
+        b"MAIL FROM:<\"q b\"@x> SIZE=5\r\n",
+        b"MAIL FROM:<a|b@x>\r\n",
+        b"MAIL FROM:<a@b> SMTPUTF8\r\n",
+        b"MAIL FROM:<\xc3\xa9@x>\r\n",
+        b"SAML FROM:<a@b>\r\n",
+        b"RCPT TO:<b@example.test>\r\n",
+        b"rcpt to:<user1.7@example.test> NOTIFY=FAILURE\r\n",
+        b"RCPT TO:<b@x> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;b@x\r\n",
+        b"RCPT TO:<b@x> NOTIFY=NEVER,DELAY\r\n",
+        b"RCPT TO:<decode@x>\r\n",
+        b"RCPT TO: <UUDECODE@x>\r\n",
+        b"RCPT TO:<dave@x>\r\n",
+        b"RCPT TO:<|/bin/sh@x>\r\n",
+        b"RCPT TO:<b@x> SIZE=1\r\n",
+        b"RCPT TO:<b@x>\n",
+        b"DATA\r\n",
+        b"BDAT 5 LAST\r\n",
+        b"BDAT 0\r\n",
+        b"AUTH PLAIN dGVzdA==\r\n",
+        b"AUTH LOGIN\r\n",
+        b"dGVzdA==\r\n",
+        b"*\r\n",
+        b"ETRN @example.net\r\n",
+        b"STARTTLS\r\n",
+        b"NOOP\r\n",
+        b"RSET\r\n",
+        b"QUIT\r\n",
+        b"HELP\n",
+        b"VRFY root\r\n",
+        b"EXPN staff\r\n",
+        b"WIZ\r\n",
+        b"DEBUG\r\n",
+        b"SEND FROM:<a@b>\r\n",
+        b"\r\n",
+        b"\n",
+        b"HE\0LO x\r\n",
+        b"HELO a\tb\r\n",
+        b"HELO a\rb\r\n",
+        b"HELO a\x7fb\r\n",
+        b"MAILX FROM:<a@b>\r\n",
+        b"MAI\r\n",
+        b"Subject: x\r\n\r\nbody\r\n..dot\r\n.\r\n",
+    ];
+    prop_oneof![
+        4 => proptest::sample::select(fixed).prop_map(<[u8]>::to_vec),
+        // An over-long line (past 512 and 1024 bytes).
+        1 => (proptest::sample::select(vec![&b"NOOP "[..], b"RCPT TO:<", b"MAIL FROM:<a@b> ENVID="]), 500usize..1100)
+            .prop_map(|(head, n)| {
+                let mut v = head.to_vec();
+                v.resize(head.len() + n, b'a');
+                v.extend_from_slice(b"\r\n");
+                v
+            }),
+        // Random printable-ish content after a verb.
+        2 => (
+            proptest::sample::select(vec![&b"MAIL FROM:<a@b> "[..], b"RCPT TO:<b@x> ", b"HELO ", b"NOOP", b"VRFY "]),
+            proptest::collection::vec(
+                prop_oneof![
+                    b'A'..=b'Z', b'a'..=b'z', b'0'..=b'9',
+                    Just(b'='), Just(b','), Just(b';'), Just(b'+'), Just(b' '), Just(b'<'),
+                    Just(b'>'), Just(b'"'), Just(b'|'), Just(b'/'), Just(0xC3u8), Just(b'\t'),
+                ],
+                0..40,
+            ),
+            proptest::sample::select(vec![&b"\r\n"[..], b"\n"]),
+        )
+            .prop_map(|(head, body, end)| [head, &body[..], end].concat()),
+        // Arbitrary bytes.
+        1 => proptest::collection::vec(any::<u8>(), 0..40),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = &'static [u8]> {
+    proptest::sample::select(vec![
+        &b"220 mail.example.test ESMTP\r\n"[..],
+        b"250 2.1.0 Ok\r\n",
+        b"250 ok\n",
+        b"250-mail.example.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-XFOO\r\n250 DSN\r\n",
+        b"250-mail.example.test\r\n250 8BITMIME\r\n",
+        b"354 End data with <CR><LF>.<CR><LF>\r\n",
+        b"334 VXNlcm5hbWU6\r\n",
+        b"235 ok\r\n",
+        b"221 2.0.0 Bye\r\n",
+        b"421 closing\r\n",
+        b"500 5.5.1 unknown\r\n",
+        b"502 no\r\n",
+        b"hello\r\n",
+        b"25",
+        b"0 ok\r\n",
+        b"250-a\r\n",
+        b"250 b\r\n",
+    ])
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Present the next `n` bytes of the client stream (with any withheld bytes).
+    Client(usize),
+    /// Present this server segment.
+    Server(&'static [u8]),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => prop_oneof![Just(1usize), 0usize..80, Just(4096)].prop_map(Op::Client),
+        2 => reply().prop_map(Op::Server),
+    ]
+}
+
+/// One inspector's view: its verdicts, rewritten segments and events.
+struct Side {
+    insp: Inspector,
+    stats: SmtpStats,
+}
+
+impl Side {
+    fn new(policy: &Policy, fast: bool) -> Self {
+        let mut insp = Inspector::new(policy);
+        insp.set_fast_paths(fast);
+        Side {
+            insp,
+            stats: SmtpStats::default(),
+        }
+    }
+
+    fn call(&mut self, client: bool, seg: &[u8]) -> (Verdict, Vec<u8>, Vec<Event>) {
+        let mut b = seg.to_vec();
+        let v = if client {
+            self.insp.handle_client(&mut b, &mut self.stats)
+        } else {
+            self.insp.handle_server(&mut b, &mut self.stats)
+        };
+        let mut events = Vec::new();
+        while let Some(e) = self.insp.poll_event() {
+            events.push(e);
+        }
+        (v, b, events)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)))]
+
+    #[test]
+    fn fast_paths_match_the_general_path(
+        esmtp in any::<bool>(),
+        flags in any::<u8>(),
+        lines in proptest::collection::vec(line(), 1..16),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let policy = Policy {
+            mode: if esmtp { Mode::Esmtp } else { Mode::Smtp },
+            allow_tls: flags & 1 != 0,
+            mask_banner: flags & 2 != 0,
+            bdat: flags & 4 != 0,
+            signatures: match flags >> 3 & 3 {
+                0 => SignatureSet::default(),
+                1 => SignatureSet::all(),
+                2 => SignatureSet::empty(),
+                _ => {
+                    let mut s = SignatureSet::default();
+                    s.enable(smtp_engine::Signature::I2Reconnaissance);
+                    s.disable(smtp_engine::Signature::F6OverlongCommand);
+                    s
+                }
+            },
+            spam_threshold: if flags & 32 != 0 { 1 } else { 250 },
+            max_data: if flags & 64 != 0 { 40 } else { 20_000_000 },
+            debug: flags & 128 != 0 && flags & 1 != 0,
+            ..Policy::default()
+        };
+        let stream: Vec<u8> = lines.concat();
+        let mut fast = Side::new(&policy, true);
+        let mut slow = Side::new(&policy, false);
+        let mut pos = 0usize;
+        let mut pending: Vec<u8> = Vec::new();
+        for op in ops {
+            let (client, seg) = match op {
+                Op::Client(n) => {
+                    let n = n.min(stream.len() - pos);
+                    pending.extend_from_slice(&stream[pos..pos + n]);
+                    pos += n;
+                    (true, pending.clone())
+                }
+                Op::Server(s) => (false, s.to_vec()),
+            };
+            let f = fast.call(client, &seg);
+            let s = slow.call(client, &seg);
+            prop_assert_eq!(&f, &s, "client={} seg={:?}", client, String::from_utf8_lossy(&seg));
+            prop_assert_eq!(fast.stats, slow.stats);
+            if client {
+                // Withheld bytes come again, first, with the next client segment.
+                pending.drain(..f.0.forward);
+            }
+            prop_assert_eq!(fast.insp.is_closed(), slow.insp.is_closed());
+            prop_assert_eq!(fast.insp.in_data(), slow.insp.in_data());
+            prop_assert_eq!(fast.insp.pipelining(), slow.insp.pipelining());
+            if fast.insp.is_closed() {
+                break;
+            }
+        }
+        fast.insp.end_of_stream(&mut fast.stats);
+        slow.insp.end_of_stream(&mut slow.stats);
+        prop_assert_eq!(fast.stats, slow.stats);
+        prop_assert_eq!(fast.insp.poll_event(), slow.insp.poll_event());
+    }
+
+    /// The lockstep shape of the benchmark: one command per segment, one reply
+    /// per segment, many rounds; and the pipelined shape: groups in one segment.
+    #[test]
+    fn fast_paths_match_in_lockstep_and_pipelined_rounds(
+        esmtp in any::<bool>(),
+        rounds in proptest::collection::vec((proptest::collection::vec(line(), 1..5), proptest::collection::vec(reply(), 1..5)), 1..12),
+    ) {
+        let policy = if esmtp { Policy::esmtp() } else { Policy::default() };
+        let mut fast = Side::new(&policy, true);
+        let mut slow = Side::new(&policy, false);
+        let greeting = b"220 x ESMTP\r\n";
+        prop_assert_eq!(fast.call(false, greeting), slow.call(false, greeting));
+        if esmtp {
+            for (c, seg) in [(true, &b"EHLO a\r\n"[..]), (false, b"250-x\r\n250-PIPELINING\r\n250 SIZE 1\r\n")] {
+                prop_assert_eq!(fast.call(c, seg), slow.call(c, seg));
+            }
+        }
+        for (cmds, replies) in rounds {
+            let c = cmds.concat();
+            prop_assert_eq!(fast.call(true, &c), slow.call(true, &c));
+            let r = replies.concat();
+            prop_assert_eq!(fast.call(false, &r), slow.call(false, &r));
+            prop_assert_eq!(fast.stats, slow.stats);
+        }
+    }
+}
