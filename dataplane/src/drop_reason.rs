@@ -41,7 +41,7 @@ pub enum DropReason {
     TableFull,
     /// ICMP error whose embedded header matches no session.
     IcmpNoSession,
-    /// Non-initial fragment without its initial fragment, or VFR limits.
+    /// Non-initial fragment on an interface without `ip virtual-reassembly`.
     Fragment,
     /// Handoff ring to the owning worker was full.
     HandoffFull,
@@ -54,17 +54,37 @@ pub enum DropReason {
     StreamOoOverflow,
     /// Session closed by the SMTP inspector (reply-and-close): late segments.
     SmtpClosed,
-    /// Frame larger than the egress MTU with DF set.
+    /// Datagram larger than the egress MTU with DF set (answered with ICMP
+    /// fragmentation-needed).
     TooBig,
     /// Unicast frame addressed to another station's MAC.
     NotOurMac,
     /// The SMTP inspector's session slab is full: session refused.
     SmtpSlabFull,
+    /// `ip virtual-reassembly`: a new datagram while `max-reassemblies` are in
+    /// progress (`%IP_VFR-4-FRAG_TABLE_OVERFLOW`).
+    VfrTableFull,
+    /// `ip virtual-reassembly`: more than `max-fragments` fragments in one
+    /// datagram (`%IP_VFR-4-TOO_MANY_FRAGMENTS`; the datagram is dropped).
+    VfrTooManyFragments,
+    /// `ip virtual-reassembly`: a fragment overlapping one already held, an
+    /// exact duplicate, or a later fragment of a datagram already dropped.
+    VfrOverlap,
+    /// `ip virtual-reassembly`: inconsistent fragments (two ends, data past
+    /// the end, a datagram over 65535 bytes, a bad non-last length) or
+    /// `drop-fragments`.
+    VfrInvalid,
+    /// `ip virtual-reassembly`: an incomplete datagram timed out (counted once
+    /// per datagram).
+    VfrTimeout,
+    /// A datagram to fragment for the egress MTU could not be cut (MTU too
+    /// small for its header) or its fragments did not fit the TX batch.
+    FragmentFailed,
 }
 
 impl DropReason {
     /// Number of reasons (length of a per-worker counter array).
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 30;
 
     /// Every reason, in counter-index order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -92,6 +112,12 @@ impl DropReason {
         DropReason::TooBig,
         DropReason::NotOurMac,
         DropReason::SmtpSlabFull,
+        DropReason::VfrTableFull,
+        DropReason::VfrTooManyFragments,
+        DropReason::VfrOverlap,
+        DropReason::VfrInvalid,
+        DropReason::VfrTimeout,
+        DropReason::FragmentFailed,
     ];
 
     /// Metric label / `show` name.
@@ -121,6 +147,12 @@ impl DropReason {
             DropReason::TooBig => "too_big",
             DropReason::NotOurMac => "not_our_mac",
             DropReason::SmtpSlabFull => "smtp_slab_full",
+            DropReason::VfrTableFull => "vfr_table_full",
+            DropReason::VfrTooManyFragments => "vfr_too_many_fragments",
+            DropReason::VfrOverlap => "vfr_overlap",
+            DropReason::VfrInvalid => "vfr_invalid",
+            DropReason::VfrTimeout => "vfr_timeout",
+            DropReason::FragmentFailed => "fragment_failed",
         }
     }
 

@@ -609,7 +609,7 @@ pub fn run_until(
             .ok_or_else(|| setup("no log queue".into()))?;
         let io = AfPacketIo::open(&port_configs)
             .map_err(|source| WorkerError::Io { worker: i, source })?;
-        let fw = Firewall::new(
+        let mut fw = Firewall::new(
             i as u16,
             Arc::clone(&worker_shared),
             log,
@@ -617,6 +617,12 @@ pub fn run_until(
             monotonic_ns(),
         )
         .map_err(setup)?;
+        // Egress MTU: the lower of each device's and the configuration's.
+        for port in 0..port_configs.len() {
+            if let Some(mtu) = io.mtu(port) {
+                fw.set_device_mtu(port, mtu);
+            }
+        }
         Ok((io, fw))
     });
     let workers_running = match spawned {

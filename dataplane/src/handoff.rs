@@ -10,6 +10,12 @@
 //!
 //! Overflow is a counted drop ([`HandoffFull`]), never a wait: a worker must
 //! not block on another worker.
+//!
+//! Two kinds of frames cross ([`HandoffKind`]): frames steered on receipt
+//! (the receiving worker does not own their flow), and the fragments of a
+//! datagram that a worker reassembled for a flow another worker owns
+//! ([`Outlet`], `pipeline/fragments.rs`): the owner reassembles them again in
+//! its own table and must never hand them on.
 #![allow(unsafe_code)]
 
 use std::cell::UnsafeCell;
@@ -34,8 +40,20 @@ pub enum HandoffFull {
     BadPort,
 }
 
+/// Why a frame crosses to another worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoffKind {
+    /// Steered on receipt: the receiving worker does not own the frame's flow.
+    Steered,
+    /// A fragment of a datagram the sending worker reassembled and whose flow
+    /// the receiving worker owns: reassemble and process it here, never hand
+    /// it on.
+    Reassemble,
+}
+
 struct Slot {
     port: u8,
+    kind: HandoffKind,
     len: u16,
     data: [u8; MAX_FRAME],
 }
@@ -91,6 +109,7 @@ pub fn spsc(capacity: usize) -> (Producer, Consumer) {
         .map(|_| {
             UnsafeCell::new(Slot {
                 port: 0,
+                kind: HandoffKind::Steered,
                 len: 0,
                 data: [0; MAX_FRAME],
             })
@@ -125,8 +144,26 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Copy `frame` received on `port` into the ring and publish it.
+    /// Copy `frame` received on `port` into the ring and publish it
+    /// ([`HandoffKind::Steered`]).
     pub fn push(&mut self, port: usize, frame: &[u8]) -> Result<(), HandoffFull> {
+        self.push_kind(port, HandoffKind::Steered, frame)
+    }
+
+    /// Free slots (at least this many pushes will succeed).
+    pub fn room(&mut self) -> usize {
+        let cap = self.ring.capacity();
+        self.cached_tail = self.ring.tail.load(Ordering::Acquire);
+        cap - self.head.wrapping_sub(self.cached_tail).min(cap)
+    }
+
+    /// [`push`](Self::push) with the reason the frame crosses.
+    pub fn push_kind(
+        &mut self,
+        port: usize,
+        kind: HandoffKind,
+        frame: &[u8],
+    ) -> Result<(), HandoffFull> {
         if frame.len() > MAX_FRAME {
             return Err(HandoffFull::TooLong);
         }
@@ -146,6 +183,7 @@ impl Producer {
         // producer writes free slots.
         let slot = unsafe { &mut *cell.get() };
         slot.port = port as u8;
+        slot.kind = kind;
         slot.len = frame.len() as u16;
         slot.data[..frame.len()].copy_from_slice(frame);
         self.head = self.head.wrapping_add(1);
@@ -174,6 +212,14 @@ impl Consumer {
     where
         F: FnMut(usize, &mut [u8]),
     {
+        self.pop_burst_kind(max, |port, _, frame| f(port, frame))
+    }
+
+    /// [`pop_burst`](Self::pop_burst), also telling why each frame crossed.
+    pub fn pop_burst_kind<F>(&mut self, max: usize, mut f: F) -> usize
+    where
+        F: FnMut(usize, HandoffKind, &mut [u8]),
+    {
         if self.cached_head.wrapping_sub(self.tail) < max {
             self.cached_head = self.ring.head.load(Ordering::Acquire);
         }
@@ -185,7 +231,7 @@ impl Consumer {
             // single consumer accesses it.
             let slot = unsafe { &mut *cell.get() };
             let len = usize::from(slot.len);
-            f(usize::from(slot.port), &mut slot.data[..len]);
+            f(usize::from(slot.port), slot.kind, &mut slot.data[..len]);
         }
         self.tail = self.tail.wrapping_add(avail);
         if avail > 0 {
@@ -197,6 +243,57 @@ impl Consumer {
     /// The shared ring (for occupancy).
     pub fn ring(&self) -> &Arc<SpscRing> {
         &self.ring
+    }
+}
+
+/// A worker's producers lent to its processor, for the datagrams it hands to
+/// their owner by itself ([`HandoffKind::Reassemble`]); counts what crossed
+/// and what was refused.
+#[derive(Debug)]
+pub struct Outlet<'a> {
+    to: &'a mut [Option<Producer>],
+    /// Frames pushed.
+    pub handed: u64,
+    /// Frames refused (no room, or no ring toward that worker).
+    pub dropped: u64,
+}
+
+impl<'a> Outlet<'a> {
+    /// An outlet over `to` (`to[w]`: the ring toward worker `w`).
+    pub fn new(to: &'a mut [Option<Producer>]) -> Self {
+        Outlet {
+            to,
+            handed: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Free slots toward `worker` (0 when there is no ring toward it).
+    pub fn room(&mut self, worker: usize) -> usize {
+        match self.to.get_mut(worker) {
+            Some(Some(p)) => p.room(),
+            _ => 0,
+        }
+    }
+
+    /// Hands `frame` (to be processed as received on `port`) to `worker`
+    /// as [`HandoffKind::Reassemble`]; a refusal is counted in `dropped`.
+    pub fn push(&mut self, worker: usize, port: usize, frame: &[u8]) -> Result<(), HandoffFull> {
+        let r = match self.to.get_mut(worker) {
+            Some(Some(p)) => p.push_kind(port, HandoffKind::Reassemble, frame),
+            _ => Err(HandoffFull::Full),
+        };
+        match r {
+            Ok(()) => self.handed += 1,
+            Err(_) => self.dropped += 1,
+        }
+        r
+    }
+
+    /// Counts `n` frames refused before reaching a ring (e.g. a datagram
+    /// whose fragments did not all fit).
+    pub fn count_dropped(&mut self, n: u64) {
+        self.dropped += n;
     }
 }
 
@@ -262,6 +359,48 @@ mod tests {
         assert_eq!(rest, vec![vec![3, 3], vec![7]]);
         assert!(c.ring().is_empty());
         assert_eq!(p.push(0, &[0; MAX_FRAME + 1]), Err(HandoffFull::TooLong));
+    }
+
+    #[test]
+    fn kinds_cross_and_room_is_exact() {
+        let (mut p, mut c) = spsc(4);
+        assert_eq!(p.room(), 4);
+        p.push(1, &[1]).unwrap();
+        p.push_kind(0, HandoffKind::Reassemble, &[2]).unwrap();
+        assert_eq!(p.room(), 2);
+        let mut got = Vec::new();
+        c.pop_burst_kind(8, |port, kind, f| got.push((port, kind, f[0])));
+        assert_eq!(
+            got,
+            vec![
+                (1, HandoffKind::Steered, 1),
+                (0, HandoffKind::Reassemble, 2)
+            ]
+        );
+        assert_eq!(p.room(), 4);
+    }
+
+    #[test]
+    fn outlet_pushes_reassembly_frames_and_counts_refusals() {
+        let mut links = mesh(2, 2);
+        let mut out = Outlet::new(&mut links[0].to);
+        assert_eq!(out.room(1), 2);
+        assert_eq!(out.room(0), 0, "no ring toward itself");
+        out.push(1, 1, &[7]).unwrap();
+        out.push(1, 1, &[8]).unwrap();
+        assert_eq!(out.push(1, 1, &[9]), Err(HandoffFull::Full));
+        assert_eq!(out.push(0, 1, &[9]), Err(HandoffFull::Full));
+        out.count_dropped(3);
+        assert_eq!((out.handed, out.dropped), (2, 5));
+        let mut got = Vec::new();
+        links[1].from[0].pop_burst_kind(8, |port, kind, f| got.push((port, kind, f[0])));
+        assert_eq!(
+            got,
+            vec![
+                (1, HandoffKind::Reassemble, 7),
+                (1, HandoffKind::Reassemble, 8)
+            ]
+        );
     }
 
     #[test]

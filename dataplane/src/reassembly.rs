@@ -33,12 +33,12 @@
 //! checksum is not touched: it covers the whole datagram and the pipeline verifies it when
 //! it parses the reassembled frame.
 //!
-//! Egress MTU: a reassembled datagram can be up to 65535 bytes, larger than any egress MTU.
-//! Recommendation for the pipeline (§5.2 step 10): if it fits the egress MTU, forward it
-//! whole; otherwise re-fragment it to the egress MTU (its DF bit is clear — it arrived
-//! fragmented, and the offset-0 fragment's DF is kept — so fragmenting is allowed, and it
-//! is what the hosts would have seen from IOS, which forwards the original fragments).
-//! Only if DF is somehow set on a datagram larger than the MTU drop it with ICMP 3/4.
+//! Egress: a reassembled datagram can be up to 65535 bytes, larger than any egress MTU, and
+//! IOS VFR forwards the fragments it virtually reassembled. So with the frame, a completed
+//! datagram leaves its [`FragmentLayout`] ([`VirtualReassembly::last_layout`]: IP ID and
+//! the payload boundaries of the fragments as they arrived); the pipeline's egress stage
+//! (`pipeline/transmit.rs`, `config-and-nat.md` §5.2 step 10) re-emits the processed
+//! datagram along those boundaries, splitting further where the egress MTU is smaller.
 //!
 //! Sans-IO: `now` is nanoseconds on the caller's monotonic clock.
 
@@ -100,8 +100,9 @@ pub enum VfrDropReason {
     Poisoned,
 }
 
-/// A log event for the lead to turn into a log record (`cbac-sessions.md` §8.3, PROPOSED
-/// texts). Formatting happens only when the message is rendered, never per packet.
+/// A log event (`cbac-sessions.md` §8.3, PROPOSED texts); the fragment stage turns it into
+/// a `LogRecord::VfrTableOverflow` / `LogRecord::VfrTooManyFragments` with the same text.
+/// Formatting happens only when the message is rendered, never per packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VfrEvent {
     /// `%IP_VFR-4-FRAG_TABLE_OVERFLOW: <if>: the virtual reassembly table is full`.
@@ -159,6 +160,71 @@ impl VfrEvent {
         // Writing into a String cannot fail.
         let _ = self.write_message(if_name, &mut s);
         s
+    }
+}
+
+/// The fragment boundaries a datagram arrived with, recorded when it completes: its IP
+/// identification, payload length and the end offset (in payload bytes) of each fragment,
+/// in offset order. The first fragment covers `[0, ends()[0])`, fragment `i` covers
+/// `[ends()[i-1], ends()[i])`; the last end is the payload length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentLayout {
+    ident: u16,
+    payload_len: u32,
+    count: u8,
+    ends: [u32; MAX_FRAGMENTS_CAP],
+}
+
+impl Default for FragmentLayout {
+    fn default() -> Self {
+        FragmentLayout::EMPTY
+    }
+}
+
+impl FragmentLayout {
+    /// No fragments.
+    pub const EMPTY: FragmentLayout = FragmentLayout {
+        ident: 0,
+        payload_len: 0,
+        count: 0,
+        ends: [0; MAX_FRAGMENTS_CAP],
+    };
+
+    /// A layout from fragment end offsets (sorted; at most [`MAX_FRAGMENTS_CAP`] are kept,
+    /// the last kept one then being raised to `payload_len`).
+    pub fn new(ident: u16, payload_len: u32, ends: &[u32]) -> Self {
+        let mut l = FragmentLayout {
+            ident,
+            payload_len,
+            ..FragmentLayout::EMPTY
+        };
+        let n = ends.len().min(MAX_FRAGMENTS_CAP);
+        l.ends[..n].copy_from_slice(&ends[..n]);
+        if n > 0 {
+            l.ends[n - 1] = payload_len;
+        }
+        l.count = n as u8;
+        l
+    }
+
+    /// IP identification of the datagram.
+    pub fn ident(&self) -> u16 {
+        self.ident
+    }
+
+    /// Payload length (bytes after the IP header) of the whole datagram.
+    pub fn payload_len(&self) -> u32 {
+        self.payload_len
+    }
+
+    /// End offsets of the fragments, in order.
+    pub fn ends(&self) -> &[u32] {
+        &self.ends[..usize::from(self.count)]
+    }
+
+    /// Number of fragments.
+    pub fn fragments(&self) -> usize {
+        usize::from(self.count)
     }
 }
 
@@ -300,6 +366,8 @@ pub struct VirtualReassembly {
     overflow_reported: bool,
     events: VecDeque<VfrEvent>,
     counters: VfrCounters,
+    /// Layout of the datagram completed last.
+    last_layout: FragmentLayout,
 }
 
 impl VirtualReassembly {
@@ -320,6 +388,7 @@ impl VirtualReassembly {
             overflow_reported: false,
             events: VecDeque::with_capacity(EVENT_QUEUE),
             counters: VfrCounters::default(),
+            last_layout: FragmentLayout::EMPTY,
         }
     }
 
@@ -339,6 +408,12 @@ impl VirtualReassembly {
             .iter()
             .filter(|s| s.state != SlotState::Free)
             .count()
+    }
+
+    /// The fragment layout of the datagram the last [`Offer::Complete`] returned (its IP ID
+    /// and the payload boundaries of its fragments as they arrived, in offset order).
+    pub fn last_layout(&self) -> &FragmentLayout {
+        &self.last_layout
     }
 
     /// Takes the oldest pending log event.
@@ -503,6 +578,21 @@ impl VirtualReassembly {
         self.slots[idx] = Slot::FREE;
         self.overflow_reported = false;
         self.counters.reassembled += 1;
+        // Record the arrival layout (fragments never overlap and cover the payload, so the
+        // sorted ends are the boundaries). At most 64 ranges, sorted in place.
+        let base = idx * self.max_fragments;
+        let ranges = &mut self.ranges[base..base + slot.fragments];
+        ranges.sort_unstable_by_key(|r| r.0);
+        let mut layout = FragmentLayout {
+            ident: slot.key.ident,
+            payload_len: slot.received,
+            count: ranges.len() as u8,
+            ends: [0; MAX_FRAGMENTS_CAP],
+        };
+        for (e, r) in layout.ends.iter_mut().zip(ranges.iter()) {
+            *e = r.1;
+        }
+        self.last_layout = layout;
         let buf = &mut self.buffers[idx * SLOT_BYTES..(idx + 1) * SLOT_BYTES];
         let ip_start = PAYLOAD_BASE - slot.ip_header;
         let mut header = Ipv4Packet::new_unchecked(&mut buf[ip_start..PAYLOAD_BASE]);
@@ -668,6 +758,34 @@ mod tests {
         let shuffled: Vec<_> = order.iter().map(|&i| frags[i].clone()).collect();
         let out = offer_all(&mut t, SEC, &shuffled).expect("complete");
         assert_reassembled(&out, &orig);
+    }
+
+    #[test]
+    fn completed_datagram_leaves_its_arrival_layout() {
+        let mut t = table();
+        let orig = datagram(4, 3000);
+        let data = &orig[34..];
+        // Uneven pieces, offered out of order, with a zero-length last fragment.
+        let frags = [
+            fragment(&orig, 1000, &data[1000..2504], true),
+            fragment(&orig, 0, &data[..1000], true),
+            fragment(&orig, 3000, &[], false),
+            fragment(&orig, 2504, &data[2504..], true),
+        ];
+        let out = offer_all(&mut t, 0, &frags).expect("complete");
+        assert_reassembled(&out, &orig);
+        let l = t.last_layout();
+        assert_eq!(l.ident(), 4);
+        assert_eq!(l.payload_len(), 3000);
+        assert_eq!(l.ends(), [1000, 2504, 3000, 3000]);
+        assert_eq!(l.fragments(), 4);
+        let built = FragmentLayout::new(4, 3000, &[1000, 2504, 2999]);
+        assert_eq!(
+            built.ends(),
+            [1000, 2504, 3000],
+            "last end is the payload length"
+        );
+        assert_eq!(FragmentLayout::default().ends(), [0u32; 0]);
     }
 
     #[test]

@@ -703,18 +703,17 @@ fn judge(
     // The bytes the inspector rewrote (one covering range per segment), so that an honest
     // retransmission of a masked line is not taken for a mismatch (§11 rule 2).
     let forwarded = v.forward.min(kept);
-    let edited = original[..forwarded]
-        .iter()
-        .zip(&new[..forwarded])
-        .position(|(o, n)| o != n)
-        .map(|first| {
-            let last = original[..forwarded]
-                .iter()
-                .zip(&new[..forwarded])
-                .rposition(|(o, n)| o != n)
-                .unwrap_or(first);
-            (first, last + 1)
-        });
+    let (before, after) = (&original[..forwarded], &new[..forwarded]);
+    // Almost every segment is forwarded unchanged: one `memcmp` decides,
+    // and only an edited segment is searched byte by byte.
+    let edited = if before == after {
+        None
+    } else {
+        let differs = |(o, n): (&u8, &u8)| o != n;
+        let first = before.iter().zip(after).position(differs);
+        let last = before.iter().zip(after).rposition(differs);
+        first.zip(last).map(|(first, last)| (first, last + 1))
+    };
     let new_seq = p.new_seq();
     let offending_end = match from {
         Side::Initiator => a.seq + a.payload_len as u32,

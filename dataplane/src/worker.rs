@@ -8,6 +8,13 @@
 //! a counted drop. The kernel fanout (`PACKET_FANOUT_HASH`) makes handoff rare
 //! for un-NATed flows; the counters say how rare.
 //!
+//! A processor may also hand work over by itself after processing
+//! ([`OwnerHandoff`]): the firewall collects every fragment of a datagram on
+//! one worker, and only once the datagram is whole does it know the flow's
+//! owner; it then hands the fragments over, marked
+//! [`HandoffKind::Reassemble`], and the owner processes them without steering
+//! them again.
+//!
 //! Each worker builds its own I/O and processor *inside its thread* (the
 //! `make` closure), after pinning: sockets and rings are then created on the
 //! worker's core and in whatever network namespace the closure enters.
@@ -21,13 +28,31 @@ use std::time::{Duration, Instant};
 
 use crossbeam::utils::CachePadded;
 
-use crate::handoff::{mesh, HandoffLinks};
+use crate::handoff::{mesh, HandoffKind, HandoffLinks, Outlet, Producer};
 use crate::io::steer::{peer_hash, PeerSide};
 use crate::io::{IoError, PortIo, TxSink, BURST};
 
+/// Work a processor hands to another worker by itself, after processing a
+/// frame — beyond [`Processor::steer`], which decides on receipt. The
+/// firewall implements it for the datagrams its `ip virtual-reassembly`
+/// table completed for a flow another worker owns (`pipeline/fragments.rs`:
+/// every fragment is steered by addresses alone, so one worker collects a
+/// datagram; its owner is only known once it is whole). The defaults do
+/// nothing.
+pub trait OwnerHandoff {
+    /// Moves what was queued for other workers since the last call into
+    /// `out` (the worker calls it after every burst and every tick).
+    fn drain_handoffs(&mut self, _out: &mut Outlet<'_>) {}
+
+    /// The frames processed from now until the next call with `false` were
+    /// handed over by another worker ([`HandoffKind::Reassemble`]): complete
+    /// and process them here, never hand them on.
+    fn set_handed_over(&mut self, _handed_over: bool) {}
+}
+
 /// The packet-processing side a worker drives (the firewall pipeline, or
 /// [`Forwarder`]). Sans-IO: time is passed in, output goes to the [`TxSink`].
-pub trait Processor: Send {
+pub trait Processor: Send + OwnerHandoff {
     /// Flow hash of `frame` received on `port` (the same for both directions
     /// and both interfaces of a session), or `None` to process it on the
     /// worker that received it (ARP, frames that belong to no flow).
@@ -475,6 +500,7 @@ where
                         }
                     }
                     processor.process_burst(now, port, &mut burst[..owned], &mut tx);
+                    drain_handoffs(processor, to, &mut local);
                 })
                 .map_err(io_err)?;
             local.rx += n as u64;
@@ -485,9 +511,15 @@ where
         }
         let mut occupancy = 0;
         for c in links.from.iter_mut() {
-            let n = c.pop_burst(BURST, |port, frame| {
-                processor.process(now, port, frame, &mut tx);
+            let n = c.pop_burst_kind(BURST, |port, kind, frame| match kind {
+                HandoffKind::Steered => processor.process(now, port, frame, &mut tx),
+                HandoffKind::Reassemble => {
+                    processor.set_handed_over(true);
+                    processor.process(now, port, frame, &mut tx);
+                    processor.set_handed_over(false);
+                }
             });
+            drain_handoffs(processor, &mut links.to, &mut local);
             occupancy += c.ring().len();
             local.handoff_in += n as u64;
             work += n;
@@ -496,6 +528,7 @@ where
             }
         }
         processor.tick(now, &mut tx);
+        drain_handoffs(processor, &mut links.to, &mut local);
         sent += io.tx_flush(&mut tx).map_err(io_err)? as u64;
         local.loops += 1;
 
@@ -539,6 +572,19 @@ where
     Ok(())
 }
 
+/// Lets the processor hand what it queued for other workers to their rings.
+#[inline]
+fn drain_handoffs<P: Processor>(
+    processor: &mut P,
+    to: &mut [Option<Producer>],
+    local: &mut LocalCounts,
+) {
+    let mut out = Outlet::new(to);
+    processor.drain_handoffs(&mut out);
+    local.handoff_out += out.handed;
+    local.handoff_drops += out.dropped;
+}
+
 /// CPU time the calling thread has run, in ns (first field of
 /// `/proc/thread-self/schedstat`). For measurements: figures per unit of
 /// CPU stay comparable on a machine shared with other work.
@@ -574,6 +620,8 @@ pub struct Forwarder {
     /// worker that received it.
     pub steer_by_peer_hash: bool,
 }
+
+impl OwnerHandoff for Forwarder {}
 
 impl Processor for Forwarder {
     fn steer(&self, port: usize, frame: &[u8]) -> Option<u64> {

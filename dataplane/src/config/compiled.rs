@@ -167,6 +167,8 @@ pub struct CompiledInterface {
     pub virtual_reassembly: Option<VirtualReassembly>,
     /// Send ICMP unreachables on ACL deny.
     pub unreachables: bool,
+    /// IP MTU from `ip mtu` / `mtu` (`None`: the device's MTU applies).
+    pub ip_mtu: Option<u16>,
     /// Addresses the router answers ARP for on this interface: its own
     /// address, plus, on a `nat outside` interface, every static global
     /// address inside its subnet (`config-and-nat.md` §4.4).
@@ -263,6 +265,7 @@ impl CompiledConfig {
                 rule_out: rule_id(&i.inspect_out),
                 virtual_reassembly: i.virtual_reassembly,
                 unreachables: i.unreachables,
+                ip_mtu: i.configured_ip_mtu(),
                 arp_addresses: arp_addresses(cfg, i),
             })
             .collect();

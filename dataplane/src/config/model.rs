@@ -201,6 +201,13 @@ impl Default for VirtualReassembly {
     }
 }
 
+/// Smallest `ip mtu` (RFC 791: every link carries 68-byte datagrams).
+pub const MIN_IP_MTU: u16 = 68;
+/// Smallest `mtu`.
+pub const MIN_LINK_MTU: u16 = 64;
+/// Largest `mtu` / `ip mtu` accepted (jumbo frames).
+pub const MAX_MTU: u16 = 18_000;
+
 /// One interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Interface {
@@ -226,6 +233,10 @@ pub struct Interface {
     pub virtual_reassembly: Option<VirtualReassembly>,
     /// `ip unreachables` (default on; `no ip unreachables` turns it off).
     pub unreachables: bool,
+    /// `mtu N`: the interface MTU (IP MTU too unless `ip mtu` says less).
+    pub mtu: Option<u16>,
+    /// `ip mtu N`: the largest IP datagram sent without fragmentation.
+    pub ip_mtu: Option<u16>,
     /// Ignored or accepted interface lines kept verbatim (`half-duplex`).
     pub extra_lines: Vec<String>,
     /// When an inspection rule was last applied (ordering of `show ip inspect interfaces`).
@@ -234,6 +245,18 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// The IP MTU the configuration asks for: `ip mtu`, bounded by `mtu`
+    /// (IOS never sends an IP datagram larger than the interface MTU), or
+    /// `mtu` alone; `None` when neither is set (the device decides).
+    pub fn configured_ip_mtu(&self) -> Option<u16> {
+        match (self.ip_mtu, self.mtu) {
+            (Some(ip), Some(link)) => Some(ip.min(link)),
+            (Some(ip), None) => Some(ip),
+            (None, Some(link)) => Some(link.max(MIN_IP_MTU)),
+            (None, None) => None,
+        }
+    }
+
     /// A new interface with IOS defaults.
     pub fn new(name: String) -> Self {
         Interface {
@@ -248,6 +271,8 @@ impl Interface {
             inspect_out: None,
             virtual_reassembly: None,
             unreachables: true,
+            mtu: None,
+            ip_mtu: None,
             extra_lines: Vec::new(),
             inspect_sequence: 0,
         }

@@ -1032,6 +1032,7 @@ const INTERFACE_IP_HEADS: &[&str] = &[
     "inspect",
     "virtual-reassembly",
     "unreachables",
+    "mtu",
     "route-cache",
     "mroute-cache",
     "redirects",
@@ -1231,6 +1232,7 @@ pub(crate) fn interface_mode_command(
                     cur.finish()?;
                     iface.unreachables = !negate;
                 }
+                "mtu" => iface.ip_mtu = mtu_value(cur, negate, MIN_IP_MTU)?,
                 _ => {
                     // route-cache, mroute-cache, redirects, proxy-arp: valid
                     // IOS, no meaning here.
@@ -1238,12 +1240,28 @@ pub(crate) fn interface_mode_command(
                 }
             }
         }
+        "mtu" => iface.mtu = mtu_value(cur, negate, MIN_LINK_MTU)?,
         _ => {
             // Link and media settings belong to the host NIC.
             return Ok(Outcome::Ignored);
         }
     }
     applied(Section::Interfaces)
+}
+
+/// The value of `[no] mtu N` / `[no] ip mtu N` (`min`..=[`MAX_MTU`] bytes);
+/// `None` for the `no` form, whose value is optional.
+fn mtu_value(cur: &mut Cursor<'_, '_>, negate: bool, min: u16) -> Result<Option<u16>, SyntaxError> {
+    if negate {
+        if !cur.at_end() {
+            cur.number("bytes", u64::from(min), u64::from(MAX_MTU))?;
+        }
+        cur.finish()?;
+        return Ok(None);
+    }
+    let mtu = cur.number("bytes", u64::from(min), u64::from(MAX_MTU))? as u16;
+    cur.finish()?;
+    Ok(Some(mtu))
 }
 
 /// `ip inspect NAME in|out` (interface) versus `ip inspect name ...` (global):

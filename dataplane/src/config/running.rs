@@ -306,11 +306,17 @@ fn write_interface(iface: &Interface, out: &mut String) {
     if let Some(d) = &iface.description {
         let _ = writeln!(out, " description {d}");
     }
+    if let Some(m) = iface.mtu {
+        let _ = writeln!(out, " mtu {m}");
+    }
     match iface.address {
         Some(a) => {
             let _ = writeln!(out, " ip address {} {}", a.address, a.mask);
         }
         None => out.push_str(" no ip address\n"),
+    }
+    if let Some(m) = iface.ip_mtu {
+        let _ = writeln!(out, " ip mtu {m}");
     }
     if let Some(n) = iface.access_group_in {
         let _ = writeln!(out, " ip access-group {n} in");

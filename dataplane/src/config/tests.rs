@@ -703,3 +703,63 @@ proptest! {
         prop_assert_eq!(again.running_config(), rc);
     }
 }
+
+/// `mtu N` and `ip mtu N` on interfaces: applied (the lower one is the IP
+/// MTU), shown in the running-config, removed by `no`, and out-of-range or
+/// non-numeric values are errors with their line and column.
+#[test]
+fn interface_mtu_and_ip_mtu() {
+    let text = "interface Ethernet2/0\n mtu 1400\n ip address 10.0.0.1 255.0.0.0\n ip mtu 1300\n\
+                interface Ethernet2/1\n ip mtu 1492\ninterface Ethernet2/2\n mtu 1200\n ip mtu 1500\n";
+    let (cfg, warnings) = Config::load(text).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let e0 = cfg.interface("Ethernet2/0").unwrap();
+    assert_eq!((e0.mtu, e0.ip_mtu), (Some(1400), Some(1300)));
+    assert_eq!(e0.configured_ip_mtu(), Some(1300));
+    assert_eq!(
+        cfg.interface("Ethernet2/1").unwrap().configured_ip_mtu(),
+        Some(1492)
+    );
+    assert_eq!(
+        cfg.interface("Ethernet2/2").unwrap().configured_ip_mtu(),
+        Some(1200)
+    );
+    let running = cfg.running_config();
+    assert!(
+        running.contains(
+            "interface Ethernet2/0\n mtu 1400\n ip address 10.0.0.1 255.0.0.0\n ip mtu 1300\n"
+        ),
+        "{running}"
+    );
+    let (again, _) = Config::load(&running).unwrap();
+    assert_eq!(again.interface("Ethernet2/0"), cfg.interface("Ethernet2/0"));
+    let mut cfg = cfg;
+    let mut session = ConfigSession::new();
+    session
+        .apply_line(&mut cfg, "interface Ethernet2/0")
+        .unwrap();
+    session.apply_line(&mut cfg, " no ip mtu").unwrap();
+    session.apply_line(&mut cfg, " no mtu 1400").unwrap();
+    let e0 = cfg.interface("Ethernet2/0").unwrap();
+    assert_eq!(
+        (e0.mtu, e0.ip_mtu, e0.configured_ip_mtu()),
+        (None, None, None)
+    );
+
+    for (line, column) in [
+        (" ip mtu 40", 9),
+        (" ip mtu 20000", 9),
+        (" mtu 1500x", 6),
+        (" mtu", 5),
+        (" ip mtu 1500 1400", 14),
+    ] {
+        let e = load_err(&format!("interface Ethernet2/0\n{line}\n"));
+        assert_eq!(e.errors.len(), 1, "{line}: {:?}", e.errors);
+        assert_eq!(
+            (e.errors[0].line, e.errors[0].column),
+            (2, column),
+            "{line}: {:?}",
+            e.errors
+        );
+    }
+}

@@ -12,8 +12,11 @@
 //! `steer` calls [`peer_hash`] with the same side: `hash % workers` is then
 //! the fanout member, i.e. the worker, that received the frame.
 //!
-//! Non-first fragments and non-TCP/UDP packets hash on the peer address
-//! alone; frames the program cannot read hash to 0 (worker 0).
+//! Fragments (MF set or a non-zero offset, the initial fragment included)
+//! and non-TCP/UDP packets hash on the peer address alone, so every fragment
+//! of a datagram reaches the same worker, whose `ip virtual-reassembly` table
+//! can complete it (`pipeline/fragments.rs` then hands the whole datagram to
+//! its flow's owner). Frames the program cannot read hash to 0 (worker 0).
 
 /// Which address of a frame is the outside peer's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +28,9 @@ pub enum PeerSide {
 }
 
 const GOLDEN: u32 = 0x9e37_79b1;
+/// The more-fragments flag and the fragment offset: any bit set makes a
+/// fragment (DF and the reserved bit do not).
+const MF_AND_OFFSET: u16 = 0x3fff;
 
 /// The peer hash of an Ethernet frame (`None` when it is not IPv4, in which
 /// case the kernel program returns 0 too).
@@ -47,7 +53,7 @@ pub fn peer_hash(frame: &[u8], side: PeerSide) -> Option<u32> {
         let Some(frag) = frame.get(20..22) else {
             return Some(0);
         };
-        if u16::from_be_bytes([frag[0], frag[1]]) & 0x1fff == 0 {
+        if u16::from_be_bytes([frag[0], frag[1]]) & MF_AND_OFFSET == 0 {
             let ihl = usize::from(frame[14] & 0x0f) * 4;
             let at = |k: usize| {
                 frame
@@ -61,6 +67,13 @@ pub fn peer_hash(frame: &[u8], side: PeerSide) -> Option<u32> {
         }
     }
     Some(mix(a))
+}
+
+/// The peer hash of a fragment (or a non-TCP/UDP datagram) whose outside
+/// peer is `peer`: what [`peer_hash`] and the kernel program compute for it,
+/// from an address the caller already parsed.
+pub fn peer_address_hash(peer: std::net::Ipv4Addr) -> u32 {
+    mix(u32::from(peer))
 }
 
 fn mix(a: u32) -> u32 {
@@ -129,7 +142,7 @@ pub fn peer_hash_program(side: PeerSide) -> [SockFilter; 27] {
         /* 5 */ ins(JEQ_K, 1, 0, 6), // tcp -> 7
         /* 6 */ ins(JEQ_K, 0, 12, 17), // not udp -> 19
         /* 7 */ ins(LD_H_ABS, 0, 0, 6),
-        /* 8 */ ins(JSET_K, 10, 0, 0x1fff), // fragment -> 19
+        /* 8 */ ins(JSET_K, 10, 0, MF_AND_OFFSET as u32), // fragment -> 19
         /* 9 */ ins(LDX_B_MSH, 0, 0, 0), // X = IHL * 4: the L4 header
         /* 10 */ ins(LD_H_IND, 0, 0, local_k),
         /* 11 */ ins(ST, 0, 0, 1),
@@ -241,6 +254,37 @@ mod tests {
         assert_ne!(h, peer_hash(&other, PeerSide::Source));
     }
 
+    /// Every fragment of a datagram — the initial one (MF set, offset 0,
+    /// ports readable) and the later ones (no ports) — hashes alike: on the
+    /// peer address only, in the kernel program and in Rust.
+    #[test]
+    fn all_fragments_of_a_datagram_hash_alike() {
+        let whole = tcp([198, 51, 100, 7], [172, 22, 1, 110], 40000, 25);
+        let mut first = whole.clone();
+        first[20] = 0x20; // MF, offset 0
+        let mut later = whole.clone();
+        later[20] = 0x00;
+        later[21] = 0xb9; // offset 185 (1480 bytes), last
+        later[34..38].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]); // payload, not ports
+        let mut df = whole.clone();
+        df[20] = 0x40; // DF alone: not a fragment
+        let prog = peer_hash_program(PeerSide::Source);
+        let h = peer_hash(&first, PeerSide::Source);
+        assert_eq!(h, peer_hash(&later, PeerSide::Source));
+        assert_eq!(
+            h,
+            Some(peer_address_hash(std::net::Ipv4Addr::new(198, 51, 100, 7)))
+        );
+        assert_ne!(h, peer_hash(&whole, PeerSide::Source), "whole: ports too");
+        assert_eq!(
+            peer_hash(&df, PeerSide::Source),
+            peer_hash(&whole, PeerSide::Source)
+        );
+        for f in [&whole, &first, &later, &df] {
+            assert_eq!(run_cbpf(&prog, f), peer_hash(f, PeerSide::Source).unwrap());
+        }
+    }
+
     #[test]
     fn non_ipv4_is_not_steered() {
         let mut arp = tcp([1, 1, 1, 1], [2, 2, 2, 2], 1, 2);
@@ -264,7 +308,7 @@ mod tests {
                 frame[14] = 0x40 | ihl;
                 frame[23] = proto;
                 if !frag {
-                    frame[20] &= 0xe0;
+                    frame[20] &= 0xc0;
                     frame[21] = 0;
                 }
             }

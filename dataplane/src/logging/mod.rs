@@ -43,8 +43,8 @@ pub use queue::{LogProducer, LogQueues, QueueCounters, QueueTotals, StampedRecor
 pub use ratelimit::{GlobalRateLimiter, SessionLogLimiter};
 pub use record::{
     AccessListAction, AccessListPacket, ConfigVia, DebugLine, DebugRecord, HalfOpenDeleteReason,
-    L4Protocol, LogKind, LogRecord, ParameterToken, SmtpSignature, SystemEvent, TimerAction,
-    TimerKind, VerbToken, WireToken,
+    InterfaceName, L4Protocol, LogKind, LogRecord, ParameterToken, SmtpSignature, SystemEvent,
+    TimerAction, TimerKind, VerbToken, WireToken,
 };
 pub use show::render_show_logging;
 pub use syslog::SyslogSender;

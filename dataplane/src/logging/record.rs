@@ -65,6 +65,10 @@ pub type VerbToken = WireToken<16>;
 /// The offending ESMTP parameter token, max 64 bytes (§13).
 pub type ParameterToken = WireToken<64>;
 
+/// An IOS interface name (`Ethernet2/0`), copied into a record; longer names
+/// are truncated.
+pub type InterfaceName = WireToken<32>;
+
 /// The hard-coded SMTP signatures of `smtp-inspection.md` §10.1 (F1–F6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SmtpSignature {
@@ -233,6 +237,17 @@ pub enum LogRecord {
         limit: u32,
         initiator: SocketAddrV4,
         responder: SocketAddrV4,
+    },
+    /// `%IP_VFR-4-FRAG_TABLE_OVERFLOW` (`cbac-sessions.md` §8.3, PROPOSED
+    /// text): the interface's virtual-reassembly table is full (once per
+    /// episode of fullness).
+    VfrTableOverflow { interface: InterfaceName },
+    /// `%IP_VFR-4-TOO_MANY_FRAGMENTS` (§8.3, PROPOSED text): a datagram with
+    /// more than `max-fragments` fragments was dropped.
+    VfrTooManyFragments {
+        interface: InterfaceName,
+        max_fragments: u32,
+        source: Ipv4Addr,
     },
     /// A `debug ip inspect …` line (`cbac-sessions.md` §12).
     Debug(DebugRecord),
@@ -637,6 +652,8 @@ pub enum LogKind {
     AccessListLogDp,
     AccessListLogNp,
     SessionThresholdExceeded,
+    VfrFragTableOverflow,
+    VfrTooManyFragments,
     Debug,
     SysRestart,
     SysConfigured,
@@ -656,7 +673,7 @@ pub mod severity {
 }
 
 impl LogKind {
-    pub const COUNT: usize = 29;
+    pub const COUNT: usize = 31;
     pub const ALL: [LogKind; LogKind::COUNT] = [
         LogKind::SessAuditTrail,
         LogKind::AlertOn,
@@ -681,6 +698,8 @@ impl LogKind {
         LogKind::AccessListLogDp,
         LogKind::AccessListLogNp,
         LogKind::SessionThresholdExceeded,
+        LogKind::VfrFragTableOverflow,
+        LogKind::VfrTooManyFragments,
         LogKind::Debug,
         LogKind::SysRestart,
         LogKind::SysConfigured,
@@ -721,6 +740,8 @@ impl LogKind {
             LogKind::AccessListLogDp => ("SEC", INFORMATIONAL, "IPACCESSLOGDP"),
             LogKind::AccessListLogNp => ("SEC", INFORMATIONAL, "IPACCESSLOGNP"),
             LogKind::SessionThresholdExceeded => ("FW", WARNING, "SESSION_THRESHOLD_EXCEEDED"),
+            LogKind::VfrFragTableOverflow => ("IP_VFR", WARNING, "FRAG_TABLE_OVERFLOW"),
+            LogKind::VfrTooManyFragments => ("IP_VFR", WARNING, "TOO_MANY_FRAGMENTS"),
             LogKind::Debug => ("CBAC", DEBUGGING, "DEBUG"),
             LogKind::SysRestart => ("SYS", NOTICE, "RESTART"),
             LogKind::SysConfigured => ("SYS", NOTICE, "CONFIG_I"),
@@ -814,6 +835,8 @@ impl LogRecord {
                 AccessListPacket::Other { .. } => LogKind::AccessListLogNp,
             },
             LogRecord::SessionThresholdExceeded { .. } => LogKind::SessionThresholdExceeded,
+            LogRecord::VfrTableOverflow { .. } => LogKind::VfrFragTableOverflow,
+            LogRecord::VfrTooManyFragments { .. } => LogKind::VfrTooManyFragments,
             LogRecord::Debug(_) => LogKind::Debug,
             LogRecord::System(e) => e.kind(),
         }
@@ -978,6 +1001,18 @@ impl LogRecord {
                 Endpoint(initiator),
                 Endpoint(responder)
             ),
+            LogRecord::VfrTableOverflow { interface } => {
+                write!(f, "{interface}: the virtual reassembly table is full")
+            }
+            LogRecord::VfrTooManyFragments {
+                interface,
+                max_fragments,
+                source,
+            } => write!(
+                f,
+                "{interface}: Too many fragments per datagram (more than {max_fragments}) - \
+                 sent by {source}"
+            ),
             LogRecord::Debug(ref d) => fmt::Display::fmt(d, f),
             LogRecord::System(ref e) => fmt::Display::fmt(e, f),
         }
@@ -1000,6 +1035,44 @@ impl fmt::Display for LogRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `%IP_VFR-4-…` texts of `cbac-sessions.md` §8.3, identical to what
+    /// the reassembly table's own events render.
+    #[test]
+    fn vfr_texts() {
+        use crate::reassembly::VfrEvent;
+        use crate::routing::IfIndex;
+        let interface = InterfaceName::new(b"Ethernet2/0");
+        let r = LogRecord::VfrTableOverflow { interface };
+        assert_eq!(
+            r.to_string(),
+            "%IP_VFR-4-FRAG_TABLE_OVERFLOW: Ethernet2/0: the virtual reassembly table is full"
+        );
+        assert_eq!(
+            r.to_string(),
+            VfrEvent::TableOverflow { iface: IfIndex(0) }.message("Ethernet2/0")
+        );
+        let source = Ipv4Addr::new(198, 51, 100, 7);
+        let r = LogRecord::VfrTooManyFragments {
+            interface,
+            max_fragments: 32,
+            source,
+        };
+        assert_eq!(
+            r.to_string(),
+            "%IP_VFR-4-TOO_MANY_FRAGMENTS: Ethernet2/0: Too many fragments per datagram \
+             (more than 32) - sent by 198.51.100.7"
+        );
+        let ev = VfrEvent::TooManyFragments {
+            iface: IfIndex(0),
+            max_fragments: 32,
+            source,
+        };
+        assert_eq!(r.to_string(), ev.message("Ethernet2/0"));
+        assert_eq!(r.kind().severity(), 4);
+        assert!(r.kind().globally_limited());
+        assert_eq!(LogKind::ALL[r.kind().index()], r.kind());
+    }
 
     fn sa(s: &str) -> SocketAddrV4 {
         s.parse().unwrap()

@@ -10,7 +10,8 @@ use crate::routing::{self, Interface, LocalVerdict};
 use crate::shared::lock;
 use crate::wire::arp::ArpRepr;
 use crate::wire::emit::{self, IcmpErrorSpec, Origin};
-use crate::wire::frame::{Ipv4Info, ParsedFrame};
+use crate::wire::frame::{parse_frame_with, ChecksumPolicy, Ipv4Info, ParsedFrame};
+use crate::wire::ipv4::Ipv4Packet;
 
 use super::Firewall;
 
@@ -67,6 +68,14 @@ impl Firewall {
     ) {
         match routing::handle_local(frame, parsed, iface) {
             LocalVerdict::EchoReply(n) => {
+                if self.refrag.is_armed() || n > crate::io::MAX_FRAME {
+                    return self.send_own_fragmented(port, iface, &mut frame[..n], tx);
+                }
+                if n.saturating_sub(parsed.ipv4().map_or(0, |ip| ip.l3_offset))
+                    > usize::from(self.ip_mtu(port))
+                {
+                    return self.send_own_fragmented(port, iface, &mut frame[..n], tx);
+                }
                 if tx.push(port, &frame[..n]).is_ok() {
                     self.ports[port].tx_packets += 1;
                     self.ports[port].tx_bytes += n as u64;
@@ -76,6 +85,38 @@ impl Firewall {
             }
             LocalVerdict::Drop => self.drop_frame(port, DropReason::LocalDelivery),
         }
+    }
+
+    /// Sends a datagram the router built itself (an echo reply as large as
+    /// the request, up to 65535 bytes) as fragments: along the layout the
+    /// request arrived with when it was reassembled (the reply has its IP ID
+    /// and length), else cut to the egress MTU. The router is the sender: DF
+    /// is cleared rather than answered. `frame` carries the Ethernet header
+    /// toward the neighbour the request came from.
+    fn send_own_fragmented(
+        &mut self,
+        port: usize,
+        iface: &Interface,
+        frame: &mut [u8],
+        tx: &mut TxSink,
+    ) {
+        let Ok(parsed) = parse_frame_with(frame, ChecksumPolicy::TrustL4) else {
+            return self.drop_frame(port, DropReason::FragmentFailed);
+        };
+        let Some(mut ip) = parsed.ipv4().copied() else {
+            return self.drop_frame(port, DropReason::FragmentFailed);
+        };
+        if ip.dont_fragment {
+            let mut p = Ipv4Packet::new_unchecked(&mut frame[ip.l3_offset..ip.end()]);
+            p.set_flags_and_offset(false, false, 0);
+            p.fill_checksum();
+            ip.dont_fragment = false;
+        }
+        let neighbour = parsed.dst_mac;
+        // The neighbour's MAC is known, so `now` only matters for ARP and
+        // fragmentation-needed, neither of which can happen here.
+        let now = self.last_poll_ns;
+        self.send_fragments_to(now, port, iface, neighbour, &ip, frame, tx);
     }
 
     /// Sends an ICMP error about `offending` (the frame as it arrived on

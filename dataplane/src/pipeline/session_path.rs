@@ -72,6 +72,70 @@ fn apply_rewrite(path: &DirPath, frame: &mut [u8], ip: &mut Ipv4Info) {
     }
 }
 
+/// The fast path's rewrite: the recorded translation and the TTL step in one
+/// incremental update of the IPv4 header checksum, and the transport checksum
+/// fixed for the address change (RFC 1624). The result is bit-identical to
+/// [`apply_rewrite`] followed by [`Ipv4Info::decrement_ttl`]: ones'-complement
+/// updates commute, and a sum with a non-zero operand has one representation.
+/// The caller guarantees what `parse_established` checked: an IPv4 header
+/// without options at `ip.l3_offset`, a TCP or UDP header after it, the whole
+/// datagram in `frame`, and a TTL above 1.
+#[inline]
+fn translate_and_step_ttl(frame: &mut [u8], ip: &mut Ipv4Info, rewrite: Rewrite) {
+    use crate::wire::checksum::{addr_delta, apply_delta, word_delta};
+    use crate::wire::established::{L3_OFFSET, L4_OFFSET};
+    use crate::wire::ipv4::{CHECKSUM_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET, TTL_OFFSET};
+    let Some(header) = frame.get_mut(L3_OFFSET..L4_OFFSET) else {
+        return;
+    };
+    let ttl = ip.ttl;
+    ip.ttl = ttl.saturating_sub(1);
+    let mut delta = word_delta(
+        u16::from_be_bytes([ttl, ip.protocol]),
+        u16::from_be_bytes([ip.ttl, ip.protocol]),
+    );
+    header[TTL_OFFSET] = ip.ttl;
+    let change = match rewrite {
+        Rewrite::Source(new) if new != ip.src => {
+            Some((SRC_ADDR_OFFSET, std::mem::replace(&mut ip.src, new), new))
+        }
+        Rewrite::Destination(new) if new != ip.dst => {
+            Some((DST_ADDR_OFFSET, std::mem::replace(&mut ip.dst, new), new))
+        }
+        _ => None,
+    };
+    let l4_delta = change.map(|(offset, old, new)| {
+        header[offset..offset + 4].copy_from_slice(&new.octets());
+        addr_delta(old, new)
+    });
+    if let Some(d) = l4_delta {
+        delta += d;
+    }
+    let c = u16::from_be_bytes([header[CHECKSUM_OFFSET], header[CHECKSUM_OFFSET + 1]]);
+    header[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 2]
+        .copy_from_slice(&apply_delta(c, delta).to_be_bytes());
+    let Some(d) = l4_delta else { return };
+    let (at, udp) = match ip.l4 {
+        L4::Tcp(_) => (L4_OFFSET + crate::wire::tcp::CHECKSUM_OFFSET, false),
+        _ => (L4_OFFSET + crate::wire::udp::CHECKSUM_OFFSET, true),
+    };
+    let Some(field) = frame.get_mut(at..at + 2) else {
+        return;
+    };
+    let c = u16::from_be_bytes([field[0], field[1]]);
+    // RFC 768: a UDP checksum of 0 means "none" and stays 0; a computed 0 is sent as
+    // 0xffff (`checksum::update_udp_addr`).
+    let c = match (udp, c) {
+        (true, 0) => 0,
+        (true, c) => match apply_delta(c, d) {
+            0 => 0xffff,
+            c => c,
+        },
+        (false, c) => apply_delta(c, d),
+    };
+    field.copy_from_slice(&c.to_be_bytes());
+}
+
 /// What the SMTP stage decided for the current frame.
 enum Forwarding {
     /// Forward the (possibly rewritten) frame.
@@ -86,6 +150,157 @@ enum Forwarding {
 }
 
 impl Firewall {
+    /// The established fast path: a TCP segment with ACK and without
+    /// SYN/FIN/RST, or a UDP datagram, of an established session that is not
+    /// inspected by SMTP, not terminating and has its next hop resolved. It
+    /// does what [`session_path`](Self::session_path) does for such a packet
+    /// (the tests hold it to the same output frames and the same session
+    /// state), with one parse at fixed offsets, one table access and no
+    /// per-packet re-checks. Returns `false`, having changed nothing, when the
+    /// packet needs the full path (`handle_frame` then runs it).
+    ///
+    /// Transport checksum decision: this path does **not** verify the TCP/UDP
+    /// checksum (a router does not verify the checksums of datagrams it
+    /// forwards; the receiving end discards a corrupt one). That is safe here
+    /// because nothing on this path acts on payload bytes and no state change
+    /// depends on the segment: SMTP-inspected sessions, SYN/FIN/RST segments
+    /// (state changes, session deletion, reopening), the UDP answer that ends
+    /// the half-open state and every first packet of a flow take the full path,
+    /// which verifies every checksum. A corrupt segment forwarded here can only
+    /// widen what the tracker accepts (a larger `end`, ACK or window), which a
+    /// sender with a valid checksum could do as well, refresh the idle timer,
+    /// and count its bytes.
+    #[inline]
+    pub(super) fn forward_established(
+        &mut self,
+        now: u64,
+        port: usize,
+        frame: &mut [u8],
+        tx: &mut TxSink,
+    ) -> bool {
+        let Some((ip, key)) = self.established_candidate(port, frame) else {
+            return false;
+        };
+        let hash = super::flow::hash_of(&self.hasher, &key);
+        let Some(hit) = self.table.lookup(&key, hash) else {
+            return false;
+        };
+        self.forward_hit(now, port, frame, ip, hit, tx)
+    }
+
+    /// The first half of [`forward_established`](Self::forward_established),
+    /// which reads no session: the short parse, the interface checks and the
+    /// session key (`flow::key_of` for TCP and UDP). `None`: the frame needs
+    /// the full path.
+    #[inline]
+    pub(super) fn established_candidate(
+        &self,
+        port: usize,
+        frame: &[u8],
+    ) -> Option<(Ipv4Info, flowtable::FlowKey)> {
+        let (dst_mac, ip) = crate::wire::established::parse_established(frame)?;
+        let iface = self.rt.port_interface(port)?;
+        if !iface.up || dst_mac != iface.mac || ip.ttl <= 1 {
+            return None;
+        }
+        let (src_port, dst_port) = match ip.l4 {
+            L4::Tcp(t) => (t.src_port, t.dst_port),
+            L4::Udp(u) => (u.src_port, u.dst_port),
+            _ => return None,
+        };
+        let key = flowtable::FlowKey::new(
+            ip.protocol,
+            self.rt.inside_form(ip.src),
+            src_port,
+            self.rt.inside_form(ip.dst),
+            dst_port,
+            0,
+        );
+        Some((ip, key))
+    }
+
+    /// The second half of [`forward_established`](Self::forward_established):
+    /// the session `hit` found for a candidate `ip` of `frame`. The hit may be
+    /// stale (a burst looked up before earlier frames changed the table): the
+    /// generation-checked handle then finds no session, and the frame takes
+    /// the full path. Returns `false`, having changed nothing, when the frame
+    /// needs the full path.
+    #[inline]
+    pub(super) fn forward_hit(
+        &mut self,
+        now: u64,
+        port: usize,
+        frame: &mut [u8],
+        mut ip: Ipv4Info,
+        hit: flowtable::Lookup,
+        tx: &mut TxSink,
+    ) -> bool {
+        let forward = hit.direction == flowtable::Direction::Forward;
+        let Some(s) = self.table.get_mut(hit.handle) else {
+            return false;
+        };
+        let Some(dir) = s.direction_of(forward, port) else {
+            return false;
+        };
+        let path = s.paths[dir];
+        let Some(mac) = path.next_hop_mac else {
+            return false;
+        };
+        if s.closing || s.halfopen.is_some() {
+            return false;
+        }
+        let tcp = match (&mut s.l4, ip.l4) {
+            (
+                L4State::Tcp {
+                    tracker,
+                    smtp: None,
+                },
+                L4::Tcp(t),
+            ) => {
+                let seg = SegmentInfo {
+                    seq: crate::stream::Seq(t.seq.0),
+                    ack: crate::stream::Seq(t.ack.0),
+                    flags: TcpFlags(t.flags.0),
+                    window: t.window,
+                    payload_len: t.payload_len as u32,
+                    wscale: None,
+                    mss: None,
+                };
+                if !tracker.track_established(side_of(dir), &seg) {
+                    return false;
+                }
+                true
+            }
+            (
+                L4State::Udp {
+                    answered: true,
+                    dns: false,
+                },
+                L4::Udp(_),
+            ) => false,
+            _ => return false,
+        };
+        s.last_heard = Nanos(now);
+        s.bytes[dir] += payload_len(&ip);
+        self.table.touch(hit.handle, Nanos(now));
+        if tcp {
+            self.packets.tcp += 1;
+        } else {
+            self.packets.udp += 1;
+        }
+        translate_and_step_ttl(frame, &mut ip, path.rewrite);
+        self.transmit(
+            now,
+            usize::from(path.egress),
+            path.next_hop,
+            Some(mac),
+            &ip,
+            frame,
+            tx,
+        );
+        true
+    }
+
     /// The session path.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn session_path(

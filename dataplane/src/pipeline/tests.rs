@@ -756,17 +756,25 @@ fn fragments_are_reassembled_before_inspection() {
     let second = fragment(48, &ip[20 + 48..], false);
     assert!(lab.send(INSIDE, &second).is_empty(), "held until complete");
     let out = lab.send(INSIDE, &first);
-    assert_eq!(out.len(), 1, "one reassembled datagram");
-    let (port, f) = &out[0];
-    assert_eq!(*port, OUTSIDE);
-    let ip = ipv4(f);
-    assert!(!ip.is_fragment());
-    assert_eq!((ip.src, ip.dst), (H5_GLOBAL, DNS));
-    let L4::Udp(u) = ip.l4 else { panic!("udp") };
+    // Judged whole, then sent on as the fragments it arrived in (egress
+    // re-fragmentation, `transmit.rs`), translated.
     assert_eq!(
-        &f[u.payload_offset..u.payload_offset + u.payload_len],
-        &payload[..]
+        out.len(),
+        2,
+        "the reassembled datagram leaves as its fragments"
     );
+    let mut data = Vec::new();
+    for (i, (port, f)) in out.iter().enumerate() {
+        assert_eq!(*port, OUTSIDE);
+        let ip = ipv4(f);
+        assert_eq!((ip.src, ip.dst), (H5_GLOBAL, DNS));
+        assert_eq!(
+            (usize::from(ip.frag_offset), ip.more_fragments),
+            if i == 0 { (0, true) } else { (48, false) }
+        );
+        data.extend_from_slice(&f[ip.l4_offset..ip.end()]);
+    }
+    assert_eq!(&data[8..], &payload[..], "UDP payload intact");
     assert_eq!(lab.report().sessions.len(), 1);
     // A lone later fragment of another datagram never leaves.
     let mut orphan = fragment(48, &[1; 16], false);
@@ -775,4 +783,389 @@ fn fragments_are_reassembled_before_inspection() {
     let c = crate::wire::checksum::checksum(&orphan[14..14 + 20]);
     orphan[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
     assert!(lab.send(INSIDE, &orphan).is_empty());
+}
+
+/// The established fast path against the full path: two labs with the same
+/// sessions, one running `handle_frame` (fast path first), the other the full
+/// path only; every packet must give the same output frames, the same
+/// sessions (tracker, timers, counters) and the same log lines.
+mod fast_path {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::io::TxSink;
+    use crate::wire::ethernet::Mac;
+    use crate::worker::Processor;
+
+    const RST: u8 = 0x04;
+    const URG: u8 = 0x20;
+    const ECE: u8 = 0x40;
+
+    /// How a lab runs its frames.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Path {
+        WithFastPath,
+        FullOnly,
+    }
+
+    fn send(lab: &mut SeedLab, path: Path, port: usize, frame: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        lab.tx.clear();
+        let mut f = frame.to_vec();
+        match path {
+            Path::WithFastPath => lab.fw.handle_frame(lab.now, port, &mut f, &mut lab.tx),
+            Path::FullOnly => {
+                lab.fw
+                    .handle_frame_without_fast_path(lab.now, port, &mut f, &mut lab.tx)
+            }
+        }
+        lab.fw.tick(lab.now, &mut lab.tx);
+        lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect()
+    }
+
+    /// One flow of the test: who sends on which port, with which addresses.
+    #[derive(Clone, Copy)]
+    struct Flow {
+        tcp: bool,
+        /// (port, src mac, dst mac, src, dst) for the initiator's packets.
+        out: (usize, Mac, Mac, SocketAddrV4, SocketAddrV4),
+        /// The same for the responder's packets.
+        back: (usize, Mac, Mac, SocketAddrV4, SocketAddrV4),
+    }
+
+    fn flows() -> Vec<Flow> {
+        vec![
+            // http, source NAT (inside → outside).
+            Flow {
+                tcp: true,
+                out: (INSIDE, HOST5_MAC, FW_INSIDE_MAC, sa(H5, 50000), sa(WEB, 80)),
+                back: (
+                    OUTSIDE,
+                    ISP_MAC,
+                    FW_OUTSIDE_MAC,
+                    sa(WEB, 80),
+                    sa(H5_GLOBAL, 50000),
+                ),
+            },
+            // smtp, destination NAT (outside → inside): never the fast path.
+            Flow {
+                tcp: true,
+                out: (
+                    OUTSIDE,
+                    ISP_MAC,
+                    FW_OUTSIDE_MAC,
+                    sa(C, 40001),
+                    sa(S_GLOBAL, 25),
+                ),
+                back: (
+                    INSIDE,
+                    MAIL_MAC,
+                    FW_INSIDE_MAC,
+                    sa(S_LOCAL, 25),
+                    sa(C, 40001),
+                ),
+            },
+            // udp, source NAT.
+            Flow {
+                tcp: false,
+                out: (
+                    INSIDE,
+                    HOST5_MAC,
+                    FW_INSIDE_MAC,
+                    sa(H5, 53001),
+                    sa(DNS, 5000),
+                ),
+                back: (
+                    OUTSIDE,
+                    ISP_MAC,
+                    FW_OUTSIDE_MAC,
+                    sa(DNS, 5000),
+                    sa(H5_GLOBAL, 53001),
+                ),
+            },
+            // dns (udp/53): dns-timeout re-armed by every answer.
+            Flow {
+                tcp: false,
+                out: (INSIDE, HOST5_MAC, FW_INSIDE_MAC, sa(H5, 53002), sa(DNS, 53)),
+                back: (
+                    OUTSIDE,
+                    ISP_MAC,
+                    FW_OUTSIDE_MAC,
+                    sa(DNS, 53),
+                    sa(H5_GLOBAL, 53002),
+                ),
+            },
+        ]
+    }
+
+    /// Initial sequence numbers of the TCP flows' initiator and responder.
+    const ISN: [u32; 2] = [1000, 5000];
+
+    fn frame(
+        flow: &Flow,
+        reverse: bool,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> (usize, Vec<u8>) {
+        let (port, smac, dmac, src, dst) = if reverse { flow.back } else { flow.out };
+        let f = if flow.tcp {
+            tcp(smac, dmac, src, dst, seq, ack, flags, payload)
+        } else {
+            udp(smac, dmac, src, dst, payload)
+        };
+        (port, f)
+    }
+
+    /// Opens every flow on both labs (handshake, or a datagram each way).
+    fn open(labs: &mut [(SeedLab, Path); 2]) {
+        for flow in flows() {
+            let steps: Vec<(bool, u32, u32, u8)> = if flow.tcp {
+                vec![
+                    (false, ISN[0], 0, SYN),
+                    (true, ISN[1], ISN[0] + 1, SYN | ACK),
+                    (false, ISN[0] + 1, ISN[1] + 1, ACK),
+                ]
+            } else {
+                vec![(false, 0, 0, 0), (true, 0, 0, 0)]
+            };
+            for (reverse, seq, ack, flags) in steps {
+                let (port, f) = frame(&flow, reverse, seq, ack, flags, b"");
+                for (lab, path) in labs.iter_mut() {
+                    let out = send(lab, *path, port, &f);
+                    assert_eq!(out.len(), 1, "opening packet forwarded");
+                }
+            }
+        }
+    }
+
+    fn set_ttl(f: &mut [u8], ttl: u8) {
+        f[14 + 8] = ttl;
+        f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::checksum(&f[14..34]);
+        f[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// A packet of the random walk.
+    #[derive(Debug, Clone)]
+    struct Step {
+        flow: usize,
+        reverse: bool,
+        flags: u8,
+        dseq: i64,
+        dack: i64,
+        payload: Vec<u8>,
+        ttl_one: bool,
+        wait_ms: u64,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let flags = prop_oneof![
+            6 => Just(ACK),
+            3 => Just(ACK | PSH),
+            1 => Just(ACK | URG),
+            1 => Just(ACK | ECE),
+            1 => Just(ACK | FIN),
+            1 => Just(RST),
+            1 => Just(RST | ACK),
+            1 => Just(SYN),
+            1 => Just(PSH),
+        ];
+        let delta = prop_oneof![
+            6 => Just(0i64),
+            2 => -3000i64..3000,
+            1 => -200_000i64..200_000,
+        ];
+        (
+            0usize..4,
+            any::<bool>(),
+            flags,
+            delta.clone(),
+            delta,
+            proptest::collection::vec(prop_oneof![b'a'..=b'z', Just(b'\r'), Just(b'\n')], 0..40),
+            proptest::bool::weighted(0.05),
+            prop_oneof![8 => 0u64..50, 1 => 0u64..40_000],
+        )
+            .prop_map(
+                |(flow, reverse, flags, dseq, dack, payload, ttl_one, wait_ms)| Step {
+                    flow,
+                    reverse,
+                    flags,
+                    dseq,
+                    dack,
+                    payload,
+                    ttl_one,
+                    wait_ms,
+                },
+            )
+    }
+
+    /// Runs `steps` on a lab with the fast path and on one with the full path
+    /// only, in bursts of the given sizes (cycled), and compares the output and
+    /// the state after every burst. `burst_api`: the fast lab receives each
+    /// burst through `process_burst` (burst lookup) rather than frame by frame.
+    fn compare(steps: Vec<Step>, bursts: &[usize], burst_api: bool) -> Result<(), TestCaseError> {
+        let mut labs = [
+            (SeedLab::new(&[]), Path::WithFastPath),
+            (SeedLab::new(&[]), Path::FullOnly),
+        ];
+        open(&mut labs);
+        let flows = flows();
+        // Next sequence number per flow and side, as the senders see it.
+        let mut next = [[ISN[0] + 1, ISN[1] + 1]; 4];
+        let mut frames = Vec::new();
+        for s in &steps {
+            let flow = &flows[s.flow];
+            let side = usize::from(s.reverse);
+            let seq = (i64::from(next[s.flow][side]) + s.dseq) as u32;
+            let ack = (i64::from(next[s.flow][1 - side]) + s.dack) as u32;
+            let (port, mut f) = frame(flow, s.reverse, seq, ack, s.flags, &s.payload);
+            if s.ttl_one {
+                set_ttl(&mut f, 1);
+            }
+            if s.dseq == 0 {
+                next[s.flow][side] = next[s.flow][side]
+                    .wrapping_add(s.payload.len() as u32 + u32::from(s.flags & FIN != 0));
+            }
+            frames.push((port, f, s.wait_ms));
+        }
+        let mut at = 0;
+        let mut sizes = bursts.iter().cycle();
+        while at < frames.len() {
+            // One burst: frames of one port in a row, at most `size` of them.
+            let size = *sizes.next().unwrap_or(&1);
+            let port = frames[at].0;
+            let mut end = at + 1;
+            while end < frames.len() && end - at < size && frames[end].0 == port {
+                end += 1;
+            }
+            let wait = frames[at].2;
+            let mut outs = Vec::new();
+            let mut states = Vec::new();
+            for (lab, path) in labs.iter_mut() {
+                lab.now += wait * 1_000_000;
+                lab.tx.clear();
+                let mut copies: Vec<Vec<u8>> =
+                    frames[at..end].iter().map(|f| f.1.clone()).collect();
+                match (*path, burst_api) {
+                    (Path::WithFastPath, true) => {
+                        let mut slices: Vec<&mut [u8]> =
+                            copies.iter_mut().map(|f| f.as_mut_slice()).collect();
+                        lab.fw
+                            .process_burst(lab.now, port, &mut slices, &mut lab.tx);
+                    }
+                    (Path::WithFastPath, false) => {
+                        for f in copies.iter_mut() {
+                            lab.fw.handle_frame(lab.now, port, f, &mut lab.tx);
+                        }
+                    }
+                    (Path::FullOnly, _) => {
+                        for f in copies.iter_mut() {
+                            lab.fw
+                                .handle_frame_without_fast_path(lab.now, port, f, &mut lab.tx);
+                        }
+                    }
+                }
+                lab.fw.tick(lab.now, &mut lab.tx);
+                let out: Vec<(usize, Vec<u8>)> =
+                    lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect();
+                outs.push(out);
+                states.push((lab.fw.state_dump(), lab.logs()));
+            }
+            prop_assert_eq!(&outs[0], &outs[1], "{:?}", &steps[at..end]);
+            prop_assert_eq!(&states[0], &states[1], "{:?}", &steps[at..end]);
+            at = end;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn same_output_and_state_as_the_full_path(
+            steps in proptest::collection::vec(step(), 1..48),
+        ) {
+            compare(steps, &[1], false)?;
+        }
+
+        #[test]
+        fn bursts_give_the_same_output_and_state_as_the_full_path(
+            steps in proptest::collection::vec(step(), 1..64),
+            bursts in proptest::collection::vec(1usize..40, 1..4),
+        ) {
+            compare(steps, &bursts, true)?;
+        }
+    }
+
+    /// The fast path takes ordinary segments of a non-inspected session and
+    /// leaves everything that changes state, or is inspected, to the full
+    /// path.
+    #[test]
+    fn what_takes_the_fast_path() {
+        let mut labs = [
+            (SeedLab::new(&[]), Path::WithFastPath),
+            (SeedLab::new(&[]), Path::FullOnly),
+        ];
+        open(&mut labs);
+        let lab = &mut labs[0].0;
+        let flows = flows();
+        let mut tx = TxSink::with_capacity(16);
+        let mut fast = |lab: &mut SeedLab, flow: usize, reverse: bool, flags: u8, p: &[u8]| {
+            let side = usize::from(reverse);
+            let seq = ISN[side] + 1;
+            let ack = ISN[1 - side] + 1;
+            let (port, mut f) = frame(&flows[flow], reverse, seq, ack, flags, p);
+            tx.clear();
+            lab.fw.forward_established(lab.now, port, &mut f, &mut tx)
+        };
+        assert!(fast(lab, 0, false, ACK, b""));
+        assert!(fast(lab, 0, true, ACK | PSH, b"data"));
+        assert!(fast(lab, 2, false, 0, b"datagram"));
+        assert!(fast(lab, 2, true, 0, b"datagram"));
+        assert!(
+            !fast(lab, 3, true, 0, b"dns answer"),
+            "dns re-arms its timer"
+        );
+        assert!(!fast(lab, 1, false, ACK, b""), "smtp is inspected");
+        assert!(!fast(lab, 0, false, ACK | FIN, b""), "FIN changes state");
+        assert!(!fast(lab, 0, false, RST | ACK, b""), "RST changes state");
+        assert!(!fast(lab, 0, false, SYN, b""), "SYN may reopen");
+    }
+
+    /// Transport checksums: an ordinary segment of a non-inspected session is
+    /// forwarded as a router would, corrupt or not (the receiver discards
+    /// it); a FIN or RST with a bad checksum, and any segment of an SMTP
+    /// session, are dropped as malformed (they could change state or reach
+    /// the inspector).
+    #[test]
+    fn transport_checksum_where_it_matters() {
+        let mut labs = [
+            (SeedLab::new(&[]), Path::WithFastPath),
+            (SeedLab::new(&[]), Path::FullOnly),
+        ];
+        open(&mut labs);
+        let lab = &mut labs[0].0;
+        let flows = flows();
+        let corrupt = |flow: usize, flags: u8, payload: &[u8]| {
+            let (port, mut f) = frame(&flows[flow], false, ISN[0] + 1, ISN[1] + 1, flags, payload);
+            f[14 + 20 + 16] ^= 0x5a;
+            (port, f)
+        };
+        let (port, f) = corrupt(0, ACK | PSH, b"abc");
+        assert_eq!(send(lab, Path::WithFastPath, port, &f).len(), 1);
+        let malformed = lab.fw.drops().0[DropReason::MalformedL4.index()];
+        for (flow, flags, payload) in [
+            (0, ACK | FIN, &b""[..]),
+            (0, RST | ACK, b""),
+            (1, ACK | PSH, b"MAIL FROM:<a@b>\r\n"),
+        ] {
+            let (port, f) = corrupt(flow, flags, payload);
+            assert!(send(lab, Path::WithFastPath, port, &f).is_empty());
+        }
+        assert_eq!(
+            lab.fw.drops().0[DropReason::MalformedL4.index()],
+            malformed + 3
+        );
+    }
 }

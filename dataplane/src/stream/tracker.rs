@@ -234,6 +234,50 @@ impl TcpTracker {
         })
     }
 
+    /// The established fast path of [`on_segment`](Self::on_segment): an ordinary
+    /// segment (ACK, no SYN/FIN/RST) of an established session that is in the window and
+    /// acknowledges nothing unsent. Such a segment classifies as [`TcpEvent::Segment`],
+    /// which leaves `Established` unchanged; this learns from it exactly as
+    /// `on_segment` would and returns `true`. For any other segment it returns `false`
+    /// and changes nothing: the caller then runs `on_segment`, which judges (and
+    /// counts) it.
+    #[inline]
+    pub fn track_established(&mut self, from: Side, seg: &SegmentInfo) -> bool {
+        let flags = seg.flags;
+        if self.state != TcpState::Established
+            || flags.syn()
+            || flags.fin()
+            || flags.rst()
+            || !flags.ack()
+            || !self.in_window(from, seg)
+        {
+            return false;
+        }
+        let peer = &self.peers[from.peer().index()];
+        if peer.syn_seen && seg.ack.gt(peer.end) {
+            return false;
+        }
+        // `learn(from, seg, TcpEvent::Segment)` for a segment with ACK and
+        // without SYN/FIN/RST, spelled out (the property test below holds the
+        // two equal).
+        let scaling = self.scaling;
+        let p = &mut self.peers[from.index()];
+        p.end = p.end.max(seg.seq_end());
+        let shift = if scaling { p.wscale.unwrap_or(0) } else { 0 };
+        p.window = u32::from(seg.window) << shift;
+        p.max_window = p.max_window.max(p.window);
+        p.window_field = seg.window;
+        if !p.ack_seen || seg.ack.gt(p.ack) {
+            p.ack = seg.ack;
+        }
+        let edge = seg.ack + p.window;
+        if !p.ack_seen || edge.gt(p.right_edge) {
+            p.right_edge = edge;
+        }
+        p.ack_seen = true;
+        true
+    }
+
     /// Maps a segment to its event. Checks in order: RST, SYN, window, ACK.
     fn classify(&self, from: Side, seg: &SegmentInfo) -> (TcpEvent, bool) {
         let flags = seg.flags;
@@ -457,6 +501,50 @@ mod tests {
                     }
                     TrackVerdict::Drop(_) => proptest::prop_assert_eq!(t.state(), before),
                 }
+            }
+        }
+
+        /// The established fast path learns exactly what `on_segment` learns when it
+        /// takes a segment, and changes nothing when it leaves it to `on_segment`.
+        #[test]
+        fn track_established_agrees_with_on_segment(
+            segs in proptest::collection::vec(
+                (proptest::prelude::any::<bool>(), -70_000i64..70_000, -70_000i64..70_000,
+                 0u8..64, proptest::prelude::any::<u16>(), 0u32..3000),
+                0..48,
+            ),
+        ) {
+            let mut t = established();
+            for (initiator, dseq, dack, flags, window, len) in segs {
+                let from = if initiator { I } else { R };
+                let seq = (t.next_seq(from).0 as i64 + dseq) as u32;
+                let ack = (t.next_seq(from.peer()).0 as i64 + dack) as u32;
+                let info = seg(seq, ack, TcpFlags(flags), window, len);
+                let mut fast = t;
+                let mut slow = t;
+                let verdict = slow.on_segment(from, &info);
+                if fast.track_established(from, &info) {
+                    proptest::prop_assert!(
+                        matches!(verdict, TrackVerdict::Accept(a) if !a.state_changed()),
+                        "{:?}", verdict
+                    );
+                    proptest::prop_assert_eq!(fast, slow);
+                } else {
+                    proptest::prop_assert_eq!(fast, t);
+                    // Only segments that are not ordinary in-window ACKs of an
+                    // established session are left to the full tracker.
+                    let ordinary = TcpFlags(flags).ack()
+                        && !TcpFlags(flags).syn()
+                        && !TcpFlags(flags).fin()
+                        && !TcpFlags(flags).rst();
+                    proptest::prop_assert!(
+                        !ordinary
+                            || t.state() != TcpState::Established
+                            || matches!(verdict, TrackVerdict::Drop(_)),
+                        "{:?}", verdict
+                    );
+                }
+                t = slow;
             }
         }
     }

@@ -54,6 +54,14 @@ pub fn ones_sum(data: &[u8]) -> u16 {
     combine(fold(s), u16::from(carry))
 }
 
+/// [`ones_sum`] of an IPv4 header without options (20 bytes), in five 32-bit words: the
+/// per-packet header check of the forwarding fast path.
+#[inline]
+pub fn header_sum20(h: &[u8; 20]) -> u16 {
+    let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    fold(w(0) + w(4) + w(8) + w(12) + w(16))
+}
+
 /// The Internet checksum of `data` (the value to store in a header whose checksum field
 /// was zero while summing).
 #[inline]
@@ -101,6 +109,34 @@ pub fn l4_checksum_valid(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &[
 #[inline]
 pub fn update_u16(checksum: u16, old: u16, new: u16) -> u16 {
     !combine(combine(!checksum, !old), new)
+}
+
+/// The change of one 16-bit word from `old` to `new` as an unfolded ones'-complement
+/// addend (`~m + m'` of RFC 1624 equation 3). Deltas add up as plain integers and are
+/// applied with [`apply_delta`]; several changes then cost one fold per checksum.
+#[inline]
+pub fn word_delta(old: u16, new: u16) -> u32 {
+    u32::from(!old) + u32::from(new)
+}
+
+/// [`word_delta`] of an IPv4 address (its two words), as in the IPv4 header and the
+/// TCP/UDP pseudo-header.
+#[inline]
+pub fn addr_delta(old: Ipv4Addr, new: Ipv4Addr) -> u32 {
+    let (o, n) = (u32::from(old), u32::from(new));
+    word_delta((o >> 16) as u16, (n >> 16) as u16) + word_delta(o as u16, n as u16)
+}
+
+/// The new checksum after the changes summed in `delta` (at most 256 word deltas):
+/// bit-identical to applying [`update_u16`] once per changed word, in any order (an
+/// end-around-carry sum is zero only when every addend is, and otherwise has a single
+/// representation of each value modulo 0xffff).
+#[inline]
+pub fn apply_delta(checksum: u16, delta: u32) -> u16 {
+    let mut s = u32::from(!checksum) + delta;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    !(s as u16)
 }
 
 /// The new checksum after a 32-bit field (two aligned words) changed.
@@ -213,6 +249,29 @@ mod tests {
     }
 
     proptest! {
+        /// One delta applied at once equals the word-by-word updates, bit for bit.
+        #[test]
+        fn summed_deltas_match_sequential_updates(
+            c in prop_oneof![Just(0u16), Just(0xffffu16), any::<u16>()],
+            old in any::<u32>(),
+            new in any::<u32>(),
+            ttl in any::<u16>(),
+            ttl_new in any::<u16>(),
+        ) {
+            let (old, new) = (Ipv4Addr::from(old), Ipv4Addr::from(new));
+            prop_assert_eq!(apply_delta(c, addr_delta(old, new)), update_addr(c, old, new));
+            prop_assert_eq!(
+                apply_delta(c, addr_delta(old, new) + word_delta(ttl, ttl_new)),
+                update_u16(update_addr(c, old, new), ttl, ttl_new)
+            );
+            prop_assert_eq!(apply_delta(c, word_delta(ttl, ttl_new)), update_u16(c, ttl, ttl_new));
+        }
+
+        #[test]
+        fn header_sum20_matches_ones_sum(h in proptest::array::uniform20(any::<u8>())) {
+            prop_assert_eq!(header_sum20(&h), ones_sum(&h));
+        }
+
         #[test]
         fn fast_sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..600)) {
             prop_assert_eq!(ones_sum(&data), naive_sum(&data));

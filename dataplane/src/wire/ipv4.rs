@@ -34,6 +34,8 @@ pub const SRC_ADDR_OFFSET: usize = field::SRC_ADDR.start;
 pub const DST_ADDR_OFFSET: usize = field::DST_ADDR.start;
 /// Offset of the header checksum.
 pub const CHECKSUM_OFFSET: usize = field::CHECKSUM.start;
+/// Offset of the TTL field in the header.
+pub const TTL_OFFSET: usize = field::TTL;
 
 /// IP protocol numbers the dataplane knows.
 pub mod protocol {

@@ -9,12 +9,14 @@
 //!
 //! Layers, one file each: [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`];
 //! [`checksum`] (RFC 1071 full sum, RFC 1624 incremental update); [`frame`] (the one-pass
-//! parse); [`emit`] (ICMP echo reply and errors, injected TCP segments).
+//! parse); [`established`] (the short parse of the established-flow fast path); [`emit`] (ICMP echo reply and errors, injected TCP segments).
 
 pub mod arp;
 pub mod checksum;
 pub mod emit;
+pub mod established;
 pub mod ethernet;
+pub mod fragment;
 pub mod frame;
 pub mod icmp;
 pub mod ipv4;
