@@ -530,8 +530,8 @@ fn inspection_cost_smtp_vs_tcp() {
                 before,
                 "the {inspect} run was inspected as {other}"
             );
-            let packets = inspected_packets(&fw, "tcp") + inspected_packets(&fw, "smtp")
-                - packets_before;
+            let packets =
+                inspected_packets(&fw, "tcp") + inspected_packets(&fw, "smtp") - packets_before;
             eprintln!(
                 "round {round} {inspect:>4}: {:6.0} sessions/s  {:6.1} µs CPU/session  \
                  {:6.1} µs busy CPU/session  {:5.1} packets/session",
