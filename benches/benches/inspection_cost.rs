@@ -192,14 +192,8 @@ fn steps() -> Vec<Step> {
 /// half-open thresholds out of the way and a short FIN-wait.
 fn lab(rule: &str) -> SeedLab {
     let entry = format!("ip inspect name OUT-IN {rule}");
-    let mut lines = vec![
-        "ip inspect max-incomplete high 4000000000",
-        "ip inspect max-incomplete low 3999999999",
-        "ip inspect one-minute high 4000000000",
-        "ip inspect one-minute low 3999999999",
-        "ip inspect tcp max-incomplete host 250 block-time 0",
-        "ip inspect tcp finwait-time 1",
-    ];
+    let mut lines: Vec<&str> = mailguard_benches::HALF_OPEN_OUT_OF_THE_WAY.to_vec();
+    lines.push("ip inspect tcp finwait-time 1");
     if rule != "smtp" {
         lines.push("no ip inspect name OUT-IN smtp");
         lines.push(&entry);

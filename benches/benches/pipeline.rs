@@ -28,7 +28,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::drop_reason::DropReason;
 use dataplane::io::{TxSink, BURST};
 use dataplane::sim::{
-    self, SeedLab, FW_INSIDE_MAC, FW_OUTSIDE_MAC, HOST5_MAC, INSIDE, ISP_MAC, MAIL_MAC, OUTSIDE,
+    self, SeedLab, FW_INSIDE_MAC, FW_OUTSIDE_MAC, HOST5_MAC, INSIDE, ISP_MAC, OUTSIDE,
 };
 use dataplane::wire::ethernet::Mac;
 use dataplane::worker::Processor;
@@ -56,17 +56,13 @@ const MIN_FRAME: usize = 60;
 /// Bytes between frames in the working buffer (as in a ring).
 const STRIDE: usize = 128;
 
-/// Half-open protections out of the way of a benchmark: thresholds far above
-/// anything a run creates (cbac spec §6 ranges: 1..=2^32-1; per host 1..=250).
-/// High before low: a line must not put low above high.
-const LAB_LINES: &[&str] = &[
-    "ip inspect max-incomplete high 4000000000",
-    "ip inspect max-incomplete low 3999999999",
-    "ip inspect one-minute high 4000000000",
-    "ip inspect one-minute low 3999999999",
-    "ip inspect tcp max-incomplete host 250 block-time 0",
-    "ip inspect tcp synwait-time 1",
-];
+/// The half-open protections out of the way, and SYN-wait at 1 s so that
+/// sessions of the new-session cases expire inside the measured loop.
+fn lab_lines() -> Vec<&'static str> {
+    let mut lines = mailguard_benches::HALF_OPEN_OUT_OF_THE_WAY.to_vec();
+    lines.push("ip inspect tcp synwait-time 1");
+    lines
+}
 
 fn sa(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(ip, port)
@@ -398,7 +394,7 @@ fn established(c: &mut Criterion) {
     let mut tx = TxSink::with_capacity(4 * BURST);
 
     // TCP with static NAT both ways, 64-byte frames.
-    let mut lab = SeedLab::new(LAB_LINES);
+    let mut lab = SeedLab::new(&lab_lines());
     let mut pools = tcp_established(&mut lab, H5, HOST5_MAC, H5_GLOBAL);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "tcp_nat");
     for burst in [32, 64] {
@@ -427,7 +423,7 @@ fn established(c: &mut Criterion) {
     );
 
     // TCP without translation (an extra inside host, 10.10.10.9).
-    let mut lab = SeedLab::new(LAB_LINES);
+    let mut lab = SeedLab::new(&lab_lines());
     lab.learn(INSIDE, H9_MAC, H9, Ipv4Addr::new(10, 10, 10, 1));
     let mut pools = tcp_established(&mut lab, H9, H9_MAC, H9);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "tcp_plain");
@@ -441,7 +437,7 @@ fn established(c: &mut Criterion) {
     );
 
     // UDP with static NAT both ways.
-    let mut lab = SeedLab::new(LAB_LINES);
+    let mut lab = SeedLab::new(&lab_lines());
     let mut pools = udp_established(&mut lab);
     check_forwards_all(&mut lab, &mut tx, &mut pools, "udp_nat");
     bench_passes(
@@ -454,7 +450,7 @@ fn established(c: &mut Criterion) {
     );
 
     // Reference: the same TCP frames copied into the TX batch, no processing.
-    let mut lab = SeedLab::new(LAB_LINES);
+    let mut lab = SeedLab::new(&lab_lines());
     let mut pools = tcp_established(&mut lab, H5, HOST5_MAC, H5_GLOBAL);
     g.throughput(Throughput::Elements(frames_total(&pools) as u64));
     let mut fastest = Fastest::new(frames_total(&pools));
@@ -517,7 +513,7 @@ fn new_sessions(c: &mut Criterion) {
     // hosts at once; beyond that SYNs are refused as `host_blocked`); 20 µs
     // of virtual time per SYN keeps ≈ 50 k half-open sessions (1 s SYN-wait,
     // ≈ 12 per host) in the 65 536-session table.
-    let mut lab = SeedLab::new(LAB_LINES);
+    let mut lab = SeedLab::new(&lab_lines());
     let syns: Vec<Vec<u8>> = (0..PER_DIR)
         .map(|_| {
             padded(sim::tcp(
@@ -562,7 +558,7 @@ fn new_sessions(c: &mut Criterion) {
     // inspection attached, destination NAT). One destination host, so the
     // per-host limit (≤ 250 half-open) bounds the rate of virtual time:
     // 10 ms per SYN keeps ≈ 100–170 half-open with a 1 s SYN-wait.
-    let mut lab = SeedLab::new(LAB_LINES);
+    let mut lab = SeedLab::new(&lab_lines());
     let syns: Vec<Vec<u8>> = (0..PER_DIR)
         .map(|_| {
             padded(sim::tcp(
@@ -625,7 +621,7 @@ fn syn_passes(
         // Virtual time runs far beyond the neighbour entries' lifetime:
         // refresh them (untimed), or the SYNs measure ARP misses instead of
         // session creation.
-        relearn_neighbours(lab);
+        lab.learn_seed_neighbours();
         pool.reset();
         for (i, chunk) in pool
             .work
@@ -648,25 +644,6 @@ fn syn_passes(
         lab.queues.drain_into(&mut sink, usize::MAX);
     }
     total
-}
-
-/// Re-teaches the lab's neighbours (the ISP router and the mail server) their
-/// MACs, as their periodic traffic would.
-fn relearn_neighbours(lab: &mut SeedLab) {
-    lab.learn(
-        OUTSIDE,
-        ISP_MAC,
-        Ipv4Addr::new(172, 22, 1, 1),
-        Ipv4Addr::new(172, 22, 1, 16),
-    );
-    lab.learn(
-        INSIDE,
-        MAIL_MAC,
-        Ipv4Addr::new(10, 10, 10, 2),
-        Ipv4Addr::new(10, 10, 10, 1),
-    );
-    lab.learn(INSIDE, HOST5_MAC, H5, Ipv4Addr::new(10, 10, 10, 1));
-    lab.tx.clear();
 }
 
 /// One pass of fresh SYNs in bursts, `tick` after each. Not inlined, so a

@@ -38,6 +38,24 @@ pub const OUTSIDE: usize = 0;
 /// The inside port.
 pub const INSIDE: usize = 1;
 
+/// The two ports of the seed firewall: `Ethernet2/0` (outside, port
+/// [`OUTSIDE`]) and `Ethernet2/1` (inside, port [`INSIDE`]) with the
+/// simulated MACs.
+pub fn seed_ports() -> Vec<PortBinding> {
+    vec![
+        PortBinding {
+            ios_name: "Ethernet2/0".into(),
+            linux_name: "sim0".into(),
+            mac: FW_OUTSIDE_MAC,
+        },
+        PortBinding {
+            ios_name: "Ethernet2/1".into(),
+            linux_name: "sim1".into(),
+            mac: FW_INSIDE_MAC,
+        },
+    ]
+}
+
 /// A firewall worker on the seed configuration, driven by hand.
 pub struct SeedLab {
     /// The worker.
@@ -72,19 +90,7 @@ impl SeedLab {
 
     /// A lab on `cfg` (which must define Ethernet2/0 and Ethernet2/1).
     pub fn with_config(cfg: Config) -> SeedLab {
-        let ports = vec![
-            PortBinding {
-                ios_name: "Ethernet2/0".into(),
-                linux_name: "sim0".into(),
-                mac: FW_OUTSIDE_MAC,
-            },
-            PortBinding {
-                ios_name: "Ethernet2/1".into(),
-                linux_name: "sim1".into(),
-                mac: FW_INSIDE_MAC,
-            },
-        ];
-        let rt = Runtime::build(cfg, ports, 1).expect("runtime");
+        let rt = Runtime::build(cfg, seed_ports(), 1).expect("runtime");
         let debug = Arc::new(DebugFlags::new());
         let now = 1_000_000_000;
         let shared =
@@ -105,26 +111,33 @@ impl SeedLab {
             tx: TxSink::with_capacity(256),
             now,
         };
-        lab.learn(
+        lab.learn_seed_neighbours();
+        lab
+    }
+
+    /// Teaches the firewall the seed's neighbours (the ISP router
+    /// 172.22.1.1, the mail server 10.10.10.2 and host5 10.10.10.5), as
+    /// their own traffic would; clears the output.
+    pub fn learn_seed_neighbours(&mut self) {
+        self.learn(
             OUTSIDE,
             ISP_MAC,
             Ipv4Addr::new(172, 22, 1, 1),
             Ipv4Addr::new(172, 22, 1, 16),
         );
-        lab.learn(
+        self.learn(
             INSIDE,
             MAIL_MAC,
             Ipv4Addr::new(10, 10, 10, 2),
             Ipv4Addr::new(10, 10, 10, 1),
         );
-        lab.learn(
+        self.learn(
             INSIDE,
             HOST5_MAC,
             Ipv4Addr::new(10, 10, 10, 5),
             Ipv4Addr::new(10, 10, 10, 1),
         );
-        lab.tx.clear();
-        lab
+        self.tx.clear();
     }
 
     /// Teaches the firewall a neighbour by an ARP request addressed to it.

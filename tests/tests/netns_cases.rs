@@ -340,34 +340,11 @@ fn a1_a3_configuration_and_show_on_the_real_binary() {
         return;
     }
     // A1 through `mailguard check`, both copies.
-    let expected = [
-        "service config",
-        "service password-encryption",
-        "enable password 7 <removed>",
-        "resource policy",
-        "voice-card 3",
-        "no ip dhcp use vrf connected",
-        "ip inspect name IN-OUT ftp",
-        "ip inspect name IN-OUT http",
-        "no ip ips deny-action ips-interface",
-        "no ftp-server write-enable",
-        "controller T1 3/0",
-        "framing sf",
-        "linecode ami",
-        "half-duplex",
-        "half-duplex",
-        "ip http server",
-        "control-plane",
-        "voice-port 1/0/0",
-        "voice-port 1/0/1",
-        "voice-port 1/1/0",
-        "voice-port 1/1/1",
-        "line con 0",
-        "line aux 0",
-        "line vty 0 4",
-        "password 7 <removed>",
-        "login",
-    ];
+    // The texts of case A1, as the config loader's own test expects them.
+    let expected: Vec<&str> = include_str!("../../fixtures/seed-a1-warnings.txt")
+        .lines()
+        .collect();
+    assert_eq!(expected.len(), 26);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/");
     for file in ["seed.cfg", "seed-annotated.cfg"] {
         let out = check(&format!("{dir}{file}"));

@@ -1198,7 +1198,7 @@ mod tests {
         use crate::io::TxSink;
         use crate::logging::{DebugFlags, LogQueues};
         use crate::pipeline::{Firewall, FirewallSizing};
-        use crate::runtime::{PortBinding, Runtime};
+        use crate::runtime::Runtime;
         use crate::shared::Shared;
         use crate::worker::{OwnerHandoff, Processor};
 
@@ -1218,19 +1218,7 @@ mod tests {
         impl Pair {
             pub fn new(ring: usize) -> Pair {
                 let (cfg, _) = Config::load(SEED_CONFIG).unwrap();
-                let ports = vec![
-                    PortBinding {
-                        ios_name: "Ethernet2/0".into(),
-                        linux_name: "a".into(),
-                        mac: FW_OUTSIDE_MAC,
-                    },
-                    PortBinding {
-                        ios_name: "Ethernet2/1".into(),
-                        linux_name: "b".into(),
-                        mac: FW_INSIDE_MAC,
-                    },
-                ];
-                let rt = Runtime::build(cfg, ports, 1).unwrap();
+                let rt = Runtime::build(cfg, crate::sim::seed_ports(), 1).unwrap();
                 let debug = Arc::new(DebugFlags::new());
                 let now = 1_000_000_000;
                 let shared =

@@ -629,24 +629,12 @@ fn c1_holds_across_two_workers() {
     use crate::io::TxSink;
     use crate::logging::{DebugFlags, LogQueues, StampedRecord};
     use crate::pipeline::{Firewall, FirewallSizing};
-    use crate::runtime::{PortBinding, Runtime};
+    use crate::runtime::Runtime;
     use crate::shared::Shared;
     use crate::worker::Processor;
 
     let (cfg, _) = Config::load(SEED_CONFIG).unwrap();
-    let ports = vec![
-        PortBinding {
-            ios_name: "Ethernet2/0".into(),
-            linux_name: "a".into(),
-            mac: FW_OUTSIDE_MAC,
-        },
-        PortBinding {
-            ios_name: "Ethernet2/1".into(),
-            linux_name: "b".into(),
-            mac: FW_INSIDE_MAC,
-        },
-    ];
-    let rt = Runtime::build(cfg, ports, 1).unwrap();
+    let rt = Runtime::build(cfg, crate::sim::seed_ports(), 1).unwrap();
     let debug = Arc::new(DebugFlags::new());
     let mut now = SEC;
     let shared = Arc::new(Shared::new(rt, 2, 4096, now, 0, Arc::clone(&debug)).unwrap());
