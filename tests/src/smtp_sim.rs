@@ -75,6 +75,31 @@ pub const HELP_REPLY: &[u8] = b"214 2.0.0 Commands supported\r\n";
 pub const NOOP_REPLY: &[u8] = b"250 2.0.0 Ok\r\n";
 /// §4: QUIT (then FIN).
 pub const BYE: &[u8] = b"221 2.0.0 Bye\r\n";
+
+/// Case D1: the seed trace's keystrokes, one segment each, per command,
+/// and the scripted server's reply to the command.
+pub const D1_KEYSTROKES: [(&[&[u8]], &[u8]); 5] = [
+    (
+        &[
+            b"H", b"E", b"L", b"O", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
+        ],
+        HELO_REPLY,
+    ),
+    (
+        &[
+            b"V", b"R", b"F", b"Y", b" ", b"a", b"b", b"@", b"c", b"\r\n",
+        ],
+        VRFY_REPLY,
+    ),
+    (
+        &[
+            b"V", b"R", b"F", b"Y", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
+        ],
+        VRFY_REPLY,
+    ),
+    (&[b"H", b"E", b"L", b"P", b"\r\n"], HELP_REPLY),
+    (&[b"Q", b"UI", b"T", b"\r\n"], BYE),
+];
 /// §4: anything else (41 bytes).
 pub const UNRECOGNIZED: &[u8] = b"500 5.5.2 Error: command not recognized\r\n";
 

@@ -33,7 +33,7 @@ use mailguard_tests::netlab::{can_run, FirewallLab};
 use mailguard_tests::netns;
 use mailguard_tests::rawtcp::{flags, nft_in, RawTcp, Segment, Tap};
 use mailguard_tests::smtp_sim::{
-    BYE, EHLO_REPLY_MASKED, GREETING, HELO_REPLY, HELP_REPLY, UNRECOGNIZED, VRFY_REPLY,
+    BYE, D1_KEYSTROKES, EHLO_REPLY_MASKED, GREETING, HELO_REPLY, UNRECOGNIZED,
 };
 
 /// Namespace tests share the machine's two cores: one at a time.
@@ -364,30 +364,6 @@ fn seg(seq: u32, payload: &[u8]) -> (u32, Vec<u8>) {
 
 // ------------------------------------------------------------------------ D1
 
-/// D1: the seed trace's keystrokes, one segment each, and the server's reply.
-const D1: [(&[&[u8]], &[u8]); 5] = [
-    (
-        &[
-            b"H", b"E", b"L", b"O", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
-        ],
-        HELO_REPLY,
-    ),
-    (
-        &[
-            b"V", b"R", b"F", b"Y", b" ", b"a", b"b", b"@", b"c", b"\r\n",
-        ],
-        VRFY_REPLY,
-    ),
-    (
-        &[
-            b"V", b"R", b"F", b"Y", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
-        ],
-        VRFY_REPLY,
-    ),
-    (&[b"H", b"E", b"L", b"P", b"\r\n"], HELP_REPLY),
-    (&[b"Q", b"UI", b"T", b"\r\n"], BYE),
-];
-
 /// The command side of a `debug ip inspect smtp` trace: the `VERB`, `CMD
 /// PARAM` and `End Of Command Line` lines without timestamps and without the
 /// automaton's internal state numbers (`cmd_re_state`, which are Cisco's).
@@ -415,7 +391,7 @@ fn d1(workers: usize, iss: u32) {
     );
     let mut f = Flow::prelude(&lab, 40011, iss);
     let mut sent = Vec::new();
-    for (keys, reply) in D1 {
+    for (keys, reply) in D1_KEYSTROKES {
         for (i, k) in keys.iter().enumerate() {
             // Typed like the seed: each keystroke reaches the server at once,
             // byte-identical, at its own sequence number.
@@ -437,7 +413,7 @@ fn d1(workers: usize, iss: u32) {
     );
     f.tcp.send_fin().expect("FIN");
     let rec = lab.record(40011);
-    let typed: Vec<u8> = D1.iter().flat_map(|(k, _)| k.concat()).collect();
+    let typed: Vec<u8> = D1_KEYSTROKES.iter().flat_map(|(k, _)| k.concat()).collect();
     assert_eq!(
         String::from_utf8_lossy(&rec.received),
         String::from_utf8_lossy(&typed)

@@ -92,32 +92,8 @@ fn no_logs() -> Vec<String> {
     Vec::new()
 }
 
-/// D1 script: keystrokes per command and the server's reply.
-const D1: [(&[&[u8]], &[u8]); 5] = [
-    (
-        &[
-            b"H", b"E", b"L", b"O", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
-        ],
-        HELO_REPLY,
-    ),
-    (
-        &[
-            b"V", b"R", b"F", b"Y", b" ", b"a", b"b", b"@", b"c", b"\r\n",
-        ],
-        VRFY_REPLY,
-    ),
-    (
-        &[
-            b"V", b"R", b"F", b"Y", b" ", b"c", b"i", b"sc", b"o", b"\r\n",
-        ],
-        VRFY_REPLY,
-    ),
-    (&[b"H", b"E", b"L", b"P", b"\r\n"], HELP_REPLY),
-    (&[b"Q", b"UI", b"T", b"\r\n"], BYE),
-];
-
 fn d1_dialogue(sim: &mut SmtpSim) {
-    for (keys, reply) in D1 {
+    for (keys, reply) in D1_KEYSTROKES {
         for (i, k) in keys.iter().enumerate() {
             let seq = sim.c_nxt;
             let step = sim.client_send(k);
@@ -136,7 +112,7 @@ fn d1_dialogue(sim: &mut SmtpSim) {
         }
     }
     let mut expect = GREETING.to_vec();
-    for (_, r) in D1 {
+    for (_, r) in D1_KEYSTROKES {
         expect.extend_from_slice(r);
     }
     assert_eq!(sim.c_rx.stream, expect);
@@ -144,7 +120,7 @@ fn d1_dialogue(sim: &mut SmtpSim) {
         sim.c_rx.fin,
         "the server's FIN after 221 reached the client"
     );
-    let sent: Vec<u8> = D1.iter().flat_map(|(k, _)| k.concat()).collect();
+    let sent: Vec<u8> = D1_KEYSTROKES.iter().flat_map(|(k, _)| k.concat()).collect();
     assert_eq!(sim.s_rx.stream, sent);
 }
 
