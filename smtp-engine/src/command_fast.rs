@@ -8,15 +8,25 @@
 //! arguments in their ordinary form). Anything else returns `None` before any
 //! state is touched and the streaming path handles the line.
 //!
-//! Cost per line (issue #2): one SWAR pass finds the line end and proves the
-//! content clean ([`framing::first_unusual`]); a four-letter verb is one
-//! folded word looked up in a compile-time perfect hash; what the verb needs
-//! is one byte of a per-session class table ([`fast_classes`], built from the
-//! policy when the session starts) instead of a chain of policy checks; the
-//! reply expectation comes from a static table. `tests/fast_path.rs` runs
-//! random legal and hostile command streams, in any segmentation and with
-//! random replies, through an inspector with the fast paths and one without
-//! (`Inspector::set_fast_paths(false)`) and requires identical results.
+//! Cost per line (issue #2), in two tiers. `quick_line` takes the common
+//! shapes: the first four bytes are one folded word looked up in a
+//! compile-time perfect hash; what the verb needs is one byte of a
+//! per-session class table ([`fast_classes`], built from the policy when the
+//! session starts) instead of a chain of policy checks; a verb followed by
+//! the line end needs no scan at all; otherwise one SWAR pass frames the
+//! arguments and proves them clean ([`framing::first_unusual`]), and for an
+//! ESMTP MAIL/RCPT line the same pass stops at the path's `>` on the way
+//! ([`framing::frame_path`]), so the path is never read twice and only the
+//! parameters after it are parsed ([`quick_params_valid`], keywords by folded
+//! words). It accepts the line itself, out of line, so the loop over a
+//! pipelined group stays small. `general_line` takes every other line the
+//! fast path may accept (verbs that are not four letters, `|` and 8-bit
+//! bytes classified byte by byte). The reply expectation comes from a static
+//! table. `tests/fast_path.rs` runs random legal and hostile command streams
+//! (and MAIL/RCPT lines assembled from ordinary and odd parts), in any
+//! segmentation and with random replies, through an inspector with the fast
+//! paths and one without (`Inspector::set_fast_paths(false)`) and requires
+//! identical results.
 
 use crate::framing::{self, LIMIT_DEFAULT, LIMIT_ESMTP_PATH};
 use crate::inspector::{Expect, Inspector};
@@ -99,10 +109,174 @@ impl Inspector {
         start: usize,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
-        if !self.fast || self.auth_cont {
+        if !self.fast_lines_allowed() {
             return None;
         }
         let rest = buf.get(start..)?;
+        let total = self.quick_line(rest, stats);
+        if total != 0 {
+            return Some(start + total);
+        }
+        let line = self.general_line(rest)?;
+        self.accept_line(line, stats);
+        Some(start + line.total)
+    }
+
+    /// May whole lines take the fast path (not debug, legacy or a
+    /// differential test, and no AUTH continuation line due)?
+    #[inline(always)]
+    pub(crate) fn fast_lines_allowed(&self) -> bool {
+        self.fast && !self.auth_cont
+    }
+
+    /// The rest of a pipelined group: whole command lines from `start` (a
+    /// line start) by the fast path, while a line may start (spec §3.3,
+    /// §6.3, §6.4) and the fast path takes it: the offset where the general
+    /// path goes on. The caller knows that the client stream is at a command
+    /// line start and [`Self::fast_lines_allowed`]; accepting a line changes
+    /// neither. (Out of line, so that the entry point stays small.)
+    #[inline(never)]
+    pub(crate) fn command_lines_fast(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> usize {
+        let mut i = start;
+        while let Some(rest) = buf.get(i..).filter(|r| !r.is_empty()) {
+            if !self.may_start_line() {
+                break;
+            }
+            let total = self.quick_line(rest, stats);
+            if total != 0 {
+                i += total;
+                continue;
+            }
+            match self.general_line(rest) {
+                Some(line) => {
+                    self.accept_line(line, stats);
+                    i += line.total;
+                }
+                None => break,
+            }
+        }
+        i
+    }
+
+    /// The common shapes in straight-line code: a four-letter verb (one
+    /// hashed word) followed by the line end, or by SP and arguments that one
+    /// scan frames and proves clean; for ESMTP MAIL/RCPT the same scan stops
+    /// at the path's `>` first, so the path is never re-read. `None` = not
+    /// such a line (or not certainly legal): [`Self::general_line`] decides.
+    ///
+    /// Accepts the line itself and answers its length (0 = not taken), out of
+    /// line: the caller's loop over a pipelined group stays small enough to
+    /// keep its state in registers. The caller knows that a command line may
+    /// start at `rest` and [`Self::fast_lines_allowed`].
+    #[inline(never)]
+    fn quick_line(&mut self, rest: &[u8], stats: &mut SmtpStats) -> usize {
+        match self.quick_line_checked(rest) {
+            Some(line) => {
+                self.accept_line(line, stats);
+                line.total
+            }
+            None => 0,
+        }
+    }
+
+    #[inline(always)]
+    fn quick_line_checked(&self, rest: &[u8]) -> Option<FastLine> {
+        let (head, tail) = rest.split_first_chunk::<4>()?;
+        let k = u32::from_le_bytes(*head) | 0x2020_2020;
+        let (key, bit) = VERB4[verb4_slot(k, VERB4_MUL)];
+        if key != k {
+            return None;
+        }
+        let verb = bit.trailing_zeros() as usize;
+        let cls = *self.fast_classes.of_verb.get(verb)?;
+        let (&delim, args) = tail.split_first()?;
+        if delim != b' ' {
+            // No arguments: only the line end may follow (`NOOP`, `RSET`,
+            // `DATA`, `QUIT`); far below every length limit.
+            if cls != class::PLAIN {
+                return None;
+            }
+            return match (delim, args.first()) {
+                (b'\r', Some(b'\n')) => Some(FastLine {
+                    verb,
+                    cls,
+                    total: 6,
+                    cr: true,
+                }),
+                (b'\n', _) => Some(FastLine {
+                    verb,
+                    cls,
+                    total: 5,
+                    cr: false,
+                }),
+                _ => None,
+            };
+        }
+        let esmtp = self.mode == Mode::Esmtp;
+        // `end`: the line end in `args`; `params`: where ESMTP parameters start.
+        let (end, params, open) = match cls {
+            class::PLAIN => (framing::first_unusual(args), 0, 0),
+            class::MAIL | class::RCPT if esmtp => {
+                let open = path_open(cls, args)?;
+                let (close, end) = framing::frame_path(args.get(open + 1..)?);
+                if args.get(open + 1 + close) != Some(&b'>') {
+                    return None;
+                }
+                (open + 1 + end, open + 2 + close, open)
+            }
+            class::MAIL | class::RCPT => (framing::first_unusual(args), 0, 0),
+            _ => return None,
+        };
+        let (total, cr) = match (args.get(end), args.get(end + 1)) {
+            (Some(b'\r'), Some(b'\n')) => (5 + end + 2, true),
+            (Some(b'\n'), _) => (5 + end + 1, false),
+            _ => return None,
+        };
+        if total > usize::from(self.fast_classes.max_total[cls as usize]) {
+            return None;
+        }
+        let args = args.get(..end)?;
+        if cls == class::RCPT && self.sigs.contains(Signature::F4DecodeAlias) {
+            // The alias pre-check: with the path's `<` known, its first byte.
+            let maybe = if esmtp {
+                matches!(args.get(open + 1), Some(b'd' | b'D' | b'u' | b'U'))
+            } else {
+                may_be_alias(args)
+            };
+            if maybe && RcptLocalPart::matches(args) {
+                return None;
+            }
+        }
+        if esmtp && cls != class::PLAIN {
+            let params = args.get(params..)?;
+            let kind = if cls == class::MAIL {
+                ArgKind::Mail
+            } else {
+                ArgKind::Rcpt
+            };
+            if !params.is_empty() && !quick_params_valid(kind, params) {
+                return None;
+            }
+        }
+        Some(FastLine {
+            verb,
+            cls,
+            total,
+            cr,
+        })
+    }
+
+    /// Every other line the fast path may take: any verb (the byte automaton
+    /// for verbs that are not four letters), a `|` or 8-bit bytes classified
+    /// byte by byte, MAIL/RCPT arguments by [`quick_args_valid`]. Kept out of
+    /// line so the common case carries none of its state.
+    #[inline(never)]
+    fn general_line(&self, rest: &[u8]) -> Option<FastLine> {
         // One SWAR pass finds the first unusual byte; in an ordinary line that
         // is the CR of its CRLF (or a bare LF), which proves the content
         // printable ASCII without a `|`. Anything else is classified byte by
@@ -147,8 +321,8 @@ impl Inspector {
         if complete == 0 {
             return None;
         }
-        let vi = complete.trailing_zeros() as usize;
-        let cls = *self.fast_classes.of_verb.get(vi)?;
+        let verb = complete.trailing_zeros() as usize;
+        let cls = *self.fast_classes.of_verb.get(verb)?;
         if cls == class::SLOW || total > usize::from(self.fast_classes.max_total[cls as usize]) {
             return None;
         }
@@ -159,26 +333,75 @@ impl Inspector {
             {
                 return None;
             }
-            self.reset_transaction();
-        } else if cls == class::RCPT {
-            if (pipe && self.sigs.contains(Signature::F1InvalidRecipient))
+        } else if cls == class::RCPT
+            && ((pipe && self.sigs.contains(Signature::F1InvalidRecipient))
                 || (self.sigs.contains(Signature::F4DecodeAlias)
                     && may_be_alias(args)
                     && RcptLocalPart::matches(args))
-                || (esmtp && !quick_args_valid(ArgKind::Rcpt, args, printable))
-            {
-                return None;
-            }
-            self.count_rcpt(stats);
-        } else if RESETS_TRANSACTION & complete != 0 {
-            self.reset_transaction();
+                || (esmtp && !quick_args_valid(ArgKind::Rcpt, args, printable)))
+        {
+            return None;
         }
-        // Accepted: the same bookkeeping as the streaming path's line end.
-        stats.bare_lf_cmd += u64::from(!cr);
+        Some(FastLine {
+            verb,
+            cls,
+            total,
+            cr,
+        })
+    }
+
+    /// Accept a line: the same bookkeeping as the streaming path's line end.
+    #[inline(always)]
+    fn accept_line(&mut self, line: FastLine, stats: &mut SmtpStats) {
+        match line.cls {
+            class::MAIL => self.reset_transaction(),
+            class::RCPT => self.count_rcpt(stats),
+            _ if RESETS_TRANSACTION & (1 << line.verb) != 0 => self.reset_transaction(),
+            _ => {}
+        }
+        if !line.cr {
+            stats.bare_lf_cmd += 1;
+        }
         stats.cmd_lines += 1;
         self.cmd_index += 1;
-        self.fifo.push(EXPECT_OF_VERB[vi]);
-        Some(start + total)
+        self.fifo.push(EXPECT_OF_VERB[line.verb]);
+    }
+}
+
+/// A line the fast path accepts: its verb (index), class, length with the
+/// terminator, and whether that was CRLF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FastLine {
+    verb: usize,
+    cls: u8,
+    total: usize,
+    cr: bool,
+}
+
+/// Offset of the `<` opening a MAIL/RCPT path in its arguments: `FROM:` /
+/// `TO:` case-insensitively (by word compares: `| 0x20` folds exactly the
+/// letters; `:` is compared as is), an optional SP, then `<`.
+#[inline(always)]
+fn path_open(cls: u8, args: &[u8]) -> Option<usize> {
+    let at = if cls == class::MAIL {
+        match args.split_first_chunk::<5>() {
+            Some(([f, r, o, m, b':'], _))
+                if u32::from_le_bytes([*f, *r, *o, *m]) | 0x2020_2020 == key4(b"FROM") =>
+            {
+                5
+            }
+            _ => return None,
+        }
+    } else {
+        match args.split_first_chunk::<3>() {
+            Some(([t, o, b':'], _)) if u16::from_le_bytes([*t, *o]) | 0x2020 == 0x6f74 => 3,
+            _ => return None,
+        }
+    };
+    match args.get(at) {
+        Some(b'<') => Some(at),
+        Some(b' ') if args.get(at + 1) == Some(&b'<') => Some(at + 1),
+        _ => None,
     }
 }
 
@@ -343,7 +566,13 @@ fn quick_args_valid(kind: ArgKind, args: &[u8], printable: bool) -> bool {
     {
         return false;
     }
-    rest = &rest[close + 1..];
+    quick_params_valid(kind, &rest[close + 1..])
+}
+
+/// Are these MAIL/RCPT parameters (everything after the path's `>`)
+/// certainly valid for the streaming parser? Known keywords only, each once,
+/// with values that need no hex escapes; `false` = let the parser decide.
+fn quick_params_valid(kind: ArgKind, mut rest: &[u8]) -> bool {
     let mut seen = 0u8;
     loop {
         // Each parameter follows one or more SP.

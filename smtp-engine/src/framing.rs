@@ -8,7 +8,8 @@
 //! Whole lines are scanned eight bytes at a time (SWAR on `u64` words: the
 //! crate forbids `unsafe`, and short lines do not repay `memchr`'s set-up):
 //! [`first_unusual`] finds a command line's end and proves its content
-//! clean in one pass; [`find_lf`] ends reply lines.
+//! clean in one pass; [`frame_path`] does the same for a MAIL/RCPT line and
+//! finds its path's `>` on the way; [`find_lf`] ends reply lines.
 
 /// Is `b` forbidden inside a command line (NUL, C0 except TAB/CR/LF, DEL)?
 #[inline]
@@ -128,16 +129,27 @@ pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// Non-zero iff some byte of `x` is unusual in a command line: a control
-/// byte (CR and LF included), DEL, an 8-bit byte or `|`. The lowest flagged
-/// byte is exact (the borrows of the two subtractions only run upwards, and
-/// the `>= 0x7F` test is exact for every byte).
+/// byte (CR and LF included), DEL, an 8-bit byte or `|`; the lowest flagged
+/// byte is exact. Every 8-bit byte is flagged by `x` itself, so each other
+/// term only needs to be right for bytes below `0x80`: `x - 0x20` wraps a
+/// control byte, `x + 1` carries DEL into the top bit, `(x ^ '|') - 1` wraps
+/// only a `|`. A term's borrow or carry crosses into the next byte only out
+/// of a byte that term (or `x`) flags, so false flags lie above a true one.
 #[inline(always)]
 const fn unusual_word(x: u64) -> u64 {
-    let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
-    let high = (x & !HIGHS).wrapping_add(ONES) | x;
-    let p = x ^ (ONES * b'|' as u64);
-    let pipe = p.wrapping_sub(ONES) & !p;
-    (ctrl | high | pipe) & HIGHS
+    let ctrl = x.wrapping_sub(ONES * 0x20);
+    let del = x.wrapping_add(ONES);
+    let pipe = (x ^ (ONES * b'|' as u64)).wrapping_sub(ONES);
+    (ctrl | del | pipe | x) & HIGHS
+}
+
+/// [`unusual_word`] with `>` and `"` flagged too (each term's lowest
+/// flagged byte is exact, so the lowest of all is).
+#[inline(always)]
+const fn unusual_or_close_word(x: u64) -> u64 {
+    let gt = (x ^ (ONES * b'>' as u64)).wrapping_sub(ONES);
+    let quote = (x ^ (ONES * b'"' as u64)).wrapping_sub(ONES);
+    unusual_word(x) | (gt | quote) & HIGHS
 }
 
 /// Is `b` unusual in a command line (see [`unusual_word`])?
@@ -152,12 +164,52 @@ const fn is_unusual(b: u8) -> bool {
 /// this finds the line end and proves the content clean at once.
 #[inline]
 pub(crate) fn first_unusual(hay: &[u8]) -> usize {
+    first_flagged(hay, unusual_word, is_unusual)
+}
+
+/// Like [`first_unusual`], but `>` and `"` are flagged too (the reference
+/// for the first half of [`frame_path`]).
+#[cfg(test)]
+fn first_unusual_or_close(hay: &[u8]) -> usize {
+    first_flagged(hay, unusual_or_close_word, |b| {
+        is_unusual(b) || b == b'>' || b == b'"'
+    })
+}
+
+/// Frame a MAIL/RCPT line from just after its path's `<`, in one pass:
+/// `(close, end)` where `close` is the offset of the first unusual byte (see
+/// [`first_unusual`]), `>` or `"`, and — when that is a `>`, the path's end —
+/// `end` is the offset of the first unusual byte after it (the line end in
+/// an ordinary line). Either is `hay.len()` when there is no such byte; when
+/// `close` is not a `>`, `end` is `close`. One call proves the path clean and
+/// frames the line (the word holding the `>` is read twice).
+#[inline(never)]
+pub(crate) fn frame_path(hay: &[u8]) -> (usize, usize) {
+    let close = first_flagged(hay, unusual_or_close_word, |b| {
+        is_unusual(b) || b == b'>' || b == b'"'
+    });
+    match hay.get(close + 1..) {
+        // A path that ends the line (RCPT without parameters): no scan.
+        Some([b, ..]) if hay[close] == b'>' && is_unusual(*b) => (close, close + 1),
+        Some(rest) if hay[close] == b'>' => (
+            close,
+            close + 1 + first_flagged(rest, unusual_word, is_unusual),
+        ),
+        _ => (close, close),
+    }
+}
+
+/// Offset of the first byte of `hay` flagged by `word` (the `0x80` bit of
+/// each flagged byte of a little-endian word, the lowest one exact) and
+/// `byte` (the same test for one byte), or `hay.len()`.
+#[inline(always)]
+fn first_flagged(hay: &[u8], word: impl Fn(u64) -> u64, byte: impl Fn(u8) -> bool) -> usize {
     let n = hay.len();
     if n >= 8 {
         let mut words = hay.chunks_exact(8);
         let mut at = 0;
         for w in &mut words {
-            let m = unusual_word(load(w));
+            let m = word(load(w));
             if m != 0 {
                 return at + (m.trailing_zeros() / 8) as usize;
             }
@@ -167,7 +219,7 @@ pub(crate) fn first_unusual(hay: &[u8]) -> usize {
             return n;
         }
         // The last word overlaps the one before: its re-read bytes are clean.
-        let m = unusual_word(load(&hay[n - 8..]));
+        let m = word(load(&hay[n - 8..]));
         return if m == 0 {
             n
         } else {
@@ -177,14 +229,14 @@ pub(crate) fn first_unusual(hay: &[u8]) -> usize {
     if let (Some(lo), Some(hi)) = (hay.first_chunk::<4>(), hay.last_chunk::<4>()) {
         // Four to seven bytes: two overlapping halves in one word.
         let x = u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32;
-        let m = unusual_word(x);
+        let m = word(x);
         if m == 0 {
             return n;
         }
         let k = (m.trailing_zeros() / 8) as usize;
         return if k < 4 { k } else { n + k - 8 };
     }
-    hay.iter().position(|&b| is_unusual(b)).unwrap_or(n)
+    hay.iter().position(|&b| byte(b)).unwrap_or(n)
 }
 
 /// What [`scan_command_line`] learnt about a complete command line.
@@ -297,6 +349,34 @@ pub(crate) const LIMIT_DATA_LINE: u32 = 1000;
 mod tests {
     use super::*;
 
+    /// The word tests against byte loops on many words mixing special
+    /// bytes, so that borrows and carries between bytes are exercised.
+    #[test]
+    fn word_tests_find_the_lowest_flagged_byte_exactly() {
+        let pool: [u8; 24] = [
+            0, 1, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, b'"', 0x23, b'=', b'>', b'?', b'a', b'z',
+            b'{', b'|', b'}', 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF,
+        ];
+        let mut k: u64 = 0x1234_5678_9ABC_DEF1;
+        for _ in 0..300_000 {
+            let mut bytes = [0u8; 8];
+            for b in bytes.iter_mut() {
+                k = k
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *b = pool[(k >> 33) as usize % pool.len()];
+            }
+            let x = u64::from_le_bytes(bytes);
+            let first = |m: u64| (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
+            let want = bytes.iter().position(|&b| is_unusual(b));
+            assert_eq!(first(unusual_word(x)), want, "{bytes:?}");
+            let want = bytes
+                .iter()
+                .position(|&b| is_unusual(b) || b == b'>' || b == b'"');
+            assert_eq!(first(unusual_or_close_word(x)), want, "{bytes:?}");
+        }
+    }
+
     #[test]
     fn forbidden_bytes() {
         for b in 0u8..=255 {
@@ -337,7 +417,8 @@ mod tests {
     #[test]
     fn swar_scans_agree_with_byte_loops() {
         let specials = [
-            b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a', 0x7E, 0x20,
+            b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a', 0x7E, 0x20, b'>',
+            b'"', b'=', b'?', b'!', b'#',
         ];
         for len in 0..40usize {
             for at in 0..len {
@@ -374,6 +455,21 @@ mod tests {
                         }
                         let want = v.iter().position(|&b| is_unusual(b)).unwrap_or(len);
                         assert_eq!(first_unusual(&v), want, "{v:?}");
+                        let want = v
+                            .iter()
+                            .position(|&b| is_unusual(b) || b == b'>' || b == b'"')
+                            .unwrap_or(len);
+                        assert_eq!(first_unusual_or_close(&v), want, "{v:?}");
+                        let end = if v.get(want) == Some(&b'>') {
+                            want + 1
+                                + v[want + 1..]
+                                    .iter()
+                                    .position(|&b| is_unusual(b))
+                                    .unwrap_or(len - want - 1)
+                        } else {
+                            want
+                        };
+                        assert_eq!(frame_path(&v), (want, end), "{v:?}");
                     }
                 }
             }
@@ -383,6 +479,12 @@ mod tests {
             assert_eq!(is_unusual(b), naive);
             let w = u64::from_le_bytes([b, b'a', b'a', b'a', b'a', b'a', b'a', b'a']);
             assert_eq!(unusual_word(w) & 0x80 != 0, naive, "{b}");
+            let close = naive || b == b'>' || b == b'"';
+            assert_eq!(unusual_or_close_word(w) & 0x80 != 0, close, "{b}");
+            assert_eq!(
+                first_unusual_or_close(&[b'<', b'b', b'@', b'd', b'e', b, b'x', b'y', b'z']),
+                9 - usize::from(close) * 4
+            );
             assert_eq!(
                 first_unusual(&[b'a', b'b', b'c', b'd', b'e', b]),
                 6 - usize::from(naive)

@@ -109,18 +109,24 @@ pub(crate) enum Expect {
 
 impl Expect {
     /// Must its reply be seen before more client commands pass (spec §6.3)?
-    pub(crate) fn ends_group(self) -> bool {
-        matches!(
-            self,
-            Expect::Data
-                | Expect::Auth
-                | Expect::AuthCont
-                | Expect::Ehlo
-                | Expect::EhloAsNoop
-                | Expect::Quit
-                | Expect::StartTls
-                | Expect::Greeting
-        )
+    /// (One bit test: the FIFO asks this on every push and pop.)
+    #[inline(always)]
+    pub(crate) const fn ends_group(self) -> bool {
+        const GROUP_ENDS: u32 = Expect::Data.bit()
+            | Expect::Auth.bit()
+            | Expect::AuthCont.bit()
+            | Expect::Ehlo.bit()
+            | Expect::EhloAsNoop.bit()
+            | Expect::Quit.bit()
+            | Expect::StartTls.bit()
+            | Expect::Greeting.bit();
+        GROUP_ENDS & self.bit() != 0
+    }
+
+    /// This expectation as a one-bit set.
+    #[inline(always)]
+    pub(crate) const fn bit(self) -> u32 {
+        1 << self as u32
     }
 
     /// Replies the state machine acts upon (debug `match id:10`, spec §12.2 item 5).
@@ -155,9 +161,14 @@ const _: () = assert!(FIFO_LEN.is_power_of_two());
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReplyFifo {
     buf: [Expect; FIFO_LEN],
-    head: u8,
-    len: u8,
-    barriers: u8,
+    // Counters as `u32`, not `u8`: the client loop over a pipelined group
+    // reads them right after the previous line wrote them, and LLVM had
+    // merged the narrow loads into one wider load of adjacent fields, which a
+    // narrower store cannot forward to. Whole-word fields keep every read the
+    // width of the write that feeds it.
+    head: u32,
+    len: u32,
+    barriers: u32,
 }
 
 impl ReplyFifo {
@@ -191,16 +202,22 @@ impl ReplyFifo {
         }
         self.buf[(self.head as usize + self.len as usize) % FIFO_LEN] = e;
         self.len += 1;
-        self.barriers += u8::from(e.ends_group());
+        self.barriers += u32::from(e.ends_group());
         true
     }
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Expect> {
         let e = self.front()?;
-        self.head = ((self.head as usize + 1) % FIFO_LEN) as u8;
-        self.len -= 1;
-        self.barriers -= u8::from(e.ends_group());
+        self.drop_front(e);
         Some(e)
+    }
+    /// Pop the front, which the caller has just read as `e`.
+    #[inline(always)]
+    pub(crate) fn drop_front(&mut self, e: Expect) {
+        debug_assert_eq!(self.front(), Some(e));
+        self.head = (self.head + 1) % FIFO_LEN as u32;
+        self.len -= 1;
+        self.barriers -= u32::from(e.ends_group());
     }
 }
 
@@ -321,22 +338,19 @@ impl Inspector {
     /// last consumed byte).
     #[inline]
     pub fn handle_client(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
-        // The common case first, in straight-line code: a whole legal command
-        // line at a line start (lockstep, or the first line of a pipelined
-        // group). It does exactly what the general path does for such a line;
-        // the general path continues after it, at the same offset.
+        // The common case first, in a tight loop: whole legal command lines
+        // from a line start (one in lockstep, a pipelined group otherwise).
+        // It does exactly what the general path does for such lines; the
+        // general path continues after them, at the same offset.
         let mut i = 0;
-        if self.fast
-            && self.phase == Phase::Inspecting
+        if self.phase == Phase::Inspecting
             && self.client == Client::Command
             && !self.line.active
-            && self.may_start_line()
+            && self.fast_lines_allowed()
         {
-            if let Some(next) = self.command_line_fast(bytes, 0, stats) {
-                if next == bytes.len() {
-                    return Verdict::forward(next);
-                }
-                i = next;
+            i = self.command_lines_fast(bytes, 0, stats);
+            if i == bytes.len() {
+                return Verdict::forward(i);
             }
         }
         self.handle_client_from(bytes, i, stats)
@@ -356,17 +370,7 @@ impl Inspector {
             Phase::Inspecting => {}
         }
         let len = bytes.len();
-        // The rest of a pipelined group: whole legal lines, as above.
-        while i < len
-            && self.client == Client::Command
-            && !self.line.active
-            && self.may_start_line()
-        {
-            match self.command_line_fast(bytes, i, stats) {
-                Some(next) => i = next,
-                None => break,
-            }
-        }
+        // (Each new command line tries the fast path first: `command_chunk`.)
         while i < len {
             let step = match self.client {
                 Client::Command => self.command_chunk(bytes, i, stats),
@@ -388,22 +392,23 @@ impl Inspector {
     /// Inspect server→client bytes.
     #[inline]
     pub fn handle_server(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
-        // The common case first, in straight-line code: a whole reply line
-        // nobody rewrites; the general path continues after it.
+        // The common case first, in straight-line code: whole reply lines
+        // nobody rewrites (one per lockstep reply, several per pipelined
+        // group); the general path continues after them.
         let mut i = 0;
-        if self.phase == Phase::Inspecting {
-            if let Some(next) = self.reply_line_fast(bytes, 0, stats) {
-                if next == bytes.len() || self.phase == Phase::Passthrough {
-                    // (allow-tls: after the 220 to STARTTLS the whole segment
-                    // passes and inspection stops.)
+        if self.phase == Phase::Inspecting && self.fast && self.reply.at_line_start() {
+            // (The fast path leaves both conditions as they are.)
+            while let Some(next) = self.reply_line_fast_at_start(bytes, i, stats) {
+                if self.phase == Phase::Passthrough {
+                    // allow-tls: after the 220 to STARTTLS the whole segment
+                    // passes and inspection stops.
                     return Verdict {
                         forward: bytes.len(),
-                        action: if self.phase == Phase::Passthrough {
-                            Action::StopInspection
-                        } else {
-                            Action::Continue
-                        },
+                        action: Action::StopInspection,
                     };
+                }
+                if next == bytes.len() {
+                    return Verdict::forward(next);
                 }
                 i = next;
             }
@@ -443,7 +448,9 @@ impl Inspector {
         self.fast = on && !self.debug && !self.legacy;
     }
 
-    /// Next queued event, if any.
+    /// Next queued event, if any. (Inline: the dataplane asks after every
+    /// segment, and the queue is almost always empty.)
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }

@@ -15,6 +15,14 @@ use crate::inspector::{Action, Client, Expect, Inspector, Phase, Step, Verdict};
 use crate::policy::Mode;
 use crate::stats::SmtpStats;
 
+/// The expectations whose reply [`Inspector::reply_complete`] acts upon
+/// beyond popping the FIFO (every other reply only pops it).
+const ACTS_ON_REPLY: u32 = Expect::Ehlo.bit()
+    | Expect::Data.bit()
+    | Expect::Auth.bit()
+    | Expect::AuthCont.bit()
+    | Expect::StartTls.bit();
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Body {
     Plain,
@@ -39,6 +47,12 @@ pub(crate) struct ReplyLine {
 }
 
 impl ReplyLine {
+    /// Is no reply line partly seen?
+    #[inline(always)]
+    pub(crate) fn at_line_start(&self) -> bool {
+        self.len == 0
+    }
+
     pub(crate) fn new() -> Self {
         ReplyLine {
             len: 0,
@@ -274,7 +288,7 @@ impl Inspector {
     /// the reply (spec §6.1, §7.2, §4.5, §5.5, §7.4). `true` when inspection
     /// stopped (allow-tls: the server accepted STARTTLS); the caller then
     /// forwards the whole segment with [`Action::StopInspection`].
-    #[inline(always)]
+    #[inline(never)]
     fn reply_complete(&mut self, code: u16, saw_pipelining: bool, stats: &mut SmtpStats) -> bool {
         if code == 421 {
             self.closing = true;
@@ -320,6 +334,18 @@ impl Inspector {
         if self.reply.len != 0 || !self.fast {
             return None;
         }
+        self.reply_line_fast_at_start(buf, start, stats)
+    }
+
+    /// [`Self::reply_line_fast`] where the caller knows that a line starts
+    /// at `start` (no partial line pending) and the fast paths are on.
+    #[inline(always)]
+    pub(crate) fn reply_line_fast_at_start(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Option<usize> {
         let (head, body) = buf.get(start..)?.split_first_chunk::<4>()?;
         // The three code digits by one word: `d` holds each digit's value
         // (0..=9) in its byte iff the byte was a digit.
@@ -331,38 +357,59 @@ impl Inspector {
         if sep != b' ' && sep != b'-' {
             return None;
         }
+        // The line end first (nothing is live across the scan but the head).
+        let k = framing::find_lf(body)?;
         let first = self.reply.first;
-        match self.fifo.front() {
+        let front = self.fifo.front();
+        match front {
             // EHLO replies go through the keyword matcher, a masked banner
             // through the masker.
             Some(Expect::Ehlo) => return None,
             Some(Expect::Greeting) if first && self.mask_banner => return None,
             _ => {}
         }
-        let k = framing::find_lf(body)?;
         let line_len = 4 + k + 1;
         if line_len > LIMIT_REPLY as usize {
             stats.reply_overlong += 1;
         }
         self.reply_index += 1;
-        let reply_code = if first {
+        // The reply's code, in decimal only where it is needed.
+        let decimal = |d: u32| {
             (d & 0xFF) as u16 * 100 + (d >> 8 & 0xFF) as u16 * 10 + (d >> 16 & 0xFF) as u16
-        } else {
-            self.reply.reply_code
         };
         let next = start + line_len;
         // At a line start the line state is fresh (as `ReplyLine::new`) except
         // for these three, which carry the reply across its lines.
         if sep == b'-' {
-            self.reply.first = false;
-            self.reply.reply_code = reply_code;
+            if first {
+                self.reply.first = false;
+                self.reply.reply_code = decimal(d);
+            }
             return Some(next);
         }
+        let (is_421, code) = if first {
+            // `d` holds the digit values: 4, 2, 1 in its low three bytes.
+            (d & 0x00FF_FFFF == 0x0001_0204, None)
+        } else {
+            let c = self.reply.reply_code;
+            (c == 421, Some(c))
+        };
         let saw_pipelining = self.reply.saw_pipelining;
         self.reply.first = true;
         self.reply.reply_code = 0;
         self.reply.saw_pipelining = false;
-        self.reply_complete(reply_code, saw_pipelining, stats);
+        // `reply_complete`, with its common outcome (a reply nothing acts
+        // upon: MAIL, RCPT, RSET, NOOP, ...) decided by one bit test.
+        if is_421 {
+            self.closing = true;
+        }
+        match front {
+            Some(e) if e.bit() & ACTS_ON_REPLY == 0 => self.fifo.drop_front(e),
+            _ => {
+                let code = code.unwrap_or_else(|| decimal(d));
+                self.reply_complete(code, saw_pipelining, stats);
+            }
+        }
         Some(next)
     }
 }

@@ -70,6 +70,14 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         b"MAILX FROM:<a@b>\r\n",
         b"MAI\r\n",
         b"Subject: x\r\n\r\nbody\r\n..dot\r\n.\r\n",
+        b"Subject: y\r\n\r\n",
+        b"a message body line of ordinary text\r\n",
+        b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n",
+        b".leading dot\r\n",
+        b"\r\n",
+        b"bare\rcr\r\n",
+        b"bare\nlf\r\n",
+        b"end\r\n.\r\n",
     ];
     prop_oneof![
         4 => proptest::sample::select(fixed).prop_map(<[u8]>::to_vec),
@@ -97,7 +105,107 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
             .prop_map(|(head, body, end)| [head, &body[..], end].concat()),
         // Arbitrary bytes.
         1 => proptest::collection::vec(any::<u8>(), 0..40),
+        // MAIL/RCPT lines assembled from ordinary and odd parts.
+        3 => mail_rcpt_line(),
+        // Four-letter verbs followed by every kind of delimiter.
+        1 => (
+            proptest::sample::select(vec![&b"NOOP"[..], b"rset", b"QuIt", b"DATA", b"HELO", b"MAIL", b"RCPT", b"VRFY", b"TURN", b"ETRN", b"XXXX"]),
+            proptest::sample::select(vec![&b"\r\n"[..], b"\n", b"\r", b"\rx\r\n", b" \r\n", b"\t\r\n", b" a\r\n", b"x\r\n", b"\0\r\n", b"\r\r\n", b" <a@b>\r\n"]),
+        )
+            .prop_map(|(verb, tail)| [verb, tail].concat()),
     ]
+}
+
+/// MAIL/RCPT lines from parts: the verb and `FROM:`/`TO:` in any case,
+/// optional SP, paths (ordinary, empty, quoted, unclosed, with 8-bit, control
+/// or `|` bytes, alias local parts), parameter lists (every known keyword,
+/// odd values, duplicates, unknown keywords, stray `>`), any terminator.
+fn mail_rcpt_line() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::sample::select(vec![
+            &b"MAIL FROM:"[..],
+            b"mail from:",
+            b"MaIl FrOm:",
+            b"RCPT TO:",
+            b"rcpt to:",
+            b"RcPt tO:",
+            b"SEND FROM:",
+            b"MAIL FRUM:",
+            b"RCPT T0:",
+            b"MAIL FROM;",
+            b"RCPT TO",
+        ]),
+        proptest::sample::select(vec![&b""[..], b" ", b"  "]),
+        proptest::sample::select(vec![
+            &b"<alice@example.net>"[..],
+            b"<>",
+            b"<bob@example.test>",
+            b"<decode@x>",
+            b"<Uudecode@x>",
+            b"<\"a b\"@x>",
+            b"<a\"b@x>",
+            b"<a@b",
+            b"a@b",
+            b"<a|b@x>",
+            b"<a\x80b@x>",
+            b"<a\tb@x>",
+            b"<a\rb@x>",
+            b"<a>b@x>",
+            b"<@relay:a@b>",
+            b"<a\x7fb@x>",
+        ]),
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                &b" SIZE=2048"[..],
+                b" size=0",
+                b" SIZE=",
+                b" SIZE=12345678901234567890",
+                b" SIZE=123456789012345678901",
+                b" SIZE=1x",
+                b" BODY=8BITMIME",
+                b" body=7bit",
+                b" BODY=BINARYMIME",
+                b" BODY=9BIT",
+                b" RET=HDRS",
+                b" ret=full",
+                b" RET=NONE",
+                b" ENVID=QQ314159",
+                b" ENVID=a+2Bb",
+                b" ENVID=a=b",
+                b" AUTH=<>",
+                b" AUTH=alice@example.net",
+                b" NOTIFY=SUCCESS,FAILURE",
+                b" notify=never",
+                b" NOTIFY=NEVER,DELAY",
+                b" NOTIFY=DELAY,DELAY",
+                b" NOTIFY=",
+                b" ORCPT=rfc822;bob@example.test",
+                b" ORCPT=rfc822",
+                b" ORCPT=;x",
+                b" ORCPT=rfc822;a+40b",
+                b" SMTPUTF8",
+                b" XFOO=1",
+                b"  SIZE=1",
+                b" >",
+                b" SIZE=1>",
+                b"\tSIZE=1",
+                b" ",
+                b" SIZE",
+                b" NOTIFYX=1",
+                b" ENVIDX=1",
+            ]),
+            0..4,
+        ),
+        proptest::sample::select(vec![&b"\r\n"[..], b"\n", b" \r\n", b"\r"]),
+    )
+        .prop_map(|(head, sp, path, params, end)| {
+            let mut v = [head, sp, path].concat();
+            for p in params {
+                v.extend_from_slice(p);
+            }
+            v.extend_from_slice(end);
+            v
+        })
 }
 
 fn reply() -> impl Strategy<Value = &'static [u8]> {
@@ -258,6 +366,95 @@ proptest! {
             let r = replies.concat();
             prop_assert_eq!(fast.call(false, &r), slow.call(false, &r));
             prop_assert_eq!(fast.stats, slow.stats);
+        }
+    }
+}
+
+/// A message line for the DATA-phase property: headers, the blank line,
+/// ordinary and odd body lines (dot-leading, over-long, bare CR/LF, empty),
+/// the end of data.
+fn message_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => proptest::sample::select(vec![
+            &b"From: Alice <alice@example.net>\r\n"[..],
+            b"Subject: figures\r\n",
+            b"Content-Type: application/octet-stream; name=\"x.exe\"\r\n",
+            b"To: decode@x\r\n",
+            b"\r\n",
+            b"Hello Bob, please find the figures attached.\r\n",
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n",
+            b"..dot-stuffed\r\n",
+            b".\r\n",
+            b".x\r\n",
+            b"a\rb\r\n",
+            b"a\nb\r\n",
+            b"tail\r",
+            b"\n",
+            b"\r",
+            b"x",
+        ])
+        .prop_map(<[u8]>::to_vec),
+        1 => (990usize..1010).prop_map(|n| {
+            let mut v = vec![b'q'; n];
+            v.extend_from_slice(b"\r\n");
+            v
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)))]
+
+    /// The DATA phase (message body lines included) in any segmentation.
+    #[test]
+    fn fast_paths_match_in_the_data_phase(
+        small_max in any::<bool>(),
+        sigs in 0u8..3,
+        lines in proptest::collection::vec(message_line(), 1..40),
+        cuts in proptest::collection::vec(prop_oneof![Just(1usize), 1usize..200, Just(4096)], 1..30),
+    ) {
+        let policy = Policy {
+            max_data: if small_max { 700 } else { 20_000_000 },
+            signatures: match sigs {
+                0 => SignatureSet::default(),
+                1 => SignatureSet::all(),
+                _ => SignatureSet::empty(),
+            },
+            ..Policy::default()
+        };
+        let mut fast = Side::new(&policy, true);
+        let mut slow = Side::new(&policy, false);
+        for (c, seg) in [
+            (false, &b"220 x\r\n"[..]),
+            (true, b"HELO a\r\n"),
+            (false, b"250 x\r\n"),
+            (true, b"MAIL FROM:<a@b>\r\n"),
+            (false, b"250 ok\r\n"),
+            (true, b"RCPT TO:<b@c>\r\n"),
+            (false, b"250 ok\r\n"),
+            (true, b"DATA\r\n"),
+            (false, b"354 go\r\n"),
+        ] {
+            prop_assert_eq!(fast.call(c, seg), slow.call(c, seg));
+        }
+        let stream: Vec<u8> = lines.concat();
+        let mut pos = 0;
+        for n in cuts.into_iter().cycle() {
+            if pos >= stream.len() || fast.insp.is_closed() {
+                break;
+            }
+            let end = (pos + n).min(stream.len());
+            let seg = &stream[pos..end];
+            let f = fast.call(true, seg);
+            prop_assert_eq!(&f, &slow.call(true, seg));
+            prop_assert_eq!(fast.stats, slow.stats);
+            // Withheld bytes (commands after the end of data) come again,
+            // unless nothing at all was taken: then the next bytes come.
+            pos += if f.0.forward == 0 { seg.len() } else { f.0.forward };
+            if !fast.insp.in_data() && !fast.insp.is_closed() {
+                // Back in command state: answer whatever was sent.
+                prop_assert_eq!(fast.call(false, b"250 ok\r\n"), slow.call(false, b"250 ok\r\n"));
+            }
         }
     }
 }
