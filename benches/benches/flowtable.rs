@@ -92,11 +92,16 @@ fn lookups(c: &mut Criterion<Clock>) {
         let t = filled(n, hasher);
         eprintln!(
             "flowtable {label}: {} sessions; table overhead {:.1} bytes/session excluding T \
-             (entry {} B + index + wheel); {:.1} bytes/session with T = u64 stored as Option<u64>",
+             (entry {} B + index + wheel); {:.1} bytes/session with T = u64 stored as Option<u64>; \
+             {:?}: {} MB advised huge, {} MB plain; process AnonHugePages {} MB",
             t.len(),
             t.overhead_bytes() as f64 / t.capacity() as f64,
             FlowTable::<()>::slot_size() - 1,
             t.reserved_bytes() as f64 / t.capacity() as f64,
+            t.backing(),
+            t.stats().huge_page_bytes.get() >> 20,
+            t.stats().plain_page_bytes.get() >> 20,
+            anon_huge_kb() >> 10,
         );
         for hit in [true, false] {
             let (keys, hashes) = probes(n, hasher, hit);
@@ -147,6 +152,19 @@ fn lookups(c: &mut Criterion<Clock>) {
         }
     }
     g.finish();
+}
+
+/// `AnonHugePages` of this process (kB): how much of the tables the kernel
+/// really put on huge pages (0 where `/proc` is unavailable).
+fn anon_huge_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("AnonHugePages:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn hashing(c: &mut Criterion<Clock>) {

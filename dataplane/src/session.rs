@@ -28,16 +28,10 @@ pub const FORWARD: usize = 0;
 /// Index of a direction in [`Session::paths`]: responder → initiator.
 pub const REVERSE: usize = 1;
 
-/// Address rewrite applied to one direction of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rewrite {
-    /// Forwarded untranslated.
-    None,
-    /// Source address becomes this (inside → outside).
-    Source(Ipv4Addr),
-    /// Destination address becomes this (outside → inside).
-    Destination(Ipv4Addr),
-}
+/// Address rewrite applied to one direction of a session: `None`, `Source(a)`
+/// (inside → outside) or `Destination(a)` (outside → inside). The wire
+/// module's type, so that the fast path applies it without a conversion.
+pub use crate::wire::established::Translation as Rewrite;
 
 /// How the packets of one direction travel through the firewall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -467,7 +467,7 @@ impl SmtpWorker {
         let Some(i) = self.live_index(slot) else {
             return SmtpVerdict::Drop(DropReason::SmtpClosed);
         };
-        let (ip, tcp) = (seg.ip, seg.tcp);
+        let (ip, tcp) = (&seg.ip, &seg.tcp);
         let end = ip.end();
         if end > frame.len() || tcp.payload_offset + tcp.payload_len > end || ip.l4_offset > end {
             return SmtpVerdict::Drop(DropReason::MalformedL4);
@@ -496,7 +496,7 @@ impl SmtpWorker {
                 }
             }
             PathState::Closing(c) => {
-                let o = c.on_segment(seg.from, &segment_info(&tcp));
+                let o = c.on_segment(seg.from, &segment_info(tcp));
                 return match o.action {
                     ClosingAction::Absorb => SmtpVerdict::Consumed {
                         start_finwait: o.start_finwait,
@@ -527,7 +527,7 @@ impl SmtpWorker {
             // retransmits it once the handshake is done. A RST ends the session (the
             // pipeline deletes it); any payload it carries is diagnostic text for the
             // peer's stack and is cut too.
-            return forward_control(frame, full_len, &ip, &tcp);
+            return forward_control(frame, full_len, ip, tcp);
         }
         let PathState::Inspecting(sess) = &mut s.state else {
             // No SYN+ACK seen yet: the tracker should have refused anything but control
@@ -535,7 +535,7 @@ impl SmtpWorker {
             if tcp.payload_len > 0 || flags.fin() {
                 return SmtpVerdict::Drop(DropReason::StreamWithheld);
             }
-            return forward_control(frame, full_len, &ip, &tcp);
+            return forward_control(frame, full_len, ip, tcp);
         };
         if flags.ack() {
             sess.on_ack(pool, seg.from, Seq(tcp.ack.0));
@@ -574,12 +574,12 @@ impl SmtpWorker {
         };
         match judged {
             Judged::Forward(f, touched) => {
-                cur.pending = Some(rewrite_frame(cur.frame, full_len, &ip, &tcp, f, touched));
+                cur.pending = Some(rewrite_frame(cur.frame, full_len, ip, tcp, f, touched));
             }
             Judged::Nothing(None) => {}
             Judged::Nothing(Some(reason)) => verdict_if_nothing = SmtpVerdict::Drop(reason),
             Judged::Stop(f) => {
-                cur.pending = Some(rewrite_frame(cur.frame, full_len, &ip, &tcp, f, true));
+                cur.pending = Some(rewrite_frame(cur.frame, full_len, ip, tcp, f, true));
                 stop_inspection(s, pool);
             }
             Judged::Close {
@@ -588,7 +588,7 @@ impl SmtpWorker {
                 offending_end,
             } => {
                 if let Some(f) = prefix {
-                    cur.pending = Some(rewrite_frame(cur.frame, full_len, &ip, &tcp, f, true));
+                    cur.pending = Some(rewrite_frame(cur.frame, full_len, ip, tcp, f, true));
                 }
                 cur.flush(out);
                 reply_and_close(s, pool, seg.tracker, out, reply, offending_end);
@@ -719,6 +719,11 @@ fn judge(
         Side::Initiator => a.seq + a.payload_len as u32,
         Side::Responder => sess.stream(Side::Initiator).next_seq(),
     };
+    // The forwarded bytes differ from the arrived ones only where the inspector edited
+    // them (a byte it never saw, past `kept`, counts as edited: never the case with the
+    // 64 KiB buffer) or the stream layer restored first copies: otherwise the arrived
+    // transport checksum still holds for a frame of the same shape.
+    let touched = edited.is_some() || kept < new.len();
     match v.action {
         Action::Continue => {
             let committed = sess.commit(pool, counters, from, p, payload, v.forward);
@@ -726,7 +731,7 @@ fn judge(
                 sess.note_edit(from, new_seq + first as u32, new_seq + end as u32);
             }
             match committed {
-                SegmentVerdict::Forward(f) => Judged::Forward(f, true),
+                SegmentVerdict::Forward(f) => Judged::Forward(f, touched || f.rewritten),
                 SegmentVerdict::Drop(r) => Judged::Nothing(Some(drop_reason(r))),
                 SegmentVerdict::Queued | SegmentVerdict::Inspect(_) => {
                     Judged::Nothing(Some(DropReason::StreamWithheld))
@@ -865,6 +870,37 @@ fn parse_tcp(frame: &[u8]) -> Option<(Ipv4Info, TcpInfo)> {
         L4::Tcp(tcp) => Some((ip, tcp)),
         _ => None,
     }
+}
+
+/// Brings `ip`, the parsed summary of the frame given to [`SmtpWorker::on_segment`], up to
+/// date with the frame it answered [`SmtpVerdict::Forward`] for: what the rewrite may
+/// change (sequence number, FIN, the IPv4 total length and with it the payload length;
+/// never a header length or offset) is read back from the frame. The pipeline uses it
+/// instead of parsing the forwarded frame again: that parse would verify checksums that
+/// were verified on arrival or computed by the rewrite itself (the tests hold the two
+/// equal). Returns `false`, with `ip` unchanged, when `ip` is not TCP or the frame does not
+/// hold the datagram `ip` describes.
+pub fn update_forwarded_summary(frame: &[u8], ip: &mut Ipv4Info) -> bool {
+    let L4::Tcp(tcp) = &mut ip.l4 else {
+        return false;
+    };
+    let (Some(header), Some(t)) = (
+        frame.get(ip.l3_offset..ip.l4_offset),
+        frame.get(ip.l4_offset..tcp.payload_offset),
+    ) else {
+        return false;
+    };
+    let total_len = usize::from(Ipv4Packet::new_unchecked(header).total_len());
+    let headers = ip.header_len + tcp.header_len;
+    if total_len < headers || ip.l3_offset + total_len > frame.len() {
+        return false;
+    }
+    let t = TcpPacket::new_unchecked(t);
+    tcp.seq = t.seq_number();
+    tcp.flags = t.flags();
+    tcp.payload_len = total_len - headers;
+    ip.total_len = total_len;
+    true
 }
 
 /// Makes `buf` carry exactly `payload[f.range()]` at sequence `seq + f.offset`, with FIN
@@ -1271,6 +1307,11 @@ mod tests {
             if let SmtpVerdict::Forward { frame_len } = self.verdict {
                 assert!(frame_len <= buf.len());
                 sent.push(decode(from.peer(), false, self.client, &buf[..frame_len]));
+                // What the pipeline reads back equals a full parse of the frame.
+                let parsed = parse_frame(&buf[..frame_len]).unwrap();
+                let mut summary = ip;
+                assert!(update_forwarded_summary(&buf[..frame_len], &mut summary));
+                assert_eq!(Some(&summary), parsed.ipv4());
             }
             for s in &sent {
                 let r = &mut self.rcvd[s.to.index()];

@@ -3,10 +3,12 @@
 //!
 //! `cargo run --release -p flowtable --example flowperf -- MODE SESSIONS OPS`
 //! with MODE one of `hit`, `burst`, `burst_values`, `miss_burst`, `churn`,
-//! `expiry`, `mlp` (independent random reads over the same number of bytes:
-//! what the memory system allows at best). Only the `measure_*` functions do the measured work, so
+//! `expiry`, `mlp` / `mlp_huge` (independent random reads over the same number
+//! of bytes, on ordinary or huge pages: what the memory system allows at best). Only the `measure_*` functions do the measured work, so
 //! `valgrind --tool=callgrind --toggle-collect='*measure_*'` counts exactly the
-//! OPS operations (divide `Ir` by OPS).
+//! OPS operations (divide `Ir` by OPS). Times are wall and this thread's CPU
+//! time; `FLOWPERF_PLAIN=1` maps the table on ordinary pages (the fallback);
+//! the header line says how much the kernel put on huge pages.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -14,8 +16,8 @@ use std::time::Instant;
 
 use flowtable::key::IPPROTO_TCP;
 use flowtable::{
-    FlowHash, FlowHasher, FlowKey, FlowTable, Handle, Lookup, Nanos, SessionKeys, TableConfig,
-    TimeoutKind, BURST,
+    FlowHash, FlowHasher, FlowKey, FlowTable, Handle, Lookup, Nanos, PagePolicy, SessionKeys,
+    TableConfig, TimeoutKind, BURST,
 };
 
 /// Session `i`, as in `benches/benches/flowtable.rs`.
@@ -140,9 +142,20 @@ fn measure_expiry(t: &mut FlowTable<u64>) -> u64 {
     expired
 }
 
+/// `FLOWPERF_PLAIN=1` maps the table on ordinary pages (the fallback).
 fn filled(n: u64, hasher: FlowHasher, spread: bool) -> FlowTable<u64> {
-    let mut t = FlowTable::new(TableConfig::with_capacity(n as u32), hasher, Nanos::ZERO)
-        .expect("capacity");
+    let policy = if std::env::var_os("FLOWPERF_PLAIN").is_some() {
+        PagePolicy::Plain
+    } else {
+        PagePolicy::HugePages
+    };
+    let mut t = FlowTable::with_pages(
+        TableConfig::with_capacity(n as u32),
+        hasher,
+        Nanos::ZERO,
+        policy,
+    )
+    .expect("capacity");
     for i in 0..n {
         let h = t.insert(session(i), i, Nanos::ZERO).expect("fits");
         let timeout = if spread {
@@ -157,7 +170,8 @@ fn filled(n: u64, hasher: FlowHasher, spread: bool) -> FlowTable<u64> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: flowperf hit|burst|burst_values|miss_burst|churn|expiry|mlp SESSIONS OPS";
+    let usage =
+        "usage: flowperf hit|burst|burst_values|miss_burst|churn|expiry|mlp|mlp_huge SESSIONS OPS";
     let (Some(mode), Some(n), Some(ops)) = (
         args.get(1),
         args.get(2).and_then(|v| v.parse::<u64>().ok()),
@@ -169,22 +183,26 @@ fn main() {
     let hasher = FlowHasher::new(0x5eed);
     let mut t = filled(n, hasher, mode == "expiry");
     eprintln!(
-        "{n} sessions: {:.1} bytes/session overhead, {:.1} with the u64 values",
+        "{n} sessions: {:.1} bytes/session overhead, {:.1} with the u64 values; {:?}, \
+         {} MB advised huge, process AnonHugePages {} MB",
         t.overhead_bytes() as f64 / n as f64,
-        t.reserved_bytes() as f64 / n as f64
+        t.reserved_bytes() as f64 / n as f64,
+        t.backing(),
+        t.stats().huge_page_bytes.get() >> 20,
+        anon_huge_mb(),
     );
-    let start = Instant::now();
+    let start = start_clock();
     let done = match mode.as_str() {
         "hit" => {
             let (k, h) = probes(n, hasher, true);
-            let start = Instant::now();
+            let start = start_clock();
             black_box(measure_hit(&t, &k, &h, ops));
             report(mode, start, ops);
             return;
         }
         "burst" | "burst_values" | "miss_burst" => {
             let (k, h) = probes(n, hasher, mode != "miss_burst");
-            let start = Instant::now();
+            let start = start_clock();
             black_box(measure_burst(&t, &k, &h, ops, mode == "burst_values"));
             report(mode, start, ops);
             return;
@@ -193,17 +211,31 @@ fn main() {
             let mut ring: Vec<Handle> = (0..n)
                 .map(|i| t.lookup_key(&session(i).initiator).expect("present").handle)
                 .collect();
-            let start = Instant::now();
+            let start = start_clock();
             measure_churn(&mut t, hasher, &mut ring, n, ops);
             report(mode, start, ops);
             return;
         }
         "expiry" => measure_expiry(&mut t) as usize,
-        "mlp" => {
+        "mlp" | "mlp_huge" => {
             // The machine's ceiling: independent random 8-byte reads over as
-            // many bytes as the table reserves (no table work at all).
+            // many bytes as the table reserves (no table work at all), on
+            // ordinary pages (`mlp`) or advised huge pages (`mlp_huge`).
             let words = t.reserved_bytes() / 8;
-            let memory: Vec<u64> = (0..words as u64).collect();
+            let mut mapped = flowtable::memory::PageArray::<u64>::zeroed(
+                words,
+                if mode == "mlp_huge" {
+                    PagePolicy::HugePages
+                } else {
+                    PagePolicy::Plain
+                },
+            )
+            .expect("mapping");
+            for (i, w) in mapped.as_mut_slice().iter_mut().enumerate() {
+                *w = i as u64;
+            }
+            eprintln!("reads over {} MB, {:?}", words >> 17, mapped.backing());
+            let memory = &mapped.as_slice()[..words];
             let mut x = 0x2545_f491_4f6c_dd1du64;
             let picks: Vec<usize> = (0..1 << 16)
                 .map(|_| {
@@ -213,8 +245,8 @@ fn main() {
                     (x % words as u64) as usize
                 })
                 .collect();
-            let start = Instant::now();
-            black_box(measure_reads(&memory, &picks, ops));
+            let start = start_clock();
+            black_box(measure_reads(memory, &picks, ops));
             report(mode, start, ops);
             return;
         }
@@ -228,5 +260,39 @@ fn main() {
 
 fn report(mode: &str, start: Instant, ops: usize) {
     let ns = start.elapsed().as_nanos() as f64 / ops.max(1) as f64;
-    println!("{mode}: {ops} ops, {ns:.1} ns/op wall");
+    let cpu = cpu_ns().saturating_sub(CPU_START.with(|c| c.get())) as f64 / ops.max(1) as f64;
+    println!("{mode}: {ops} ops, {ns:.1} ns/op wall, {cpu:.1} ns/op cpu");
+}
+
+thread_local! {
+    static CPU_START: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// CPU time of this thread (ns), as the criterion bench measures it: on the
+/// shared build machine wall time mostly measures the neighbours.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Starts the clocks of [`report`].
+fn start_clock() -> Instant {
+    CPU_START.with(|c| c.set(cpu_ns()));
+    Instant::now()
+}
+
+/// `AnonHugePages` of this process in MB (how much the kernel really put on
+/// huge pages).
+fn anon_huge_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("AnonHugePages:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        >> 10
 }

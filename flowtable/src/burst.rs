@@ -2,30 +2,32 @@
 //! overlapped (VPP's "hash the whole burst, then look up with prefetch").
 //!
 //! Why: with a million sessions the index and the entries are far larger than the
-//! caches, so one lookup is three *dependent* DRAM misses (hashbrown's control
-//! group → the index bucket → the session entry), each also a TLB miss. One at a
-//! time that is ~250 ns; the core can have many misses in flight, but only if
-//! the loads of different packets are issued before any branch waits on one of
+//! caches, so one lookup is two *dependent* DRAM misses (the key's index line
+//! → the session entry). One at a time that is a few hundred ns on a loaded
+//! virtual machine; the core can have many misses in flight, but only if the
+//! loads of different packets are issued before any branch waits on one of
 //! them. `_mm_prefetch` needs `unsafe`, which this crate denies, so the burst is
 //! cut into phases whose loads do not feed branches until the next phase:
 //!
-//! 1. **control bytes** — for every packet, hashbrown's probe up to the first
-//!    tag match (`iter_hash_buckets(..).next()`): only control groups are read,
-//!    and a packet with no tag match is a definite miss;
-//! 2. **index buckets** — the candidate bucket's entry (`slot << 1 | side`);
-//! 3. **session entries** — one read of each candidate's 64-byte entry, folded
+//! 1. **index lines** — for every packet, its home line: the eight
+//!    fingerprints compared into a mask and the first matching way's index
+//!    entry (`slot << 1 | side`) selected without a branch on the loaded data;
+//!    no match and no overflow past the home line is a definite miss;
+//! 2. **session entries** — one read of each candidate's 64-byte entry, folded
 //!    into a value that only `black_box` consumes (a "touch"), so no branch
 //!    waits for it;
-//! 4. **resolve** — compare each packet's key with its candidate (all in cache
-//!    now). A mismatch (another key with the same 7-bit tag, about one probe in
-//!    a few hundred) falls back to the full single lookup, so the result is
-//!    always exactly [`FlowTable::lookup`]'s.
+//! 3. **resolve** — compare each packet's key with its candidate (all in cache
+//!    now). A mismatch or a missing candidate with more to look at (a second
+//!    fingerprint match, or keys overflowed past the home line: a few percent
+//!    of keys at a full table) falls back to the full single lookup, so the
+//!    result is always exactly [`FlowTable::lookup`]'s.
 //!
 //! Each phase's loads are independent of each other, so an out-of-order core
 //! overlaps them up to its miss-handling limit; the cost per packet falls from
-//! the sum of three latencies to roughly three latencies divided by the memory
-//! parallelism. [`FlowTable::touch_values`] does the same for the caller's
-//! `T` of every hit, before the per-packet work reads it.
+//! the sum of two latencies to roughly two latencies divided by the memory
+//! parallelism (and with the table on huge pages, [`crate::memory`], no
+//! page walk stands in between). [`FlowTable::touch_values`] does the same for
+//! the caller's `T` of every hit, before the per-packet work reads it.
 //!
 //! How the pipeline uses it (one receive burst):
 //!
@@ -67,6 +69,7 @@
 use core::hint::black_box;
 
 use crate::hash::FlowHash;
+use crate::index::NO_TAG;
 use crate::key::FlowKey;
 use crate::table::{FlowTable, Lookup};
 
@@ -107,38 +110,27 @@ impl<T> FlowTable<T> {
         black_box(sink);
     }
 
-    /// The four phases over at most [`BURST`] packets.
+    /// The three phases over at most [`BURST`] packets.
     fn lookup_chunk(&self, keys: &[FlowKey], hashes: &[FlowHash], out: &mut [Option<Lookup>]) {
-        const NONE: u32 = u32::MAX;
         let inner = &self.inner;
-        let index = &inner.index;
-        // 1. Control bytes: the first bucket whose tag matches, if any.
-        let mut bucket = [usize::MAX; BURST];
-        for (b, hash) in bucket.iter_mut().zip(hashes) {
-            *b = index.iter_hash_buckets(hash.0).next().unwrap_or(usize::MAX);
-        }
-        // 2. Index buckets: the candidate's `slot << 1 | side`.
-        let mut tag = [NONE; BURST];
-        for (t, &b) in tag.iter_mut().zip(&bucket[..keys.len()]) {
-            if b != usize::MAX {
-                *t = index.get_bucket(b).copied().unwrap_or(NONE);
+        let n = keys.len().min(hashes.len()).min(out.len()).min(BURST);
+        // 1. Index lines: every packet's home line, fingerprints compared
+        //    without a branch on the loaded line; the candidate's index entry.
+        let mut tag = [NO_TAG; BURST];
+        let mut more = [false; BURST];
+        inner
+            .index
+            .candidates(&hashes[..n], &mut tag[..n], &mut more[..n]);
+        // 2. Session entries: touch, no branch on the data.
+        black_box(inner.touch_entries(&tag[..n]));
+        // 3. Resolve (in cache). No candidate and nothing beyond the home line
+        //    is a definite miss; a wrong or missing candidate with more to
+        //    look at takes the full probe.
+        inner.resolve_all(&tag[..n], &keys[..n], &mut out[..n]);
+        for i in 0..n {
+            if out[i].is_none() && more[i] {
+                out[i] = self.lookup(&keys[i], hashes[i]);
             }
-        }
-        // 3. Session entries: touch, no branch on the data.
-        let mut sink = 0u32;
-        for &t in &tag[..keys.len()] {
-            sink ^= inner.touch_entry(t);
-        }
-        black_box(sink);
-        // 4. Resolve (in cache); a wrong candidate takes the full probe.
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = if bucket[i] == usize::MAX {
-                None
-            } else {
-                inner
-                    .resolve(tag[i], &keys[i])
-                    .or_else(|| self.lookup(&keys[i], hashes[i]))
-            };
         }
     }
 }
@@ -210,5 +202,33 @@ mod tests {
         );
         assert_eq!(out, [None, None]);
         assert_eq!(t.lookup_burst(&[], &[], &mut []), 0);
+    }
+
+    #[test]
+    fn crowded_tiny_table_bursts_equal_single_lookups() {
+        // Capacity 5: 3 index lines for 10 records, so home lines are full
+        // and keys overflow; the burst must fall back exactly where needed.
+        let hasher = FlowHasher::new(9);
+        let mut t: FlowTable<u32> =
+            FlowTable::new(TableConfig::with_capacity(5), hasher, Nanos::ZERO).unwrap();
+        let mut live = Vec::new();
+        for round in 0..3000u32 {
+            if live.len() == 5 {
+                let (_, h) = live.remove((round as usize * 7) % 5);
+                assert!(t.remove(h).is_some());
+            }
+            live.push((round, t.insert(keys(round), round, Nanos::ZERO).unwrap()));
+            let probe: Vec<FlowKey> = (round.saturating_sub(8)..=round)
+                .flat_map(|i| [keys(i).initiator.reversed(), keys(i).responder])
+                .collect();
+            let hashes: Vec<FlowHash> = probe.iter().map(|k| hasher.hash(k)).collect();
+            let mut out = vec![None; probe.len()];
+            t.lookup_burst(&probe, &hashes, &mut out);
+            for (i, k) in probe.iter().enumerate() {
+                assert_eq!(out[i], t.lookup(k, hashes[i]), "round {round} probe {i}");
+            }
+            let in_range = live.iter().filter(|(id, _)| id + 8 >= round).count();
+            assert_eq!(out.iter().flatten().count(), 2 * in_range);
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! * [`hash`] — the one symmetric flow hash per packet, and core steering.
 //! * [`table`] — [`FlowTable<T>`]: per-worker, fixed capacity, generation-checked
 //!   handles, no lock and no allocation on lookup/insert/remove.
+//! * `index` — the table's index: 64-byte lines of fingerprints and entries
+//!   that never move (one index line per probe).
+//! * [`memory`] — the big arrays in their own mappings, on huge pages when the
+//!   kernel gives them (the dataplane needs to do nothing for it).
 //! * [`burst`] — [`FlowTable::lookup_burst`]: a whole receive burst looked up
 //!   at once with its cache misses overlapped (use it on the packet path).
 //! * [`wheel`], [`timeout`] — the per-table timing wheel and the timeout kinds
@@ -46,7 +50,9 @@ pub mod burst;
 pub mod counter;
 pub mod halfopen;
 pub mod hash;
+pub(crate) mod index;
 pub mod key;
+pub mod memory;
 pub mod stats;
 pub mod table;
 pub mod time;
@@ -60,6 +66,7 @@ pub use halfopen::{
 };
 pub use hash::{FlowHash, FlowHasher};
 pub use key::{Direction, FlowKey, SessionKeys, Side};
+pub use memory::{Backing, PagePolicy};
 pub use stats::{InspectStatistics, SessionClass, SessionGauges, TableStats};
 pub use table::{Expired, FlowTable, Handle, InsertError, Lookup, Rejected, TableConfig};
 pub use time::Nanos;

@@ -1,56 +1,57 @@
 //! `FlowTable<T>`: one worker's session table.
 //!
-//! * **Storage**: `capacity` session slots, reserved at start-up and filled
-//!   lazily (the `Vec`s never grow past their reservation, so they never
-//!   reallocate); freed slots go on a free list. A [`Handle`] is `(slot,
-//!   generation)`: a stale handle (session deleted, slot reused) is refused.
-//!   A slot is split in two parallel arrays: a 64-byte, cache-line-aligned
-//!   **entry** with everything lookup, `touch`, `arm` and `remove` read (both
-//!   keys, generation, liveness, timer kind and duration, creation time, the
-//!   index buckets of the keys), and the caller's `Option<T>`. A lookup that
-//!   reaches a session therefore reads exactly one line of the slab, and the
-//!   caller's data does not push the keys across a line boundary.
-//! * **Index**: a `hashbrown::HashTable<u32>` holding `slot << 1 | side` for each of
-//!   the session's two keys ([`SessionKeys`]), hashed in canonical form with the
-//!   caller's precomputed [`FlowHash`]. Two entries per session serve four packet
-//!   tuples (each key in both directions), and a hit reports the [`Side`] and
-//!   [`Direction`] that matched. A session whose keys are the same flow (no NAT) is
-//!   indexed once. The index is reserved for `4 × capacity` entries so that it
-//!   stays at most half full: hashbrown then always rehashes in place when
-//!   tombstones accumulate and never allocates (see the `churn_never_reallocates`
-//!   test).
+//! * **Storage**: `capacity` session slots, mapped at start-up (huge pages when
+//!   the kernel gives them, [`crate::memory`]) and filled lazily; freed slots
+//!   go on a free list. A [`Handle`] is `(slot, generation)`: a stale handle
+//!   (session deleted, slot reused) is refused. A slot is split in two parallel
+//!   arrays: a 64-byte, cache-line-aligned **entry** with everything lookup,
+//!   `touch`, `arm` and `remove` read (both keys, generation, liveness, timer
+//!   kind and duration, creation time, the index positions of the keys), and
+//!   the caller's `Option<T>` (a `Vec` reserved once: `T` is the caller's type,
+//!   not plain data). A lookup that reaches a session therefore reads exactly
+//!   one line of the slab, and the caller's data does not push the keys across
+//!   a line boundary.
+//! * **Index**: a [`LineIndex`](crate::index) holding `slot << 1 | side` for each
+//!   of the session's two keys ([`SessionKeys`]) under the caller's precomputed
+//!   [`FlowHash`] of the key's canonical form: 64-byte lines of eight
+//!   fingerprints and entries, so a hit costs one index line and one entry.
+//!   Two records per session serve four packet tuples (each key in both
+//!   directions), and a hit reports the [`Side`] and [`Direction`] that
+//!   matched. A session whose keys are the same flow (no NAT) is indexed once.
+//!   Records never move (no rehash, no growth, no tombstones).
 //! * **Insert and remove** cost one index probe per key: insert claims each key
-//!   with hashbrown's `entry` (finding a session that holds the flow and
-//!   indexing the new one in the same probe), and records the bucket it landed
-//!   in; remove erases at the recorded buckets without hashing or probing (at
-//!   1 M sessions that saves two DRAM misses per removal). hashbrown moves
-//!   buckets only in a rehash, which only an insert can trigger; the insert
-//!   detects it (`capacity()` jumps) and records every bucket again.
+//!   in one probe (finding a session that holds the flow, or storing the new
+//!   record) and records the position it landed in; remove clears the
+//!   recorded positions without hashing or probing.
 //! * **Timers**: a [`TimerWheel`] with one node per slot; every session has at most
 //!   one running timer ([`TimeoutKind`] + duration). [`FlowTable::touch`] re-arms
 //!   it in O(1). Expiry deletes the session and hands its data to the caller.
 //! * **Hot path**: `lookup`, `lookup_burst` (in [`crate::burst`]), `insert`,
 //!   `remove`, `touch` take no lock and never allocate. A full table refuses the
 //!   insert (counted), it never grows.
-//! * **Memory** (excluding `T`): 64 B entry + 16 B wheel node + 32–46 B of index
-//!   (u32 buckets + control bytes at ≥ 4.57 buckets per session, rounded up to
-//!   a power of two) = 112–126 B per session, plus `Option<T>`'s tag when `T`
-//!   has no niche ([`FlowTable::overhead_bytes`]).
+//! * **Memory** (excluding `T`): 64 B entry + 16 B wheel node + 32 B of index
+//!   (2 records per session in lines at most half full) = 112 B per session
+//!   (plus the wheel's 4097 list heads: +6.5 B at 10 k sessions), plus
+//!   `Option<T>`'s tag when `T` has no niche
+//!   ([`FlowTable::overhead_bytes`]). Which arrays got huge pages is counted in
+//!   [`TableStats::huge_page_bytes`] / [`TableStats::plain_page_bytes`].
 
 use std::sync::Arc;
 
-use hashbrown::hash_table::Entry as IndexEntry;
-use hashbrown::HashTable;
+use bytemuck::{Pod, Zeroable};
 
 use crate::hash::{FlowHash, FlowHasher};
+use crate::index::{LineIndex, NO_TAG};
 use crate::key::{Direction, FlowKey, SessionKeys, Side};
+use crate::memory::{Backing, PageArray, PagePolicy};
 use crate::stats::TableStats;
 use crate::time::Nanos;
 use crate::timeout::TimeoutKind;
 use crate::wheel::{Advance, TimerWheel, WheelConfig};
 
 const NIL: u32 = u32::MAX;
-/// "Bucket not recorded": removal probes for the key instead.
+/// "No position" (the responder side of a session indexed once; only
+/// read when the session has two keys).
 const NO_BUCKET: u32 = u32::MAX;
 /// Largest supported capacity (slot ids are shifted left by one in the index).
 pub const MAX_CAPACITY: u32 = (1 << 30) - 1;
@@ -80,6 +81,9 @@ pub enum ConfigError {
     /// Capacity outside `1 ..= MAX_CAPACITY`.
     #[error("session table capacity {0} outside 1..={MAX_CAPACITY}")]
     Capacity(u32),
+    /// The table's arrays could not be mapped (out of memory or address space).
+    #[error("session table memory: {0}")]
+    Memory(std::io::ErrorKind),
 }
 
 /// A generation-checked reference to a session of one table.
@@ -167,35 +171,127 @@ pub struct Expired<T> {
     pub value: T,
 }
 
+/// A [`FlowKey`] as plain data: two words, so that entries can live in mapped
+/// memory without `unsafe` and a key compares in two word compares per
+/// direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+struct RawKey {
+    /// `src | dst << 32`.
+    addrs: u64,
+    /// `src_port | dst_port << 16 | proto << 32 | zone << 40`.
+    rest: u64,
+}
+
+impl RawKey {
+    #[inline(always)]
+    const fn new(k: &FlowKey) -> RawKey {
+        RawKey {
+            addrs: k.src as u64 | (k.dst as u64) << 32,
+            rest: k.src_port as u64
+                | (k.dst_port as u64) << 16
+                | (k.proto as u64) << 32
+                | (k.zone as u64) << 40,
+        }
+    }
+
+    #[inline(always)]
+    const fn get(&self) -> FlowKey {
+        FlowKey {
+            src: self.addrs as u32,
+            dst: (self.addrs >> 32) as u32,
+            src_port: self.rest as u16,
+            dst_port: (self.rest >> 16) as u16,
+            proto: (self.rest >> 32) as u8,
+            zone: (self.rest >> 40) as u8,
+        }
+    }
+
+    /// The same flow in the other direction (endpoints swapped, zone kept).
+    #[inline(always)]
+    const fn reversed(&self) -> RawKey {
+        RawKey {
+            addrs: self.addrs.rotate_left(32),
+            rest: (self.rest & !0xffff_ffff)
+                | (self.rest & 0xffff) << 16
+                | (self.rest >> 16) & 0xffff,
+        }
+    }
+
+    /// Whether both words equal (one branch, not one per word).
+    #[inline(always)]
+    const fn same(&self, other: &RawKey) -> bool {
+        ((self.addrs ^ other.addrs) | (self.rest ^ other.rest)) == 0
+    }
+
+    /// Whether `key` (packed) is this flow, and in which direction.
+    #[inline(always)]
+    fn direction_of(&self, key: &RawKey) -> Option<Direction> {
+        if self.same(key) {
+            Some(Direction::Forward)
+        } else if self.same(&key.reversed()) {
+            Some(Direction::Reverse)
+        } else {
+            None
+        }
+    }
+}
+
 /// The hot part of a session: everything a lookup, `touch`, `arm` and `remove`
 /// read, in one 64-byte cache line (aligned, so a lookup that reaches the entry
 /// costs exactly one line). The caller's data lives in a parallel array
 /// (`values`) so that it neither pushes the keys across a line boundary nor
-/// costs space in this line.
-#[derive(Clone, Copy, Debug)]
+/// costs space in this line. Plain data, so that the array can be mapped.
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
 #[repr(C, align(64))]
 struct Entry {
-    /// Both tuples, as inserted.
-    keys: SessionKeys,
-    /// Duration of the running timer (re-armed by `touch`).
-    timeout: Nanos,
-    /// Creation time.
-    created: Nanos,
+    /// Both tuples, as inserted (initiator, responder).
+    keys: [RawKey; 2],
+    /// Duration of the running timer in ns (re-armed by `touch`).
+    timeout: u64,
+    /// Creation time in ns.
+    created: u64,
     /// Bumped on every release: a stale [`Handle`] no longer matches.
     generation: u32,
-    /// Index bucket of each key (`NO_BUCKET`: unknown, probe for it), so that
-    /// removal unindexes without hashing and probing. While the slot is free,
+    /// Index position of each key (`NO_BUCKET`: not indexed), so that removal
+    /// unindexes without hashing and probing. While the slot is free,
     /// `buckets[0]` is the next free slot (`NIL` ends the list).
     buckets: [u32; 2],
-    /// Kind of the running timer.
-    kind: TimeoutKind,
-    /// Both keys are the same flow: indexed once.
-    single: bool,
-    /// A session lives in this slot.
-    live: bool,
+    /// Kind of the running timer ([`TimeoutKind::index`]).
+    kind: u8,
+    /// 1: both keys are the same flow, indexed once.
+    single: u8,
+    /// 1: a session lives in this slot.
+    live: u8,
+    /// Bit `side`: that key's record is not in its home line (its removal
+    /// then also unwinds the lines it passed).
+    displaced: u8,
 }
 
 const _: () = assert!(core::mem::size_of::<Entry>() == 64);
+
+impl Entry {
+    #[inline(always)]
+    fn keys(&self) -> SessionKeys {
+        SessionKeys {
+            initiator: self.keys[0].get(),
+            responder: self.keys[1].get(),
+        }
+    }
+
+    #[inline(always)]
+    fn kind(&self) -> TimeoutKind {
+        TimeoutKind::ALL
+            .get(self.kind as usize)
+            .copied()
+            .unwrap_or(TimeoutKind::Custom)
+    }
+
+    #[inline(always)]
+    fn is_live(&self) -> bool {
+        self.live != 0
+    }
+}
 
 /// One worker's session table (see the module docs).
 #[derive(Debug)]
@@ -209,8 +305,11 @@ pub struct FlowTable<T> {
 #[derive(Debug)]
 pub(crate) struct Sessions<T> {
     pub(crate) hasher: FlowHasher,
-    pub(crate) index: HashTable<u32>,
-    entries: Vec<Entry>,
+    pub(crate) index: LineIndex,
+    entries: PageArray<Entry>,
+    /// Slots ever used (`entries[used..]` are untouched zero pages).
+    used: u32,
+    /// `values.len() == used`; reserved for `capacity` at start-up.
     values: Vec<Option<T>>,
     free_head: u32,
     len: u32,
@@ -219,24 +318,52 @@ pub(crate) struct Sessions<T> {
 }
 
 impl<T> FlowTable<T> {
-    /// A table sized once for `config.capacity` sessions; the wheel starts at `now`.
+    /// A table sized once for `config.capacity` sessions; the wheel starts at
+    /// `now`. Its big arrays ask for huge pages and keep ordinary pages when
+    /// refused ([`PagePolicy::HugePages`], see [`crate::memory`]).
     pub fn new(config: TableConfig, hasher: FlowHasher, now: Nanos) -> Result<Self, ConfigError> {
+        FlowTable::with_pages(config, hasher, now, PagePolicy::HugePages)
+    }
+
+    /// [`new`](Self::new) with an explicit page policy.
+    pub fn with_pages(
+        config: TableConfig,
+        hasher: FlowHasher,
+        now: Nanos,
+        policy: PagePolicy,
+    ) -> Result<Self, ConfigError> {
         let capacity = config.capacity;
         if capacity == 0 || capacity > MAX_CAPACITY {
             return Err(ConfigError::Capacity(capacity));
         }
+        let memory = |e: std::io::Error| ConfigError::Memory(e.kind());
+        let index = LineIndex::new(u64::from(capacity) * 2, policy).map_err(memory)?;
+        let entries = PageArray::zeroed(capacity as usize, policy).map_err(memory)?;
+        let wheel = TimerWheel::with_pages(capacity, config.wheel, now, policy).map_err(memory)?;
+        let stats = Arc::new(TableStats::default());
+        for (backing, bytes) in [
+            (index.backing(), index.bytes()),
+            (entries.backing(), entries.bytes()),
+            (wheel.backing(), wheel.reserved_bytes()),
+        ] {
+            match backing {
+                Backing::HugePages => stats.huge_page_bytes.add(bytes as u64),
+                Backing::Plain => stats.plain_page_bytes.add(bytes as u64),
+            }
+        }
         Ok(FlowTable {
             inner: Sessions {
                 hasher,
-                index: HashTable::with_capacity(capacity as usize * 4),
-                entries: Vec::with_capacity(capacity as usize),
+                index,
+                entries,
+                used: 0,
                 values: Vec::with_capacity(capacity as usize),
                 free_head: NIL,
                 len: 0,
                 capacity,
-                stats: Arc::new(TableStats::default()),
+                stats,
             },
-            wheel: TimerWheel::new(capacity, config.wheel, now),
+            wheel,
         })
     }
 
@@ -265,12 +392,26 @@ impl<T> FlowTable<T> {
         &self.inner.stats
     }
 
-    /// Heap bytes reserved by the table itself, excluding `T`'s own heap data:
-    /// index (buckets + control bytes), entries, the `Option<T>` value slots,
-    /// wheel.
+    /// Whether the table's big arrays (index, entries, wheel) all got
+    /// huge-page backing ([`Backing::Plain`] if any did not).
+    pub fn backing(&self) -> Backing {
+        let all = [
+            self.inner.index.backing(),
+            self.inner.entries.backing(),
+            self.wheel.backing(),
+        ];
+        if all.iter().all(|&b| b == Backing::HugePages) {
+            Backing::HugePages
+        } else {
+            Backing::Plain
+        }
+    }
+
+    /// Bytes reserved by the table itself, excluding `T`'s own heap data:
+    /// index lines, entries, the `Option<T>` value slots, wheel.
     pub fn reserved_bytes(&self) -> usize {
-        let index = self.inner.index.allocation_size();
-        let entries = self.inner.entries.capacity() * core::mem::size_of::<Entry>();
+        let index = self.inner.index.bytes();
+        let entries = self.inner.entries.bytes();
         let values = self.inner.values.capacity() * core::mem::size_of::<Option<T>>();
         index + entries + values + self.wheel.reserved_bytes()
     }
@@ -291,25 +432,31 @@ impl<T> FlowTable<T> {
     /// Finds the session a packet belongs to. `hash` must be `hasher.hash(key)`
     /// (the packet's one flow hash). For many packets at once prefer
     /// [`lookup_burst`](Self::lookup_burst), which overlaps their cache misses.
-    #[inline]
+    /// Always inlined: the call itself (saved registers, a returned struct in
+    /// memory) cost a fifth of a lookup's instructions.
+    #[inline(always)]
     pub fn lookup(&self, key: &FlowKey, hash: FlowHash) -> Option<Lookup> {
-        let entries = &self.inner.entries;
+        let entries = self.inner.entries.as_slice();
+        let packed = RawKey::new(key);
         let mut direction = Direction::Forward;
-        let tag = *self.inner.index.find(hash.0, |&e| {
-            let k = entries[(e >> 1) as usize].keys.side(side_of(e));
-            if *k == *key {
-                true
-            } else if k.reversed() == *key {
-                direction = Direction::Reverse;
-                true
-            } else {
-                false
+        let mut generation = 0;
+        let tag = self.inner.index.find(hash, |tag| {
+            let Some(e) = entries.get((tag >> 1) as usize) else {
+                return false;
+            };
+            match e.keys[(tag & 1) as usize].direction_of(&packed) {
+                Some(d) => {
+                    direction = d;
+                    generation = e.generation;
+                    true
+                }
+                None => false,
             }
         })?;
         Some(Lookup {
             handle: Handle {
                 slot: tag >> 1,
-                generation: entries[(tag >> 1) as usize].generation,
+                generation,
             },
             side: side_of(tag),
             direction,
@@ -332,100 +479,63 @@ impl<T> FlowTable<T> {
         value: T,
         now: Nanos,
     ) -> Result<Handle, Rejected<T>> {
-        // A hash from another hasher would leave index entries behind on removal.
+        // A hash from another hasher would leave the key unfindable.
         debug_assert_eq!(hashes[0], self.inner.hasher.hash(&keys.initiator));
         debug_assert_eq!(hashes[1], self.inner.hasher.hash(&keys.responder));
         let inner = &mut self.inner;
-        let single = keys.is_single();
-        let fresh = Entry {
-            keys,
-            timeout: Nanos::ZERO,
-            created: now,
-            generation: 0,
-            buckets: [NO_BUCKET; 2],
-            kind: TimeoutKind::Custom,
-            single,
-            live: true,
-        };
-        // The slot the session will take; written before indexing so that a
-        // rehash during the insert can hash the new keys.
-        let (slot, undo) = if inner.free_head != NIL {
-            let s = inner.free_head;
-            let entry = &mut inner.entries[s as usize];
-            let undo = *entry;
-            *entry = Entry {
-                generation: entry.generation,
-                ..fresh
-            };
-            (s, Some(undo))
-        } else if inner.entries.len() < inner.capacity as usize {
-            inner.entries.push(fresh);
-            (inner.entries.len() as u32 - 1, None)
+        // Both keys' index lines are read below, one after the other: start
+        // both reads now so that their misses overlap.
+        core::hint::black_box(inner.index.touch(hashes));
+        let slot = if inner.free_head != NIL {
+            inner.free_head
+        } else if inner.used < inner.capacity {
+            inner.used
         } else {
-            // Full: a key in use is still reported as such.
-            for (key, hash) in [(&keys.initiator, hashes[0]), (&keys.responder, hashes[1])] {
-                if let Some(hit) = self.lookup(key, hash) {
-                    self.inner.stats.key_in_use.bump();
-                    return Err(Rejected {
-                        error: InsertError::KeyInUse(hit.handle),
-                        value,
-                    });
-                }
-            }
-            self.inner.stats.table_full.bump();
-            return Err(Rejected {
-                error: InsertError::TableFull,
-                value,
-            });
+            return Err(self.refuse_full(&keys, hashes, value));
         };
-        // One probe per key: finds a session holding it, or indexes it.
-        let mut moved = false;
-        let mut in_use = None;
-        for side in if single { 0..1 } else { 0..2 } {
-            match inner.claim_key(hashes[side as usize], (slot << 1) | side) {
-                Ok(m) => moved |= m,
-                Err(holder) => {
-                    in_use = Some(holder);
-                    if side == 1 {
-                        inner.unindex_probing(slot << 1, hashes[0]);
-                    }
-                    break;
+        let raw = [RawKey::new(&keys.initiator), RawKey::new(&keys.responder)];
+        match inner.create(slot, raw, hashes, now) {
+            Ok(generation) => {
+                if slot == inner.used {
+                    inner.used += 1;
+                    inner.values.push(Some(value));
+                } else if let Some(v) = inner.values.get_mut(slot as usize) {
+                    *v = Some(value);
                 }
+                inner.len += 1;
+                inner.stats.creations.bump();
+                inner.stats.last_created.set(now.0.saturating_add(1));
+                inner.stats.sessions.set(inner.len as u64);
+                Ok(Handle { slot, generation })
+            }
+            Err(holder) => {
+                inner.stats.key_in_use.bump();
+                Err(Rejected {
+                    error: InsertError::KeyInUse(holder),
+                    value,
+                })
             }
         }
-        if let Some(holder) = in_use {
-            match undo {
-                Some(old) => inner.entries[slot as usize] = old,
-                None => {
-                    inner.entries.pop();
-                }
+    }
+
+    /// The refusal of an insert into a full table: a key in use is still
+    /// reported as such.
+    #[cold]
+    fn refuse_full(&self, keys: &SessionKeys, hashes: [FlowHash; 2], value: T) -> Rejected<T> {
+        for (key, hash) in [(&keys.initiator, hashes[0]), (&keys.responder, hashes[1])] {
+            if let Some(hit) = self.lookup(key, hash) {
+                self.inner.stats.key_in_use.bump();
+                return Rejected {
+                    error: InsertError::KeyInUse(hit.handle),
+                    value,
+                };
             }
-            if moved {
-                inner.record_buckets();
-            }
-            inner.stats.key_in_use.bump();
-            return Err(Rejected {
-                error: InsertError::KeyInUse(holder),
-                value,
-            });
         }
-        if let Some(old) = undo {
-            inner.free_head = old.buckets[0];
-            inner.values[slot as usize] = Some(value);
-        } else {
-            inner.values.push(Some(value));
+        self.inner.stats.table_full.bump();
+        Rejected {
+            error: InsertError::TableFull,
+            value,
         }
-        if moved {
-            inner.record_buckets();
-        }
-        inner.len += 1;
-        inner.stats.creations.bump();
-        inner.stats.last_created.set(now.0.saturating_add(1));
-        inner.stats.sessions.set(inner.len as u64);
-        Ok(Handle {
-            slot,
-            generation: inner.entries[slot as usize].generation,
-        })
     }
 
     /// [`insert_hashed`](Self::insert_hashed) hashing both keys itself.
@@ -451,8 +561,8 @@ impl<T> FlowTable<T> {
     /// The entry of a live session (reads the entry's line only, not `T`).
     #[inline]
     fn live(&self, h: Handle) -> Option<&Entry> {
-        let e = self.inner.entries.get(h.slot as usize)?;
-        (e.generation == h.generation && e.live).then_some(e)
+        let e = self.inner.entries.as_slice().get(h.slot as usize)?;
+        (e.generation == h.generation && e.is_live()).then_some(e)
     }
 
     /// The caller's data of a live session.
@@ -470,19 +580,19 @@ impl<T> FlowTable<T> {
     }
 
     /// Both tuples of a live session.
-    pub fn keys(&self, h: Handle) -> Option<&SessionKeys> {
-        Some(&self.live(h)?.keys)
+    pub fn keys(&self, h: Handle) -> Option<SessionKeys> {
+        Some(self.live(h)?.keys())
     }
 
     /// Creation time of a live session.
     pub fn created(&self, h: Handle) -> Option<Nanos> {
-        Some(self.live(h)?.created)
+        Some(Nanos(self.live(h)?.created))
     }
 
     /// The running timer of a live session: kind and deadline.
     pub fn timer(&self, h: Handle) -> Option<(TimeoutKind, Nanos)> {
         let e = self.live(h)?;
-        Some((e.kind, self.wheel.deadline(h.slot)?))
+        Some((e.kind(), self.wheel.deadline(h.slot)?))
     }
 
     /// Deletes a session, returning its data. Stale handles return `None`.
@@ -497,14 +607,14 @@ impl<T> FlowTable<T> {
     /// stale handle.
     #[inline]
     pub fn arm(&mut self, h: Handle, kind: TimeoutKind, timeout: Nanos, now: Nanos) -> bool {
-        let Some(e) = self.inner.entries.get_mut(h.slot as usize) else {
+        let Some(e) = self.inner.entries.as_mut_slice().get_mut(h.slot as usize) else {
             return false;
         };
-        if e.generation != h.generation || !e.live {
+        if e.generation != h.generation || !e.is_live() {
             return false;
         }
-        e.kind = kind;
-        e.timeout = timeout;
+        e.kind = kind as u8;
+        e.timeout = timeout.0;
         self.wheel.arm(h.slot, now + timeout);
         true
     }
@@ -520,7 +630,7 @@ impl<T> FlowTable<T> {
         if !self.wheel.is_armed(h.slot) {
             return false;
         }
-        let deadline = now + e.timeout;
+        let deadline = now + Nanos(e.timeout);
         self.wheel.arm(h.slot, deadline);
         true
     }
@@ -543,31 +653,15 @@ impl<T> FlowTable<T> {
         mut on_expiry: impl FnMut(Expired<T>),
     ) -> Advance {
         let inner = &mut self.inner;
-        self.wheel.advance(now, budget, |s| {
-            let entry = &inner.entries[s as usize];
-            let handle = Handle {
-                slot: s,
-                generation: entry.generation,
-            };
-            let kind = entry.kind;
-            let keys = entry.keys;
-            let created = entry.created;
-            inner.stats.expired[kind.index()].bump();
-            let value = inner.release(s);
-            on_expiry(Expired {
-                handle,
-                kind,
-                keys,
-                created,
-                value,
-            });
-        })
+        self.wheel
+            .advance(now, budget, |s| inner.expire(s, &mut on_expiry))
     }
 
     /// Live sessions in slot order (for `show ip inspect session`; off the fast path).
-    pub fn iter(&self) -> impl Iterator<Item = (Handle, &SessionKeys, &T)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (Handle, SessionKeys, &T)> + '_ {
         self.inner
             .entries
+            .as_slice()
             .iter()
             .zip(self.inner.values.iter())
             .enumerate()
@@ -578,7 +672,7 @@ impl<T> FlowTable<T> {
                         slot: i as u32,
                         generation: e.generation,
                     },
-                    &e.keys,
+                    e.keys(),
                     v,
                 ))
             })
@@ -586,38 +680,45 @@ impl<T> FlowTable<T> {
 }
 
 impl<T> Sessions<T> {
-    /// The lookup result for index entry `tag` if its key matches `key` in
-    /// either direction.
-    #[inline]
-    pub(crate) fn resolve(&self, tag: u32, key: &FlowKey) -> Option<Lookup> {
-        let entry = self.entries.get((tag >> 1) as usize)?;
-        let side = side_of(tag);
-        let k = entry.keys.side(side);
-        let direction = if *k == *key {
-            Direction::Forward
-        } else if k.reversed() == *key {
-            Direction::Reverse
-        } else {
-            return None;
-        };
-        Some(Lookup {
-            handle: Handle {
-                slot: tag >> 1,
-                generation: entry.generation,
-            },
-            side,
-            direction,
-        })
+    /// Reads the entry every index entry of `tags` points to, for the burst's
+    /// touch phase: slot numbers are clamped instead of checked, so no branch
+    /// depends on the loaded lines, and the result only feeds `black_box`.
+    #[inline(always)]
+    pub(crate) fn touch_entries(&self, tags: &[u32]) -> u32 {
+        let entries = self.entries.as_slice();
+        let last = (self.used as usize).min(entries.len()).saturating_sub(1);
+        let mut sink = 0u32;
+        for &tag in tags {
+            sink ^= entries
+                .get(((tag >> 1) as usize).min(last))
+                .map_or(0, |e| e.keys[0].addrs as u32);
+        }
+        sink
     }
 
-    /// A read of the entry index entry `tag` points to, for the burst's touch
-    /// phase: the slot number is clamped instead of checked, so no branch
-    /// depends on the loaded bucket, and the result only feeds `black_box`.
-    #[inline]
-    pub(crate) fn touch_entry(&self, tag: u32) -> u32 {
-        let last = self.entries.len().saturating_sub(1);
-        let s = ((tag >> 1) as usize).min(last);
-        self.entries.get(s).map_or(0, |e| e.keys.initiator.src)
+    /// The burst's resolve phase: `out[i]` is the hit if candidate `tags[i]`
+    /// holds `keys[i]` (either direction), else `None` (the caller probes
+    /// fully where the index said there may be more).
+    #[inline(always)]
+    pub(crate) fn resolve_all(&self, tags: &[u32], keys: &[FlowKey], out: &mut [Option<Lookup>]) {
+        let entries = self.entries.as_slice();
+        for ((&tag, key), out) in tags.iter().zip(keys).zip(out) {
+            *out = if tag == NO_TAG {
+                None
+            } else {
+                entries.get((tag >> 1) as usize).and_then(|e| {
+                    let direction = e.keys[(tag & 1) as usize].direction_of(&RawKey::new(key))?;
+                    Some(Lookup {
+                        handle: Handle {
+                            slot: tag >> 1,
+                            generation: e.generation,
+                        },
+                        side: side_of(tag),
+                        direction,
+                    })
+                })
+            };
+        }
     }
 
     /// Whether slot `s` holds a value (reads the value's first line).
@@ -626,105 +727,133 @@ impl<T> Sessions<T> {
         self.values.get(s as usize).is_some_and(Option::is_some)
     }
 
-    /// Indexes key `tag` (its entry already written) under `hash` unless a live
-    /// session holds that flow already (either direction), in one probe; records
-    /// the bucket in the entry. `Ok(moved)`: whether hashbrown moved buckets to
-    /// make room (a rehash in place after tombstones piled up; `capacity()`,
-    /// items + growth left, then jumps to the full capacity), in which case every
-    /// recorded bucket is stale and the caller must call
-    /// [`record_buckets`](Self::record_buckets). `Err(holder)`: the key is in use.
-    fn claim_key(&mut self, hash: FlowHash, tag: u32) -> Result<bool, Handle> {
-        let before = self.index.capacity();
-        let entries = &self.entries;
-        let hasher = self.hasher;
-        let key = entries[(tag >> 1) as usize].keys.side(side_of(tag));
-        let found = self.index.entry(
-            hash.0,
-            |&e| {
-                let k = entries[(e >> 1) as usize].keys.side(side_of(e));
-                *k == *key || k.reversed() == *key
-            },
-            |e: &u32| {
-                hasher
-                    .hash(entries[(*e >> 1) as usize].keys.side(side_of(*e)))
-                    .0
-            },
-        );
-        let bucket = match found {
-            IndexEntry::Occupied(holder) => {
-                let s = *holder.get() >> 1;
-                return Err(Handle {
-                    slot: s,
-                    generation: entries[s as usize].generation,
-                });
-            }
-            IndexEntry::Vacant(vacant) => vacant.insert(tag).bucket_index(),
+    /// Writes session `slot` (free, or the next unused one) and indexes its
+    /// keys, one probe per key that also finds a live session holding the
+    /// flow (either direction). `Ok(generation)`; `Err(holder)`: a key is in
+    /// use, and nothing changed (the slot stays free, the free list intact).
+    /// The free list advances here; the caller does the rest of the
+    /// bookkeeping.
+    #[inline]
+    fn create(
+        &mut self,
+        slot: u32,
+        raw: [RawKey; 2],
+        hashes: [FlowHash; 2],
+        now: Nanos,
+    ) -> Result<u32, Handle> {
+        let single = raw[0].direction_of(&raw[1]).is_some();
+        let entries = self.entries.as_mut_slice();
+        let Some(entry) = entries.get_mut(slot as usize) else {
+            return Err(Handle::dangling());
         };
-        self.entries[(tag >> 1) as usize].buckets[(tag & 1) as usize] =
-            u32::try_from(bucket).unwrap_or(NO_BUCKET);
-        // Without a rehash an insert adds 0 (into an empty bucket) or 1 (into a
-        // tombstone) to items + growth_left.
-        Ok(self.index.capacity() > before + 1)
-    }
-
-    /// Removes index entry `tag` found by probing `hash` (undo of a claim).
-    fn unindex_probing(&mut self, tag: u32, hash: FlowHash) {
-        if let Ok(found) = self.index.find_entry(hash.0, |&e| e == tag) {
-            found.remove();
-        }
-    }
-
-    /// Re-records every key's bucket after hashbrown moved them (rare: only a
-    /// rehash in place; O(buckets)).
-    fn record_buckets(&mut self) {
-        for bucket in self.index.iter_buckets() {
-            if let Some(&tag) = self.index.get_bucket(bucket) {
-                self.entries[(tag >> 1) as usize].buckets[(tag & 1) as usize] =
-                    u32::try_from(bucket).unwrap_or(NO_BUCKET);
+        let generation = entry.generation;
+        let next_free = entry.buckets[0];
+        // The entry is written before indexing, so that the second key's
+        // probe compares against the new session's first key, not a stale one.
+        *entry = Entry {
+            keys: raw,
+            timeout: 0,
+            created: now.0,
+            generation,
+            buckets: [NO_BUCKET; 2],
+            kind: TimeoutKind::Custom as u8,
+            single: u8::from(single),
+            live: 1,
+            displaced: 0,
+        };
+        let mut positions = [NO_BUCKET; 2];
+        let mut displaced = 0u8;
+        for side in 0..if single { 1 } else { 2 } {
+            let key = raw[side];
+            let view: &[Entry] = entries;
+            let same_flow = |e: u32| {
+                view.get((e >> 1) as usize)
+                    .is_some_and(|h| h.keys[(e & 1) as usize].direction_of(&key).is_some())
+            };
+            match self
+                .index
+                .insert_unique(hashes[side], (slot << 1) | side as u32, same_flow)
+            {
+                Ok((pos, away)) => {
+                    positions[side] = pos;
+                    displaced |= u8::from(away) << side;
+                }
+                Err(holder) => {
+                    if side == 1 {
+                        self.index.remove_at(positions[0], || hashes[0]);
+                    }
+                    // Free again (the keys left behind are not indexed).
+                    entries[slot as usize].live = 0;
+                    entries[slot as usize].buckets = [next_free, NO_BUCKET];
+                    let s = holder >> 1;
+                    return Err(Handle {
+                        slot: s,
+                        generation: entries.get(s as usize).map_or(u32::MAX, |h| h.generation),
+                    });
+                }
             }
         }
+        entries[slot as usize].buckets = positions;
+        entries[slot as usize].displaced = displaced;
+        if slot != self.used {
+            self.free_head = next_free;
+        }
+        Ok(generation)
     }
 
-    /// Removes index entry `tag` (key `key`): at its recorded bucket when
-    /// there is one (no hashing, no probing), else by a probe.
-    fn unindex_key(&mut self, tag: u32, key: &FlowKey) {
-        let bucket = self.entries[(tag >> 1) as usize].buckets[(tag & 1) as usize];
-        if bucket != NO_BUCKET {
-            if let Ok(found) = self.index.get_bucket_entry(bucket as usize) {
-                debug_assert_eq!(*found.get(), tag, "stale recorded bucket");
-                found.remove();
-                return;
-            }
-        }
-        if let Ok(found) = self
-            .index
-            .find_entry(self.hasher.hash(key).0, |&e| e == tag)
-        {
-            found.remove();
-        }
+    /// Deletes session `s` (live, timer already stopped) and hands it to
+    /// `on_expiry`. (Its index records are freed with stores only, so a run
+    /// of expiries never waits for the index lines.)
+    fn expire(&mut self, s: u32, on_expiry: &mut impl FnMut(Expired<T>)) {
+        let Some(&entry) = self.entries.as_slice().get(s as usize) else {
+            return;
+        };
+        let kind = entry.kind();
+        self.stats.expired[kind.index()].bump();
+        let value = self.release(s);
+        on_expiry(Expired {
+            handle: Handle {
+                slot: s,
+                generation: entry.generation,
+            },
+            kind,
+            keys: entry.keys(),
+            created: Nanos(entry.created),
+            value,
+        });
     }
 
     /// Unindexes and frees slot `s` (live, timer already stopped).
+    ///
+    /// The index lines are the only cache misses here (at a million
+    /// sessions), and their records are freed with plain byte stores, never
+    /// a load of the line: the core does not wait for them and goes on with
+    /// the caller's next operation (typically the next insert, whose own
+    /// misses then overlap them).
     fn release(&mut self, s: u32) -> T {
-        let entry = &self.entries[s as usize];
+        let entries = self.entries.as_mut_slice();
+        let entry = &mut entries[s as usize];
+        let positions = [
+            (entry.buckets[0], entry.displaced & 1 != 0),
+            (entry.buckets[1], entry.displaced & 2 != 0),
+        ];
+        let single = entry.single != 0;
         let keys = entry.keys;
-        let sides: &[Side] = if entry.single {
-            &[Side::Initiator]
-        } else {
-            &[Side::Initiator, Side::Responder]
-        };
-        for &side in sides {
-            self.unindex_key((s << 1) | side as u32, keys.side(side));
-        }
-        let entry = &mut self.entries[s as usize];
         entry.generation = entry.generation.wrapping_add(1);
-        entry.live = false;
+        entry.live = 0;
         entry.buckets = [self.free_head, NO_BUCKET];
         self.free_head = s;
         self.len -= 1;
         self.stats.removals.bump();
         self.stats.sessions.set(self.len as u64);
-        match self.values[s as usize].take() {
+        let value = self.values.get_mut(s as usize).and_then(Option::take);
+        let hasher = self.hasher;
+        // The keys are hashed only if their records were displaced (rare).
+        let sides = if single { 1 } else { 2 };
+        self.index.clear(&positions[..sides], |side| {
+            hasher.hash(&keys[side & 1].get())
+        });
+        match value {
             Some(v) => v,
             None => unreachable!("release of a free slot"),
         }
@@ -895,8 +1024,8 @@ mod tests {
     fn churn_never_reallocates() {
         let cap = 1000u32;
         let mut t = table(cap);
-        let index_bytes = t.inner.index.allocation_size();
-        let slab_cap = t.inner.entries.capacity();
+        let index_bytes = t.inner.index.bytes();
+        let values_cap = t.inner.values.capacity();
         let mut live: Vec<Handle> = (0..cap as u16)
             .map(|p| t.insert(smtp(p), 0, Nanos::ZERO).unwrap())
             .collect();
@@ -907,51 +1036,130 @@ mod tests {
             live[i] = t.insert(smtp(next), 0, Nanos::ZERO).unwrap();
             next = next.wrapping_add(1).max(cap as u16);
         }
-        assert_eq!(t.inner.index.allocation_size(), index_bytes);
-        assert_eq!(t.inner.entries.capacity(), slab_cap);
+        assert_eq!(t.inner.index.bytes(), index_bytes);
+        assert_eq!(t.inner.values.capacity(), values_cap);
         assert_eq!(t.len(), cap as usize);
+        assert_eq!(t.inner.index.len(), 2 * cap as usize);
+        assert_positions_recorded(&t);
     }
 
-    /// Every live key's recorded bucket holds its index entry.
-    fn assert_buckets_recorded(t: &FlowTable<u32>) {
+    /// Every live key's recorded position holds its index entry.
+    fn assert_positions_recorded(t: &FlowTable<u32>) {
         for (h, _, _) in t.iter() {
-            let e = &t.inner.entries[h.slot() as usize];
-            let sides = if e.single { 1 } else { 2 };
+            let e = &t.inner.entries.as_slice()[h.slot() as usize];
+            let sides = if e.single != 0 { 1 } else { 2 };
             for side in 0..sides {
                 let tag = (h.slot() << 1) | side;
-                let b = e.buckets[side as usize];
-                assert_eq!(t.inner.index.get_bucket(b as usize), Some(&tag));
+                let pos = e.buckets[side as usize];
+                assert_eq!(t.inner.index.get(pos), Some(tag));
             }
         }
     }
 
     #[test]
-    fn buckets_moved_by_hashbrown_are_recorded_again() {
-        let mut t = table(300);
-        let mut live: Vec<Handle> = (0..100u16)
-            .map(|p| t.insert(smtp(p), u32::from(p), Nanos::ZERO).unwrap())
-            .collect();
-        assert_buckets_recorded(&t);
-        // Squeeze the index to its minimum so that the next inserts must move
-        // every bucket (the same signal as a rehash in place: capacity jumps).
-        let entries = &t.inner.entries;
-        let hasher = t.inner.hasher;
-        t.inner.index.shrink_to(0, |e: &u32| {
-            hasher
-                .hash(entries[(*e >> 1) as usize].keys.side(side_of(*e)))
-                .0
-        });
-        let squeezed = t.inner.index.num_buckets();
-        for p in 100..300u16 {
-            live.push(t.insert(smtp(p), u32::from(p), Nanos::ZERO).unwrap());
+    fn tiny_tables_overflow_lines_and_stay_exact() {
+        // Capacity 3: 2 index lines for 6 records, so keys share and overflow
+        // lines; every session stays findable through churn.
+        let mut t = table(3);
+        let mut live: Vec<(u16, Handle)> = Vec::new();
+        for round in 0..2000u16 {
+            if live.len() == 3 || (round % 3 == 0 && !live.is_empty()) {
+                let (p, h) = live.remove(usize::from(round) % live.len());
+                assert_eq!(t.remove(h), Some(u32::from(p)));
+                assert!(t.lookup_key(&smtp(p).initiator).is_none());
+                assert!(t.lookup_key(&smtp(p).responder.reversed()).is_none());
+            }
+            let h = t
+                .insert(smtp(round), u32::from(round), Nanos::ZERO)
+                .unwrap();
+            live.push((round, h));
+            for &(p, h) in &live {
+                assert_eq!(t.lookup_key(&smtp(p).responder).unwrap().handle, h);
+                assert_eq!(
+                    t.lookup_key(&smtp(p).initiator.reversed()).unwrap().handle,
+                    h
+                );
+            }
+            assert_positions_recorded(&t);
         }
-        assert!(t.inner.index.num_buckets() > squeezed, "buckets moved");
-        assert_buckets_recorded(&t);
-        for (i, h) in live.into_iter().enumerate() {
-            assert_eq!(t.remove(h), Some(i as u32));
-            assert!(t.lookup_key(&smtp(i as u16).responder).is_none());
+    }
+
+    #[test]
+    fn refused_insert_leaves_no_trace() {
+        let mut t = table(4);
+        let a = t.insert(smtp(1), 1, Nanos::ZERO).unwrap();
+        // Fresh slot, second key in use: the first key's record is undone.
+        let mut clash = smtp(2);
+        clash.responder = smtp(1).responder;
+        assert_eq!(
+            t.insert(clash, 2, Nanos::ZERO).unwrap_err().error,
+            InsertError::KeyInUse(a)
+        );
+        assert!(t.lookup_key(&clash.initiator).is_none());
+        assert_eq!(t.inner.index.len(), 2);
+        // Reused slot, same: the free list and the slot's generation survive.
+        let b = t.insert(smtp(3), 3, Nanos::ZERO).unwrap();
+        assert_eq!(t.remove(b), Some(3));
+        assert_eq!(
+            t.insert(clash, 2, Nanos::ZERO).unwrap_err().error,
+            InsertError::KeyInUse(a)
+        );
+        let c = t.insert(smtp(4), 4, Nanos::ZERO).unwrap();
+        assert_eq!(c.slot(), b.slot());
+        assert_ne!(c, b);
+        assert_eq!(t.get(b), None);
+        assert_eq!(t.get(c), Some(&4));
+        assert_eq!(t.inner.index.len(), 4);
+        assert_positions_recorded(&t);
+    }
+
+    #[test]
+    fn page_policies_behave_identically() {
+        // The fallback (ordinary pages) and the huge-page table give the
+        // same answers; the stats tell which memory each one got.
+        let cap = 40_000u32;
+        let mut huge: FlowTable<u32> = FlowTable::new(
+            TableConfig::with_capacity(cap),
+            FlowHasher::default(),
+            Nanos::ZERO,
+        )
+        .unwrap();
+        let mut plain: FlowTable<u32> = FlowTable::with_pages(
+            TableConfig::with_capacity(cap),
+            FlowHasher::default(),
+            Nanos::ZERO,
+            PagePolicy::Plain,
+        )
+        .unwrap();
+        assert_eq!(plain.backing(), Backing::Plain);
+        assert_eq!(plain.stats().huge_page_bytes.get(), 0);
+        assert_eq!(
+            plain.stats().plain_page_bytes.get() as usize,
+            plain.reserved_bytes() - plain.inner.values.capacity() * 8
+        );
+        let total = huge.stats().huge_page_bytes.get() + huge.stats().plain_page_bytes.get();
+        assert_eq!(total, plain.stats().plain_page_bytes.get());
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .is_ok_and(|s| !s.contains("[never]"));
+        if thp {
+            // The 2.5 MB entry array is big enough to be advised.
+            assert!(huge.stats().huge_page_bytes.get() >= u64::from(cap) * 64);
         }
-        assert_eq!(t.inner.index.len(), 0);
+        let mut handles = Vec::new();
+        for p in 0..30_000u16 {
+            let a = huge.insert(smtp(p), u32::from(p), Nanos::ZERO).unwrap();
+            let b = plain.insert(smtp(p), u32::from(p), Nanos::ZERO).unwrap();
+            assert_eq!(a, b);
+            handles.push(a);
+        }
+        for (p, h) in handles.iter().enumerate().step_by(3) {
+            assert_eq!(huge.remove(*h), Some(p as u32));
+            assert_eq!(plain.remove(*h), Some(p as u32));
+        }
+        for p in 0..31_000u16 {
+            let k = smtp(p).responder.reversed();
+            assert_eq!(huge.lookup_key(&k), plain.lookup_key(&k), "{p}");
+        }
     }
 
     #[test]

@@ -16,7 +16,14 @@
 //!   `ceil(d / granularity) * granularity <= now`: never early, at most one tick
 //!   late. (A deadline already in the past when armed fires at the next
 //!   unprocessed tick.)
+//!
+//! The node array is a [`PageArray`] (huge pages when the kernel gives them,
+//! see [`crate::memory`]): arming and disarming touch random nodes of a large
+//! table.
 
+use bytemuck::{Pod, Zeroable};
+
+use crate::memory::{Backing, PageArray, PagePolicy};
 use crate::time::Nanos;
 
 /// Wheel geometry.
@@ -37,7 +44,8 @@ impl Default for WheelConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
 struct Node {
     prev: u32,
     next: u32,
@@ -61,31 +69,47 @@ pub struct TimerWheel {
     capacity: u32,
     next_tick: u64,
     armed: u32,
-    nodes: Vec<Node>,
+    nodes: PageArray<Node>,
 }
 
 impl TimerWheel {
     /// A wheel for nodes `0..capacity`, whose first tick is the one containing `now`.
+    ///
+    /// # Panics
+    ///
+    /// When the node array cannot be mapped (out of memory, like a `Vec`);
+    /// [`with_pages`](Self::with_pages) returns the error instead.
     pub fn new(capacity: u32, config: WheelConfig, now: Nanos) -> TimerWheel {
+        match TimerWheel::with_pages(capacity, config, now, PagePolicy::HugePages) {
+            Ok(w) => w,
+            Err(e) => panic!("timer wheel for {capacity} nodes: {e}"),
+        }
+    }
+
+    /// [`new`](Self::new) with an explicit page policy; fails only when the
+    /// node array cannot be mapped.
+    pub fn with_pages(
+        capacity: u32,
+        config: WheelConfig,
+        now: Nanos,
+        policy: PagePolicy,
+    ) -> std::io::Result<TimerWheel> {
         let granularity = config.granularity.0.max(1);
         let slots = config.slots.clamp(1, 1 << 24).next_power_of_two();
         let total = capacity as usize + slots as usize + 1;
-        let mut nodes = Vec::with_capacity(total);
-        for i in 0..total as u32 {
-            nodes.push(Node {
-                prev: i,
-                next: i,
-                deadline: 0,
-            });
+        let mut nodes = PageArray::<Node>::zeroed(total, policy)?;
+        for (i, node) in nodes.as_mut_slice().iter_mut().enumerate() {
+            node.prev = i as u32;
+            node.next = i as u32;
         }
-        TimerWheel {
+        Ok(TimerWheel {
             granularity,
             mask: slots as u64 - 1,
             capacity,
             next_tick: now.0 / granularity,
             armed: 0,
             nodes,
-        }
+        })
     }
 
     /// Number of armed timers.
@@ -93,9 +117,14 @@ impl TimerWheel {
         self.armed
     }
 
-    /// Heap bytes of the node array.
+    /// Bytes of the node array.
     pub fn reserved_bytes(&self) -> usize {
-        self.nodes.capacity() * core::mem::size_of::<Node>()
+        self.nodes.bytes()
+    }
+
+    /// What the node array got.
+    pub fn backing(&self) -> Backing {
+        self.nodes.backing()
     }
 
     /// Tick length.
@@ -106,14 +135,14 @@ impl TimerWheel {
     /// Whether node `i` has a running timer.
     #[inline]
     pub fn is_armed(&self, i: u32) -> bool {
-        self.nodes[i as usize].next != i
+        self.nodes.as_slice()[i as usize].next != i
     }
 
     /// The deadline of node `i`, if armed.
     #[inline]
     pub fn deadline(&self, i: u32) -> Option<Nanos> {
         self.is_armed(i)
-            .then(|| Nanos(self.nodes[i as usize].deadline))
+            .then(|| Nanos(self.nodes.as_slice()[i as usize].deadline))
     }
 
     /// Sets node `i`'s deadline (arming it if needed). O(1); a later deadline on an
@@ -121,26 +150,28 @@ impl TimerWheel {
     #[inline]
     pub fn arm(&mut self, i: u32, deadline: Nanos) {
         debug_assert!(i < self.capacity);
-        if self.is_armed(i) {
-            let node = &mut self.nodes[i as usize];
+        let head = self.sentinel(self.ceil_tick(deadline.0).max(self.next_tick));
+        let nodes = self.nodes.as_mut_slice();
+        let node = &mut nodes[i as usize];
+        if node.next != i {
             if deadline.0 >= node.deadline {
                 node.deadline = deadline.0;
                 return;
             }
-            self.unlink(i);
+            unlink(nodes, i);
         } else {
             self.armed += 1;
         }
-        self.nodes[i as usize].deadline = deadline.0;
-        let tick = self.ceil_tick(deadline.0).max(self.next_tick);
-        self.link(self.sentinel(tick), i);
+        nodes[i as usize].deadline = deadline.0;
+        link(nodes, head, i);
     }
 
     /// Stops node `i`'s timer (no-op if not armed).
     #[inline]
     pub fn disarm(&mut self, i: u32) {
-        if self.is_armed(i) {
-            self.unlink(i);
+        let nodes = self.nodes.as_mut_slice();
+        if nodes[i as usize].next != i {
+            unlink(nodes, i);
             self.armed -= 1;
         }
     }
@@ -170,7 +201,7 @@ impl TimerWheel {
             let head = self.sentinel(self.next_tick);
             self.splice_all(head, work);
             loop {
-                let i = self.nodes[work as usize].next;
+                let i = self.nodes.as_slice()[work as usize].next;
                 if i == work {
                     break;
                 }
@@ -180,7 +211,7 @@ impl TimerWheel {
                     return out;
                 }
                 self.unlink(i);
-                let tick = self.ceil_tick(self.nodes[i as usize].deadline);
+                let tick = self.ceil_tick(self.nodes.as_slice()[i as usize].deadline);
                 if tick <= target {
                     self.armed -= 1;
                     out.expired += 1;
@@ -206,37 +237,50 @@ impl TimerWheel {
 
     #[inline]
     fn link(&mut self, head: u32, i: u32) {
-        let first = self.nodes[head as usize].next;
-        self.nodes[i as usize].prev = head;
-        self.nodes[i as usize].next = first;
-        self.nodes[first as usize].prev = i;
-        self.nodes[head as usize].next = i;
+        link(self.nodes.as_mut_slice(), head, i);
     }
 
     #[inline]
     fn unlink(&mut self, i: u32) {
-        let Node { prev, next, .. } = self.nodes[i as usize];
-        self.nodes[prev as usize].next = next;
-        self.nodes[next as usize].prev = prev;
-        self.nodes[i as usize].prev = i;
-        self.nodes[i as usize].next = i;
+        unlink(self.nodes.as_mut_slice(), i);
     }
 
     /// Moves every node of list `from` to the front of list `to` (O(1)).
     fn splice_all(&mut self, from: u32, to: u32) {
-        let first = self.nodes[from as usize].next;
+        let nodes = self.nodes.as_mut_slice();
+        let first = nodes[from as usize].next;
         if first == from {
             return;
         }
-        let last = self.nodes[from as usize].prev;
-        let to_first = self.nodes[to as usize].next;
-        self.nodes[to as usize].next = first;
-        self.nodes[first as usize].prev = to;
-        self.nodes[last as usize].next = to_first;
-        self.nodes[to_first as usize].prev = last;
-        self.nodes[from as usize].next = from;
-        self.nodes[from as usize].prev = from;
+        let last = nodes[from as usize].prev;
+        let to_first = nodes[to as usize].next;
+        nodes[to as usize].next = first;
+        nodes[first as usize].prev = to;
+        nodes[last as usize].next = to_first;
+        nodes[to_first as usize].prev = last;
+        nodes[from as usize].next = from;
+        nodes[from as usize].prev = from;
     }
+}
+
+/// Links node `i` at the front of the list headed by `head`.
+#[inline(always)]
+fn link(nodes: &mut [Node], head: u32, i: u32) {
+    let first = nodes[head as usize].next;
+    nodes[i as usize].prev = head;
+    nodes[i as usize].next = first;
+    nodes[first as usize].prev = i;
+    nodes[head as usize].next = i;
+}
+
+/// Takes node `i` out of its list (it then points to itself: not armed).
+#[inline(always)]
+fn unlink(nodes: &mut [Node], i: u32) {
+    let Node { prev, next, .. } = nodes[i as usize];
+    nodes[prev as usize].next = next;
+    nodes[next as usize].prev = prev;
+    nodes[i as usize].prev = i;
+    nodes[i as usize].next = i;
 }
 
 #[cfg(test)]

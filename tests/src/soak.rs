@@ -210,11 +210,119 @@ pub fn clock_ticks() -> u64 {
 /// User + system CPU ticks of a process (all its threads).
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    user_system_ticks(&stat).map(|(u, s)| u + s)
+}
+
+/// `(utime, stime)` of a `/proc/.../stat` text.
+pub fn user_system_ticks(stat: &str) -> Option<(u64, u64)> {
     // Fields after the `(comm)`, which may contain spaces: state is field 3,
     // utime field 14, stime field 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
+/// CPU and scheduling figures of one thread of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadCpu {
+    /// Thread id.
+    pub tid: u32,
+    /// Thread name (`/proc/<pid>/task/<tid>/comm`, e.g. `mg-worker-0`).
+    pub name: String,
+    /// CPU time run, ns (first field of `schedstat`: ns resolution, unlike
+    /// the clock ticks of `stat`).
+    pub cpu_ns: u64,
+    /// Voluntary context switches (the thread slept: a wake-up each).
+    pub voluntary: u64,
+    /// Involuntary context switches (preempted).
+    pub involuntary: u64,
+    /// User and system CPU time, clock ticks (`stat` fields 14 and 15): the
+    /// system part includes the softirq work (delivery to the receivers'
+    /// stacks) the kernel runs in the thread's context.
+    pub user_ticks: u64,
+    pub system_ticks: u64,
+}
+
+/// Every thread of process `pid` (empty when the process is gone).
+pub fn thread_cpu(pid: u32) -> Vec<ThreadCpu> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut threads: Vec<ThreadCpu> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let base = e.path();
+            let name = std::fs::read_to_string(base.join("comm")).ok()?;
+            let sched = std::fs::read_to_string(base.join("schedstat")).ok()?;
+            let status = std::fs::read_to_string(base.join("status")).ok()?;
+            let (voluntary, involuntary) = context_switches(&status);
+            let (user_ticks, system_ticks) = std::fs::read_to_string(base.join("stat"))
+                .ok()
+                .and_then(|stat| user_system_ticks(&stat))
+                .unwrap_or((0, 0));
+            Some(ThreadCpu {
+                tid,
+                name: name.trim().to_owned(),
+                cpu_ns: sched.split_whitespace().next()?.parse().ok()?,
+                voluntary,
+                involuntary,
+                user_ticks,
+                system_ticks,
+            })
+        })
+        .collect();
+    threads.sort_by_key(|t| t.tid);
+    threads
+}
+
+/// `(voluntary, involuntary)` context switches from a `/proc/.../status` text.
+pub fn context_switches(status: &str) -> (u64, u64) {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        field("voluntary_ctxt_switches:"),
+        field("nonvoluntary_ctxt_switches:"),
+    )
+}
+
+/// What each thread did between two [`thread_cpu`] samples, summed by thread
+/// name (threads that started later count from zero), in name order.
+pub fn thread_delta(before: &[ThreadCpu], after: &[ThreadCpu]) -> Vec<ThreadCpu> {
+    let mut by_name: BTreeMap<String, ThreadCpu> = BTreeMap::new();
+    for a in after {
+        let b = before.iter().find(|b| b.tid == a.tid);
+        let d = by_name.entry(a.name.clone()).or_insert(ThreadCpu {
+            tid: a.tid,
+            name: a.name.clone(),
+            cpu_ns: 0,
+            voluntary: 0,
+            involuntary: 0,
+            user_ticks: 0,
+            system_ticks: 0,
+        });
+        let since = |f: fn(&ThreadCpu) -> u64| f(a).saturating_sub(b.map_or(0, f));
+        d.cpu_ns += since(|t| t.cpu_ns);
+        d.voluntary += since(|t| t.voluntary);
+        d.involuntary += since(|t| t.involuntary);
+        d.user_ticks += since(|t| t.user_ticks);
+        d.system_ticks += since(|t| t.system_ticks);
+    }
+    by_name.into_values().collect()
+}
+
+/// Spread of a non-empty slice: `(min, max)`.
+pub fn min_max(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
 }
 
 /// Number of sessions listed by `show ip inspect session` (lines with `=>`).
@@ -286,6 +394,51 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn thread_figures_from_proc_text() {
+        let status = "Name:\tmg-worker-0\nvoluntary_ctxt_switches:\t120\n\
+                      nonvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(context_switches(status), (120, 7));
+        assert_eq!(context_switches("Name:\tx\n"), (0, 0));
+        let t = |tid, name: &str, cpu_ns, voluntary| ThreadCpu {
+            tid,
+            name: name.to_owned(),
+            cpu_ns,
+            voluntary,
+            involuntary: 0,
+            user_ticks: cpu_ns / 100,
+            system_ticks: 0,
+        };
+        let stat = "42 (mg worker) S 1 2 3 4 5 6 7 8 9 10 250 17 0 0";
+        assert_eq!(user_system_ticks(stat), Some((250, 17)));
+        assert_eq!(user_system_ticks("42 (x"), None);
+        let before = [t(1, "mailguard", 100, 5), t(2, "mg-worker-0", 1_000, 10)];
+        let after = [
+            t(1, "mailguard", 150, 6),
+            t(2, "mg-worker-0", 4_000, 40),
+            t(3, "mg-worker-0", 500, 2),
+        ];
+        let d = thread_delta(&before, &after);
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            (d[0].name.as_str(), d[0].cpu_ns, d[0].voluntary),
+            ("mailguard", 50, 1)
+        );
+        assert_eq!(
+            (d[1].name.as_str(), d[1].cpu_ns, d[1].voluntary),
+            ("mg-worker-0", 3_500, 32)
+        );
+        assert_eq!(d[1].user_ticks, 35);
+        assert_eq!(min_max(&[3.0, -1.0, 2.0]), (-1.0, 3.0));
+    }
+
+    #[test]
+    fn reads_this_process_threads() {
+        let me = thread_cpu(std::process::id());
+        assert!(!me.is_empty());
+        assert!(me.iter().any(|t| t.cpu_ns > 0));
     }
 
     #[test]

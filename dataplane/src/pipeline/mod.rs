@@ -11,13 +11,18 @@
 //! 5. transmit (`transmit.rs`: TTL, next-hop MAC, TX batch);
 //! 6. timers, half-open deletions and reports (`expiry.rs`).
 //!
-//! Before all of these, the established fast path (`session_path.rs`,
-//! `forward_established`) takes the common case — an ordinary TCP segment or
-//! a UDP datagram of an established, non-inspected session — with a short
-//! parse at fixed offsets (`wire::established`), one table access and one
-//! checksum update; anything else falls through to the stages above
-//! unchanged. Bursts are handled VPP style (`handle_chunk`): parse, key and
-//! hash the whole burst, one burst lookup, then every frame in order.
+//! Before all of these, the established fast path takes the common case — an
+//! ordinary TCP segment or a UDP datagram of an established, non-inspected
+//! session — with a short parse at fixed offsets (`wire::established`), one
+//! table access and one checksum update; anything else falls through to the
+//! stages above unchanged. Bursts are handled VPP style (`handle_chunk`):
+//! parse, key and hash the whole burst, one burst lookup, then every frame in
+//! order (`forward_burst_hit` on a hit: the burst keeps 6 bytes per frame,
+//! re-reads the TCP fields from the frame, rewrites in place and writes the
+//! frame straight into a TX slot; segments of inspected sessions go to
+//! `session_path.rs`'s inspected fast path). A single frame (`handle_frame`)
+//! takes `session_path.rs`'s `forward_established`, which the tests hold to
+//! the same results.
 //!
 //! Every stage is sans-IO: it takes `now` and a frame and writes output to a
 //! [`TxSink`]. One [`Firewall`] is one worker's state; the flows it owns are
@@ -77,6 +82,12 @@ pub struct Firewall {
     shared: Arc<Shared>,
     rt: Arc<Runtime>,
     hasher: FlowHasher,
+    /// The static translations' GLOBAL → LOCAL map of the fast path
+    /// (`flow.rs`), rebuilt with `rt`.
+    globals: flow::GlobalMap,
+    /// The MAC of each port's interface (`None` without one), from `rt`: the
+    /// fast transmit's source MAC (`transmit.rs`).
+    port_macs: [Option<crate::wire::ethernet::Mac>; MAX_PORTS],
     table: FlowTable<Session>,
     smtp: SmtpWorker,
     log: LogProducer,
@@ -175,6 +186,8 @@ impl Firewall {
             .collect();
         Ok(Firewall {
             worker,
+            globals: flow::GlobalMap::new(&rt),
+            port_macs: transmit::port_macs(&rt),
             rt,
             hasher,
             table,
@@ -240,6 +253,8 @@ impl Firewall {
     fn refresh_runtime(&mut self) {
         if self.shared.generation() != self.rt.generation {
             self.rt = self.shared.runtime();
+            self.globals = flow::GlobalMap::new(&self.rt);
+            self.port_macs = transmit::port_macs(&self.rt);
             let lists = &self.rt.compiled.access_lists;
             if self.acl_hits.len() != lists.len()
                 || self
@@ -285,29 +300,50 @@ impl Firewall {
     /// A burst of at most [`flowtable::BURST`] frames, VPP style: the short
     /// parse, key and hash of every frame first, then one burst lookup (the
     /// table's cache misses overlapped, `flowtable::burst`), then each frame in
-    /// order: the established fast path on a hit, the full path otherwise.
-    /// Frames are handled strictly in arrival order, so the result is that of
-    /// [`handle_frame`](Self::handle_frame) frame by frame: a hit made stale
-    /// by an earlier frame of the burst (session deleted or replaced) finds no
-    /// session through its generation-checked handle, and a miss takes the
-    /// full path, which looks the frame up again.
+    /// order: the established fast path on a hit ([`forward_burst_hit`]), the
+    /// full path otherwise. Frames are handled strictly in arrival order, so
+    /// the result is that of [`handle_frame`](Self::handle_frame) frame by
+    /// frame: a hit made stale by an earlier frame of the burst (session
+    /// deleted or replaced) finds no session through its generation-checked
+    /// handle, and a miss takes the full path, which looks the frame up again.
+    ///
+    /// The ingress interface is read once per burst (all frames arrived on
+    /// `port`, and the configuration changes only between bursts), and the
+    /// receive counters are added once per burst.
+    ///
+    /// [`forward_burst_hit`]: Self::forward_burst_hit
     fn handle_chunk(&mut self, now: u64, port: usize, frames: &mut [&mut [u8]], tx: &mut TxSink) {
+        use crate::wire::established::{parse_forwardable, ForwardableL4};
         const N: usize = flowtable::BURST;
         let n = frames.len().min(N);
-        let mut candidates: [Option<crate::wire::frame::Ipv4Info>; N] = [None; N];
+        let mut candidates: [Option<Candidate>; N] = [None; N];
         // Frames that cannot take the fast path keep the default key (no
         // session has it): compacting the candidates measured 27 instructions
         // per established packet more than the lookups it saves cost SYNs.
         let mut keys = [flowtable::FlowKey::default(); N];
         let mut hashes = [flowtable::FlowHash(0); N];
         let mut hits: [Option<flowtable::Lookup>; N] = [None; N];
-        // 1. Parse, key and hash the whole burst.
+        let mut rx_bytes = 0u64;
+        // 1. Parse, key and hash the whole burst (only frames for this
+        //    interface's MAC, on an interface that is up, with a TTL to step).
+        let ingress = self.rt.port_interface(port).filter(|i| i.up).map(|i| i.mac);
         for (i, frame) in frames[..n].iter().enumerate() {
-            if let Some((ip, key)) = self.established_candidate(port, frame) {
-                candidates[i] = Some(ip);
+            rx_bytes += frame.len() as u64;
+            let Some(mac) = ingress else { continue };
+            if let Some(f) = parse_forwardable(frame).filter(|f| f.dst_mac == mac && f.ttl > 1) {
+                let key = flow::forwardable_key(&self.rt, &self.globals, &f);
                 hashes[i] = flow::hash_of(&self.hasher, &key);
                 keys[i] = key;
+                candidates[i] = Some(Candidate {
+                    total_len: f.total_len,
+                    payload_len: f.payload_len,
+                    tcp: matches!(f.l4, ForwardableL4::Tcp { .. }),
+                });
             }
+        }
+        if let Some(p) = self.ports.get_mut(port) {
+            p.rx_packets += n as u64;
+            p.rx_bytes += rx_bytes;
         }
         // 2. Look the burst up, then bring in each hit's session.
         self.table
@@ -315,12 +351,8 @@ impl Firewall {
         self.table.touch_values(&hits[..n]);
         // 3. Each frame in order.
         for (i, frame) in frames[..n].iter_mut().enumerate() {
-            if let Some(p) = self.ports.get_mut(port) {
-                p.rx_packets += 1;
-                p.rx_bytes += frame.len() as u64;
-            }
             let forwarded = match (candidates[i], hits[i]) {
-                (Some(ip), Some(hit)) => self.forward_hit(now, port, frame, ip, hit, tx),
+                (Some(c), Some(hit)) => self.forward_burst_hit(now, port, frame, c, hit, tx),
                 _ => false,
             };
             if !forwarded {
@@ -329,6 +361,117 @@ impl Firewall {
         }
     }
 
+    /// The established fast path for a frame of a burst: the session `hit`
+    /// found for `frame`, which the short parse accepted as candidate `c`. It does what `session_path` does for such a
+    /// frame (see `session_path.rs`, `forward_established`, for the conditions
+    /// and the transport-checksum decision; the tests hold the two to the same
+    /// output frames and session state): TCP window tracking, the idle timer,
+    /// the byte count, the recorded translation with the TTL step, and the
+    /// frame to the cached next hop. The hit may be stale (looked up before
+    /// earlier frames of the burst changed the table): the generation-checked
+    /// handle then finds no session. A segment of an SMTP-inspected session
+    /// goes to the inspected fast path (`forward_inspected_hit`). Returns
+    /// `false`, having changed nothing, when the frame needs the full path.
+    #[inline]
+    fn forward_burst_hit(
+        &mut self,
+        now: u64,
+        port: usize,
+        frame: &mut [u8],
+        c: Candidate,
+        hit: flowtable::Lookup,
+        tx: &mut TxSink,
+    ) -> bool {
+        use crate::session::L4State;
+        use crate::wire::established::{forward_in_place, segment_fields};
+        let forward = hit.direction == flowtable::Direction::Forward;
+        let Some(s) = self.table.get_mut(hit.handle) else {
+            return false;
+        };
+        let Some(dir) = s.direction_of(forward, port) else {
+            return false;
+        };
+        let path = &s.paths[dir];
+        let (Some(mac), egress, next_hop, rewrite) =
+            (path.next_hop_mac, path.egress, path.next_hop, path.rewrite)
+        else {
+            return false;
+        };
+        if s.closing || s.halfopen.is_some() {
+            return false;
+        }
+        if matches!(s.l4, L4State::Tcp { smtp: Some(_), .. }) {
+            // An ordinary segment of an inspected session: the inspected fast
+            // path (`session_path.rs`), which checks what it needs itself.
+            return c.tcp && self.forward_inspected_hit(now, port, frame, hit, tx);
+        }
+        match (&mut s.l4, c.tcp) {
+            (
+                L4State::Tcp {
+                    tracker,
+                    smtp: None,
+                },
+                true,
+            ) => {
+                let Some(t) = segment_fields(frame) else {
+                    return false;
+                };
+                let seg = crate::stream::SegmentInfo {
+                    seq: crate::stream::Seq(t.seq),
+                    ack: crate::stream::Seq(t.ack),
+                    flags: crate::stream::TcpFlags(t.flags),
+                    window: t.window,
+                    payload_len: u32::from(c.payload_len),
+                    wscale: None,
+                    mss: None,
+                };
+                if !tracker.track_established(crate::session::side_of(dir), &seg) {
+                    return false;
+                }
+                self.packets.tcp += 1;
+            }
+            (
+                L4State::Udp {
+                    answered: true,
+                    dns: false,
+                },
+                false,
+            ) => self.packets.udp += 1,
+            _ => return false,
+        }
+        s.last_heard = flowtable::Nanos(now);
+        s.bytes[dir] += u64::from(c.payload_len);
+        self.table.touch(hit.handle, flowtable::Nanos(now));
+        // The TTL above 1 was checked with the parse, and the frame is the
+        // one parsed: the rewrite cannot refuse.
+        forward_in_place(frame, rewrite);
+        self.transmit_forwardable_inlined(
+            now,
+            usize::from(egress),
+            next_hop,
+            mac,
+            c.total_len,
+            frame,
+            tx,
+        );
+        true
+    }
+}
+
+/// What the first phase of [`Firewall::handle_chunk`] keeps of a frame that
+/// may take the established fast path (the rest is read again from the frame
+/// when needed: cheaper than carrying it through the burst).
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// IPv4 total length.
+    total_len: u16,
+    /// Transport payload length.
+    payload_len: u16,
+    /// TCP (else UDP).
+    tcp: bool,
+}
+
+impl Firewall {
     /// [`handle_frame`](Self::handle_frame) without the established fast path
     /// (port counters already taken): every stage, every check.
     fn handle_frame_full(&mut self, now: u64, port: usize, frame: &mut [u8], tx: &mut TxSink) {
@@ -439,19 +582,19 @@ impl Processor for Firewall {
         // Steering needs the tuple only: the short parse when it applies, and
         // no transport checksum either way (the owner verifies what it must,
         // and drops a corrupt frame itself).
-        let ip = match crate::wire::established::parse_established(frame) {
-            Some((_, ip)) => ip,
-            None => {
-                let ip = *parse_frame_with(frame, ChecksumPolicy::TrustL4)
-                    .ok()?
-                    .ipv4()?;
-                // Every fragment of a datagram to one worker (`fragments.rs`).
-                if ip.is_fragment() {
-                    return self.steer_fragment(port, &ip);
-                }
-                ip
-            }
-        };
+        // The fast path's compact parse and key where it applies (the same
+        // key `key_of` gives such a frame).
+        if let Some(f) = crate::wire::established::parse_forwardable(frame) {
+            let key = flow::forwardable_key(&self.rt, &self.globals, &f);
+            return Some(flow::hash_of(&self.hasher, &key).0);
+        }
+        let ip = *parse_frame_with(frame, ChecksumPolicy::TrustL4)
+            .ok()?
+            .ipv4()?;
+        // Every fragment of a datagram to one worker (`fragments.rs`).
+        if ip.is_fragment() {
+            return self.steer_fragment(port, &ip);
+        }
         let (key, _) = flow::key_of(&self.rt, &ip)?;
         Some(flow::hash_of(&self.hasher, &key).0)
     }

@@ -10,7 +10,7 @@ use crate::nat::{translate_destination, translate_source};
 use crate::session::{dir_toward, side_of, DirPath, L4State, Rewrite, Session, FORWARD, REVERSE};
 use crate::shared::lock;
 use crate::show::SessionState;
-use crate::smtp_path::{SegmentCtx, SmtpOutput, SmtpVerdict};
+use crate::smtp_path::{update_forwarded_summary, SegmentCtx, SmtpOutput, SmtpVerdict};
 use crate::stream::{InjectedSegment, SegmentInfo, TcpFlags, TrackVerdict};
 use crate::wire::emit::{emit_tcp_segment, Origin, TcpSegmentSpec};
 use crate::wire::frame::{parse_frame, Ipv4Info, L4};
@@ -69,6 +69,27 @@ fn apply_rewrite(path: &DirPath, frame: &mut [u8], ip: &mut Ipv4Info) {
         Rewrite::None => {}
         Rewrite::Source(a) => translate_source(frame, ip, a),
         Rewrite::Destination(a) => translate_destination(frame, ip, a),
+    }
+}
+
+/// A direction's recorded translation and the TTL step: the folded update of
+/// [`translate_and_step_ttl`] where its conditions hold (an IPv4 header without
+/// options at the usual offset, TCP or UDP, the whole datagram in `frame`, TTL
+/// above 1), else [`apply_rewrite`] then [`Ipv4Info::decrement_ttl`]. Same
+/// bytes either way.
+#[inline]
+fn rewrite_and_step_ttl(path: &DirPath, frame: &mut [u8], ip: &mut Ipv4Info) {
+    use crate::wire::established::{L3_OFFSET, L4_OFFSET};
+    let folded = ip.l3_offset == L3_OFFSET
+        && ip.l4_offset == L4_OFFSET
+        && ip.ttl > 1
+        && frame.len() >= ip.end()
+        && matches!(ip.l4, L4::Tcp(_) | L4::Udp(_));
+    if folded {
+        translate_and_step_ttl(frame, ip, path.rewrite);
+    } else {
+        apply_rewrite(path, frame, ip);
+        ip.decrement_ttl(frame);
     }
 }
 
@@ -249,6 +270,9 @@ impl Firewall {
         if s.closing || s.halfopen.is_some() {
             return false;
         }
+        if matches!(s.l4, L4State::Tcp { smtp: Some(_), .. }) {
+            return self.forward_inspected(now, port, frame, ip, hit.handle, dir, tx);
+        }
         let tcp = match (&mut s.l4, ip.l4) {
             (
                 L4State::Tcp {
@@ -298,6 +322,82 @@ impl Firewall {
             frame,
             tx,
         );
+        true
+    }
+
+    /// The inspected fast path for the burst path (`Firewall::handle_chunk`):
+    /// a frame whose burst lookup found `hit`, which the established fast
+    /// path refused because the session is SMTP-inspected. Checks what
+    /// [`forward_established`](Self::forward_established) checks before it
+    /// takes such a segment (short parse, interface, session inspected and
+    /// neither closing nor half-open, direction, next hop known), then runs
+    /// [`forward_inspected`](Self::forward_inspected). Returns `false`,
+    /// having changed nothing, when the frame needs the full path.
+    pub(super) fn forward_inspected_hit(
+        &mut self,
+        now: u64,
+        port: usize,
+        frame: &mut [u8],
+        hit: flowtable::Lookup,
+        tx: &mut TxSink,
+    ) -> bool {
+        let forward = hit.direction == flowtable::Direction::Forward;
+        let dir = match self.table.get(hit.handle) {
+            Some(s)
+                if matches!(s.l4, L4State::Tcp { smtp: Some(_), .. })
+                    && !s.closing
+                    && s.halfopen.is_none() =>
+            {
+                match s.direction_of(forward, port) {
+                    Some(dir) if s.paths[dir].next_hop_mac.is_some() => dir,
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        };
+        let Some((ip, _)) = self.established_candidate(port, frame) else {
+            return false;
+        };
+        self.forward_inspected(now, port, frame, ip, hit.handle, dir, tx)
+    }
+
+    /// The inspected fast path: an ordinary segment (ACK, no SYN/FIN/RST) of
+    /// an SMTP-inspected session, found by an established fast path's short
+    /// parse and lookup (`ip` is what `parse_established` gave, `dir` the
+    /// direction the session gives the segment; the caller checked that the
+    /// session is neither closing nor half-open and its next hop is known).
+    /// It runs [`session_path`](Self::session_path) directly, as the full
+    /// path would after its own parse and lookup, which would find the same
+    /// session and direction (such a segment never reopens a session). The
+    /// one check of the full parse that the short parse lacks is the
+    /// transport checksum: verified here, because the inspector acts on the
+    /// payload. Returns `false`, having changed nothing, when the checksum is
+    /// wrong (or `ip` is not TCP): the full path then drops and counts it.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_inspected(
+        &mut self,
+        now: u64,
+        port: usize,
+        frame: &mut [u8],
+        ip: Ipv4Info,
+        handle: Handle,
+        dir: usize,
+        tx: &mut TxSink,
+    ) -> bool {
+        let Some(segment) = frame.get(ip.l4_offset..ip.end()) else {
+            return false;
+        };
+        if !matches!(ip.l4, L4::Tcp(_))
+            || !crate::wire::checksum::l4_checksum_valid(
+                ip.src,
+                ip.dst,
+                crate::wire::ipv4::protocol::TCP,
+                segment,
+            )
+        {
+            return false;
+        }
+        self.session_path(now, port, handle, dir, KeyOrigin::Own, frame, ip, tx);
         true
     }
 
@@ -382,9 +482,24 @@ impl Firewall {
             finish = Some(s.display_state());
         }
         let path = s.paths[dir];
-        apply_rewrite(&path, frame, &mut ip);
-        ip.decrement_ttl(frame);
-        self.send_on_path(now, handle, dir, &ip, frame, tx);
+        rewrite_and_step_ttl(&path, frame, &mut ip);
+        match path.next_hop_mac {
+            // The next hop is known and the datagram sits at the usual
+            // offset: the fast path's transmit (the same frame as `transmit`).
+            Some(mac) if ip.l3_offset == crate::wire::established::L3_OFFSET => {
+                let total_len = u16::try_from(ip.total_len).unwrap_or(u16::MAX);
+                self.transmit_forwardable(
+                    now,
+                    usize::from(path.egress),
+                    path.next_hop,
+                    mac,
+                    total_len,
+                    frame,
+                    tx,
+                );
+            }
+            _ => self.send_on_path(now, handle, dir, &ip, frame, tx),
+        }
         if finish.is_some() {
             // In-window RST: forwarded, then the session is gone (§3.2).
             self.delete_session(now, handle, flowtable::RemoveCause::Closed, tx);
@@ -493,9 +608,20 @@ impl Firewall {
             return Forwarding::Frame;
         };
         let smtp = *smtp;
-        let accepted = match tracker.on_segment(from, &seg) {
-            TrackVerdict::Drop(_) => return Forwarding::Drop(DropReason::TcpState),
-            TrackVerdict::Accept(a) => a,
+        // An ordinary segment of an established session (most of an inspected
+        // session's) changes no state: the tracker's own fast path, which
+        // learns from it exactly as `on_segment` would.
+        let accepted = if tracker.track_established(from, &seg) {
+            crate::stream::Accepted {
+                previous: crate::stream::TcpState::Established,
+                state: crate::stream::TcpState::Established,
+                syn_retransmission: false,
+            }
+        } else {
+            match tracker.on_segment(from, &seg) {
+                TrackVerdict::Drop(_) => return Forwarding::Drop(DropReason::TcpState),
+                TrackVerdict::Accept(a) => a,
+            }
         };
         let mut established = None;
         if accepted.became_established() {
@@ -638,16 +764,23 @@ impl Firewall {
             }
         }
         match verdict {
-            SmtpVerdict::Forward { frame_len } => match parse_frame(&frame[..frame_len]) {
-                Ok(p) => match p.ipv4() {
-                    Some(new_ip) => {
-                        *ip = *new_ip;
-                        Forwarding::Frame
-                    }
-                    None => Forwarding::Drop(DropReason::MalformedIp),
-                },
-                Err(_) => Forwarding::Drop(DropReason::MalformedL4),
-            },
+            SmtpVerdict::Forward { frame_len } => {
+                // The rewrite keeps every offset: read back what it may change
+                // (no second parse and checksum verification).
+                if update_forwarded_summary(&frame[..frame_len], ip) {
+                    return Forwarding::Frame;
+                }
+                match parse_frame(&frame[..frame_len]) {
+                    Ok(p) => match p.ipv4() {
+                        Some(new_ip) => {
+                            *ip = *new_ip;
+                            Forwarding::Frame
+                        }
+                        None => Forwarding::Drop(DropReason::MalformedIp),
+                    },
+                    Err(_) => Forwarding::Drop(DropReason::MalformedL4),
+                }
+            }
             SmtpVerdict::Consumed { start_finwait } => {
                 if start_finwait {
                     let finwait = u64::from(self.rt.compiled.globals.tcp_finwait_time);
@@ -685,8 +818,7 @@ impl Firewall {
         if let Some(s) = self.table.get_mut(handle) {
             s.bytes[dir] += payload_len(&ip);
         }
-        apply_rewrite(&path, &mut f, &mut ip);
-        ip.decrement_ttl(&mut f);
+        rewrite_and_step_ttl(&path, &mut f, &mut ip);
         self.send_on_path(now, handle, dir, &ip, &mut f, tx);
     }
 
@@ -791,5 +923,181 @@ impl SmtpOutput for SessionOutput<'_> {
 
     fn inject(&mut self, seg: &InjectedSegment, payload: &[u8]) {
         self.outputs.push(Output::Inject(*seg, payload.to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The inspected fast path (`forward_inspected`) against the full path
+    //! on what the random walk of `pipeline/tests.rs` (`fast_path`) does not
+    //! make: corrupt transport checksums, and a whole session compared frame
+    //! by frame.
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    use crate::drop_reason::DropReason;
+    use crate::sim::*;
+    use crate::worker::Processor;
+
+    const C: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 40100);
+    const S_GLOBAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(172, 22, 1, 110), 25);
+    const S_LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 10, 10, 2), 25);
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    const FIN: u8 = 0x01;
+
+    /// How a frame is fed.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Via {
+        /// `handle_frame`: the established (and inspected) fast path first.
+        Frame,
+        /// `process_burst` with a burst of one: the burst lookup first.
+        Burst,
+        /// The full path only.
+        FullOnly,
+    }
+
+    fn feed(lab: &mut SeedLab, via: Via, port: usize, frame: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        lab.tx.clear();
+        let mut f = frame.to_vec();
+        let (now, tx) = (lab.now, &mut lab.tx);
+        match via {
+            Via::Frame => lab.fw.process(now, port, &mut f, tx),
+            Via::Burst => lab.fw.process_burst(now, port, &mut [f.as_mut_slice()], tx),
+            Via::FullOnly => lab.fw.handle_frame_without_fast_path(now, port, &mut f, tx),
+        }
+        lab.fw.tick(lab.now, &mut lab.tx);
+        lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect()
+    }
+
+    /// A whole SMTP session (with an illegal verb, masked by the inspector,
+    /// and a line split over two segments), as (port, frame).
+    fn session() -> Vec<(usize, Vec<u8>)> {
+        let (mut c, mut s) = (1_000u32, 9_000u32);
+        let mut out = Vec::new();
+        let client = |out: &mut Vec<(usize, Vec<u8>)>, c: &mut u32, s: u32, flags: u8, p: &[u8]| {
+            out.push((
+                OUTSIDE,
+                tcp(ISP_MAC, FW_OUTSIDE_MAC, C, S_GLOBAL, *c, s, flags, p),
+            ));
+            *c = c.wrapping_add(p.len() as u32 + u32::from(flags & (SYN | FIN) != 0));
+        };
+        let server = |out: &mut Vec<(usize, Vec<u8>)>, s: &mut u32, c: u32, flags: u8, p: &[u8]| {
+            out.push((
+                INSIDE,
+                tcp(MAIL_MAC, FW_INSIDE_MAC, S_LOCAL, C, *s, c, flags, p),
+            ));
+            *s = s.wrapping_add(p.len() as u32 + u32::from(flags & (SYN | FIN) != 0));
+        };
+        client(&mut out, &mut c, 0, SYN, b"");
+        server(&mut out, &mut s, c, SYN | ACK, b"");
+        client(&mut out, &mut c, s, ACK, b"");
+        server(
+            &mut out,
+            &mut s,
+            c,
+            PSH | ACK,
+            b"220 mail.example.com ESMTP\r\n",
+        );
+        client(
+            &mut out,
+            &mut c,
+            s,
+            PSH | ACK,
+            b"HELO client.example.net\r\n",
+        );
+        server(&mut out, &mut s, c, PSH | ACK, b"250 mail.example.com\r\n");
+        client(&mut out, &mut c, s, PSH | ACK, b"VRFY root\r\n");
+        server(&mut out, &mut s, c, PSH | ACK, b"500 5.5.2 Error\r\n");
+        client(&mut out, &mut c, s, PSH | ACK, b"MAIL FROM:<a@");
+        client(&mut out, &mut c, s, PSH | ACK, b"example.net>\r\n");
+        server(&mut out, &mut s, c, PSH | ACK, b"250 2.1.0 Ok\r\n");
+        client(&mut out, &mut c, s, PSH | ACK, b"QUIT\r\n");
+        server(&mut out, &mut s, c, PSH | ACK, b"221 2.0.0 Bye\r\n");
+        server(&mut out, &mut s, c, FIN | ACK, b"");
+        client(&mut out, &mut c, s, ACK, b"");
+        client(&mut out, &mut c, s, FIN | ACK, b"");
+        server(&mut out, &mut s, c, ACK, b"");
+        out
+    }
+
+    #[test]
+    fn inspected_fast_path_gives_the_full_paths_frames_state_and_logs() {
+        for via in [Via::Frame, Via::Burst] {
+            let mut fast = SeedLab::new(&[]);
+            let mut full = SeedLab::new(&[]);
+            for (i, (port, frame)) in session().iter().enumerate() {
+                let a = feed(&mut fast, via, *port, frame);
+                let b = feed(&mut full, Via::FullOnly, *port, frame);
+                assert_eq!(a, b, "frame {i}");
+                assert_eq!(fast.fw.state_dump(), full.fw.state_dump(), "frame {i}");
+                assert_eq!(fast.logs(), full.logs(), "frame {i}");
+            }
+            // The session was inspected and every frame forwarded.
+            assert!(fast.report().packets.smtp >= 12);
+            assert_eq!(fast.report().drops.0.iter().sum::<u64>(), 0);
+        }
+    }
+
+    #[test]
+    fn the_inspected_fast_path_takes_ordinary_segments_only() {
+        let mut lab = SeedLab::new(&[]);
+        let frames = session();
+        let mut tx = crate::io::TxSink::with_capacity(16);
+        let mut taken = Vec::new();
+        for (port, frame) in &frames {
+            let mut f = frame.clone();
+            tx.clear();
+            let fast = lab.fw.forward_established(lab.now, *port, &mut f, &mut tx);
+            if !fast {
+                feed(&mut lab, Via::FullOnly, *port, frame);
+            }
+            taken.push(fast);
+        }
+        // Not the handshake (frames 0–2), every ordinary segment of the
+        // established session (3–12, and 14: the client's ACK of the
+        // server's FIN), not the FINs (13, 15), nor the last ACK (both FINs
+        // seen: the session is closing).
+        let want: Vec<bool> = (0..frames.len())
+            .map(|i| (3..=12).contains(&i) || i == 14)
+            .collect();
+        assert_eq!(taken, want);
+    }
+
+    #[test]
+    fn corrupt_segment_of_an_inspected_session_is_dropped_as_by_the_full_path() {
+        let frames = session();
+        // The HELO with one payload byte changed (checksum not updated).
+        let (port, good) = &frames[4];
+        let mut bad = good.clone();
+        let last = bad.len() - 3;
+        bad[last] ^= 0x20;
+        let mut outs = Vec::new();
+        for via in [Via::Frame, Via::Burst, Via::FullOnly] {
+            let mut lab = SeedLab::new(&[]);
+            for (port, frame) in &frames[..4] {
+                feed(&mut lab, via, *port, frame);
+            }
+            let before = lab.report().drops.0[DropReason::MalformedL4.index()];
+            let state = sessions(&lab);
+            assert!(
+                feed(&mut lab, via, *port, &bad).is_empty(),
+                "corrupt segment dropped"
+            );
+            let after = lab.report().drops.0[DropReason::MalformedL4.index()];
+            assert_eq!(after, before + 1, "counted");
+            assert_eq!(sessions(&lab), state, "nothing learnt from it");
+            // The intact copy passes.
+            outs.push(feed(&mut lab, via, *port, good));
+        }
+        assert_eq!(outs[0].len(), 1);
+        assert!(outs.iter().all(|o| *o == outs[0]));
+    }
+
+    /// The session lines of the state dump (counters left out).
+    fn sessions(lab: &SeedLab) -> Vec<String> {
+        let mut dump = lab.fw.state_dump();
+        dump.retain(|l| l.starts_with("SessionKeys"));
+        dump
     }
 }

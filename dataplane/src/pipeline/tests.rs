@@ -992,12 +992,25 @@ mod fast_path {
     /// only, in bursts of the given sizes (cycled), and compares the output and
     /// the state after every burst. `burst_api`: the fast lab receives each
     /// burst through `process_burst` (burst lookup) rather than frame by frame.
-    fn compare(steps: Vec<Step>, bursts: &[usize], burst_api: bool) -> Result<(), TestCaseError> {
+    /// `mtu`: the IP MTU of both ports once the flows are open (small values
+    /// send the larger frames to fragmentation-needed, off the fast transmit).
+    fn compare(
+        steps: Vec<Step>,
+        bursts: &[usize],
+        burst_api: bool,
+        mtu: Option<u16>,
+    ) -> Result<(), TestCaseError> {
         let mut labs = [
             (SeedLab::new(&[]), Path::WithFastPath),
             (SeedLab::new(&[]), Path::FullOnly),
         ];
         open(&mut labs);
+        if let Some(mtu) = mtu {
+            for (lab, _) in labs.iter_mut() {
+                lab.fw.set_ip_mtu(OUTSIDE, mtu);
+                lab.fw.set_ip_mtu(INSIDE, mtu);
+            }
+        }
         let flows = flows();
         // Next sequence number per flow and side, as the senders see it.
         let mut next = [[ISN[0] + 1, ISN[1] + 1]; 4];
@@ -1074,15 +1087,16 @@ mod fast_path {
         fn same_output_and_state_as_the_full_path(
             steps in proptest::collection::vec(step(), 1..48),
         ) {
-            compare(steps, &[1], false)?;
+            compare(steps, &[1], false, None)?;
         }
 
         #[test]
         fn bursts_give_the_same_output_and_state_as_the_full_path(
             steps in proptest::collection::vec(step(), 1..64),
             bursts in proptest::collection::vec(1usize..40, 1..4),
+            mtu in prop_oneof![3 => Just(None), 1 => (68u16..100).prop_map(Some)],
         ) {
-            compare(steps, &bursts, true)?;
+            compare(steps, &bursts, true, mtu)?;
         }
     }
 
@@ -1115,10 +1129,144 @@ mod fast_path {
             !fast(lab, 3, true, 0, b"dns answer"),
             "dns re-arms its timer"
         );
-        assert!(!fast(lab, 1, false, ACK, b""), "smtp is inspected");
+        assert!(
+            fast(lab, 1, false, ACK, b""),
+            "smtp: the inspected fast path"
+        );
         assert!(!fast(lab, 0, false, ACK | FIN, b""), "FIN changes state");
         assert!(!fast(lab, 0, false, RST | ACK, b""), "RST changes state");
         assert!(!fast(lab, 0, false, SYN, b""), "SYN may reopen");
+    }
+
+    /// Steering takes the fast path's compact parse and key where it can: the
+    /// hash must be that of the general key (`key_of`), for both directions
+    /// of translated and untranslated flows, and for segments the compact
+    /// parse leaves to the full parse (SYN, FIN).
+    #[test]
+    fn steering_hash_is_the_general_key_hash() {
+        let lab = SeedLab::new(&[]);
+        for flow in flows() {
+            for reverse in [false, true] {
+                for flags in [ACK, ACK | PSH, SYN, ACK | FIN] {
+                    let (port, f) = frame(&flow, reverse, 1, 2, flags, b"x");
+                    let (key, _) = super::super::flow::key_of(&lab.fw.rt, &ipv4(&f))
+                        .expect("a TCP or UDP key");
+                    assert_eq!(
+                        lab.fw.steer(port, &f),
+                        Some(lab.fw.hasher.hash(&key).0),
+                        "{flags:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The fast path's per-configuration caches (the ports' MACs, the static
+    /// translations' map) follow a new runtime: after the outside port's MAC
+    /// changes, frames forwarded from a burst leave with the new source MAC,
+    /// and frames still addressed to the old one are not ours, exactly as on
+    /// the full path.
+    #[test]
+    fn a_new_runtime_reaches_the_fast_transmit() {
+        let mut labs = [
+            (SeedLab::new(&[]), Path::WithFastPath),
+            (SeedLab::new(&[]), Path::FullOnly),
+        ];
+        open(&mut labs);
+        let new_mac = Mac([0x02, 0x4d, 0x47, 0x00, 0x20, 0x99]);
+        let flows = flows();
+        let out = frame(&flows[0], false, ISN[0] + 1, ISN[1] + 1, ACK, b"");
+        let back_old = frame(&flows[0], true, ISN[1] + 1, ISN[0] + 1, ACK, b"");
+        let mut back_new = back_old.clone();
+        back_new.1[..6].copy_from_slice(&new_mac.0);
+        let mut outs = Vec::new();
+        for (lab, path) in labs.iter_mut() {
+            let (cfg, _) = crate::config::Config::load(SEED_CONFIG).expect("seed config");
+            let mut ports = seed_ports();
+            ports[OUTSIDE].mac = new_mac;
+            let rt = crate::runtime::Runtime::build(cfg, ports, 2).expect("runtime");
+            lab.shared.install(rt).expect("installed");
+            let mut got = Vec::new();
+            for (port, f) in [&out, &back_old, &back_new] {
+                lab.tx.clear();
+                let mut copy = f.clone();
+                match path {
+                    Path::WithFastPath => {
+                        let mut burst = [copy.as_mut_slice()];
+                        lab.fw
+                            .process_burst(lab.now, *port, &mut burst, &mut lab.tx);
+                    }
+                    Path::FullOnly => {
+                        lab.fw.tick(lab.now, &mut lab.tx);
+                        lab.fw.handle_frame_without_fast_path(
+                            lab.now,
+                            *port,
+                            &mut copy,
+                            &mut lab.tx,
+                        );
+                    }
+                }
+                got.push(
+                    lab.tx
+                        .iter()
+                        .map(|(p, f)| (p, f.to_vec()))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            outs.push((got, lab.fw.state_dump()));
+        }
+        let (got, _) = &outs[0];
+        assert_eq!(got[0].len(), 1);
+        assert_eq!(got[0][0].0, OUTSIDE);
+        assert_eq!(&got[0][0].1[6..12], &new_mac.0, "the new source MAC");
+        assert!(got[1].is_empty(), "the old MAC is no longer ours");
+        assert_eq!(got[2].len(), 1, "the new one is");
+        assert_eq!(outs[0], outs[1]);
+    }
+
+    /// A datagram too big for the egress MTU leaves the fast transmit for the
+    /// general one, whatever took it there: an ordinary segment from the
+    /// burst fast path, a FIN from the session path. With DF set (as the
+    /// simulated hosts send) both are answered with ICMP
+    /// fragmentation-needed and counted as `too_big`, never as malformed.
+    #[test]
+    fn too_big_for_the_egress_mtu_through_the_fast_transmit() {
+        let mut labs = [
+            (SeedLab::new(&[]), Path::WithFastPath),
+            (SeedLab::new(&[]), Path::FullOnly),
+        ];
+        open(&mut labs);
+        let lab = &mut labs[0].0;
+        lab.fw.set_ip_mtu(OUTSIDE, 68);
+        let flows = flows();
+        let payload = [b'x'; 40];
+        let too_big = lab.fw.drops().0[DropReason::TooBig.index()];
+        let malformed = lab.fw.drops().0[DropReason::MalformedIp.index()];
+        for (n, flags) in [ACK | PSH, ACK | FIN].into_iter().enumerate() {
+            let (port, f) = frame(&flows[0], false, ISN[0] + 1, ISN[1] + 1, flags, &payload);
+            // Past the ICMP error rate limit.
+            lab.now += 2 * SEC;
+            lab.tx.clear();
+            let mut copy = f.clone();
+            let mut burst = [copy.as_mut_slice()];
+            lab.fw.process_burst(lab.now, port, &mut burst, &mut lab.tx);
+            let out: Vec<(usize, Vec<u8>)> = lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect();
+            assert_eq!(out.len(), 1, "{flags:#x}: one ICMP error");
+            assert_eq!(out[0].0, INSIDE, "back to the sender");
+            let icmp = ipv4(&out[0].1);
+            let L4::Icmp(i) = icmp.l4 else {
+                panic!("ICMP expected: {icmp:?}")
+            };
+            assert_eq!((i.icmp_type, i.code), (3, 4), "fragmentation needed");
+            assert_eq!(
+                lab.fw.drops().0[DropReason::TooBig.index()],
+                too_big + n as u64 + 1
+            );
+        }
+        assert_eq!(lab.fw.drops().0[DropReason::MalformedIp.index()], malformed);
+        // A frame that fits still leaves by the fast transmit.
+        let (port, f) = frame(&flows[0], false, ISN[0] + 1, ISN[1] + 1, ACK, b"");
+        assert_eq!(send(lab, Path::WithFastPath, port, &f).len(), 1);
     }
 
     /// Transport checksums: an ordinary segment of a non-inspected session is

@@ -132,6 +132,15 @@ impl Refragmenter {
     }
 }
 
+/// The MAC of each port's interface, as [`Runtime::port_interface`] gives it
+/// (`None` for a port without an interface): what `transmit` reads per frame,
+/// read once per configuration generation for the fast transmit.
+///
+/// [`Runtime::port_interface`]: crate::runtime::Runtime::port_interface
+pub(super) fn port_macs(rt: &crate::runtime::Runtime) -> [Option<Mac>; MAX_PORTS] {
+    std::array::from_fn(|port| rt.port_interface(port).map(|i| i.mac))
+}
+
 /// The IP MTU of `port` from its pinned value, or the configuration's and
 /// the device's, clamped to 68–[`MAX_IP_MTU`].
 fn effective_mtu(
@@ -269,6 +278,98 @@ impl Firewall {
         p.tx_packets += 1;
         p.tx_bytes += len as u64;
         Sent::To(mac)
+    }
+
+    /// [`transmit`](Self::transmit) for the established fast path: `frame`,
+    /// already rewritten (its IPv4 total length is `total_len`), to the
+    /// session's cached next-hop `mac`. The common case — the egress interface
+    /// exists, the datagram fits its MTU, no reassembled datagram is being
+    /// re-fragmented — writes the Ethernet header and the datagram into a TX
+    /// slot with no general summary built and no neighbour table consulted;
+    /// anything else takes `transmit` with the same result.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn transmit_forwardable(
+        &mut self,
+        now: u64,
+        egress: usize,
+        next_hop: std::net::Ipv4Addr,
+        mac: Mac,
+        total_len: u16,
+        frame: &mut [u8],
+        tx: &mut TxSink,
+    ) {
+        self.transmit_forwardable_inlined(now, egress, next_hop, mac, total_len, frame, tx);
+    }
+
+    /// [`transmit_forwardable`](Self::transmit_forwardable), always inlined:
+    /// for the burst fast path, where it runs for nearly every frame.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn transmit_forwardable_inlined(
+        &mut self,
+        now: u64,
+        egress: usize,
+        next_hop: std::net::Ipv4Addr,
+        mac: Mac,
+        total_len: u16,
+        frame: &mut [u8],
+        tx: &mut TxSink,
+    ) {
+        let mtu = match self.refrag.mtu.get(egress) {
+            Some(&m) if self.refrag.generation == Some(self.rt.generation) => m,
+            _ => self.egress_mtu(egress) as u16,
+        };
+        let src_mac = match self.port_macs.get(egress) {
+            Some(&Some(m)) if !self.refrag.is_armed() && total_len <= mtu => m,
+            _ => return self.transmit_slow(now, egress, next_hop, mac, frame, tx),
+        };
+        // Strip Ethernet padding beyond the datagram, keep the 60-byte minimum.
+        let len = (ethernet::HEADER_LEN + usize::from(total_len))
+            .max(60)
+            .min(frame.len());
+        let Some(datagram) = frame.get(ethernet::HEADER_LEN..len) else {
+            return self.transmit_slow(now, egress, next_hop, mac, frame, tx);
+        };
+        let Ok(slot) = tx.build(egress, len) else {
+            self.drops.count(DropReason::TxFull);
+            return;
+        };
+        let (header, rest) = slot.split_at_mut(ethernet::HEADER_LEN);
+        ethernet::write_header(header, mac, src_mac, ethernet::ethertype::IPV4);
+        rest.copy_from_slice(datagram);
+        if let Some(p) = self.ports.get_mut(egress) {
+            p.tx_packets += 1;
+            p.tx_bytes += len as u64;
+        }
+    }
+
+    /// [`transmit_forwardable`](Self::transmit_forwardable)'s uncommon case:
+    /// the general transmit with the summary of the rewritten frame (the full
+    /// parse: the frame may be any datagram the session path forwards — IP
+    /// options, SYN/FIN/RST, a reassembled datagram — and its transport
+    /// checksum was judged before the rewrite).
+    #[cold]
+    #[inline(never)]
+    fn transmit_slow(
+        &mut self,
+        now: u64,
+        egress: usize,
+        next_hop: std::net::Ipv4Addr,
+        mac: Mac,
+        frame: &mut [u8],
+        tx: &mut TxSink,
+    ) {
+        use crate::wire::frame::{parse_frame_with, ChecksumPolicy};
+        let ip = parse_frame_with(frame, ChecksumPolicy::TrustL4)
+            .ok()
+            .and_then(|p| p.ipv4().copied());
+        match ip {
+            Some(ip) => {
+                self.transmit(now, egress, next_hop, Some(mac), &ip, frame, tx);
+            }
+            None => self.drops.count(DropReason::MalformedIp),
+        }
     }
 
     /// A datagram the router sends itself toward `mac` out of `egress`, as

@@ -9,6 +9,12 @@
 //! property test below holds it to that); every other frame gives `None`, and the caller
 //! takes the full parse. Nothing is rejected here: `None` never means "drop".
 //!
+//! The burst fast path uses the same parse in its compact form ([`parse_forwardable`],
+//! a small `Copy` [`Forwardable`]), re-reads the TCP fields it needs from the frame
+//! ([`segment_fields`]) instead of carrying them through a burst, and forwards the frame in
+//! place with [`forward_in_place`] (TTL step and static translation, both checksums updated
+//! incrementally, bit-identical to `nat.rs` plus the TTL decrement).
+//!
 //! Checksums: the IPv4 header checksum is verified (RFC 1812 §5.2.2: a router must not
 //! forward a datagram whose header checksum is wrong); the transport checksum is *not*.
 //! The pipeline decides where it must be (see `pipeline/session_path.rs`,
@@ -39,50 +45,280 @@ const DF: u16 = 0x4000;
 /// SYN, FIN and RST: segments that change the session's state.
 const STATE_FLAGS: u8 = TcpFlags::SYN.0 | TcpFlags::FIN.0 | TcpFlags::RST.0;
 
+/// The transport part of a [`Forwardable`] frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardableL4 {
+    /// A TCP segment with ACK and without SYN, FIN or RST.
+    Tcp {
+        /// Sequence number.
+        seq: u32,
+        /// Acknowledgement number.
+        ack: u32,
+        /// Flags (ACK set; SYN, FIN and RST clear).
+        flags: u8,
+        /// Window field (unscaled).
+        window: u16,
+        /// Header length (options included), 20–60.
+        header_len: u8,
+    },
+    /// A UDP datagram.
+    Udp {
+        /// Whether the checksum field is non-zero.
+        has_checksum: bool,
+    },
+}
+
+/// What the burst fast path needs of a frame [`parse_forwardable`] accepted: the
+/// fields of [`Ipv4Info`] that can vary on such a frame (every offset is fixed), without
+/// `Ipv4Info`'s general layout (ICMP, options, fragments), so that the burst loop keeps
+/// it in registers. [`Forwardable::ipv4_info`] gives the general summary back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forwardable {
+    /// Destination MAC of the frame.
+    pub dst_mac: Mac,
+    /// Protocol number (TCP or UDP).
+    pub protocol: u8,
+    /// Time to live.
+    pub ttl: u8,
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IPv4 total length (the datagram ends at `L3_OFFSET + total_len`).
+    pub total_len: u16,
+    /// Identification.
+    pub ident: u16,
+    /// Transport payload length (TCP: after the header; UDP: the length field − 8).
+    pub payload_len: u16,
+    /// Don't-fragment flag.
+    pub dont_fragment: bool,
+    /// Transport fields.
+    pub l4: ForwardableL4,
+}
+
+impl Forwardable {
+    /// End of the datagram in the frame (Ethernet padding excluded).
+    #[inline]
+    pub fn end(&self) -> usize {
+        L3 + usize::from(self.total_len)
+    }
+
+    /// The same summary as [`parse_frame_with`](super::frame::parse_frame_with) with
+    /// [`ChecksumPolicy::TrustL4`](super::frame::ChecksumPolicy::TrustL4) gives for
+    /// the frame (the property tests below hold it to that).
+    #[inline]
+    pub fn ipv4_info(&self) -> Ipv4Info {
+        let total_len = usize::from(self.total_len);
+        let l4 = match self.l4 {
+            ForwardableL4::Tcp {
+                seq,
+                ack,
+                flags,
+                window,
+                header_len,
+            } => L4::Tcp(TcpInfo {
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                seq: SeqNumber(seq),
+                ack: SeqNumber(ack),
+                flags: TcpFlags(flags),
+                window,
+                header_len: usize::from(header_len),
+                options: TcpOptions::default(),
+                payload_offset: L4_OFFSET + usize::from(header_len),
+                payload_len: usize::from(self.payload_len),
+            }),
+            ForwardableL4::Udp { has_checksum } => L4::Udp(UdpInfo {
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                has_checksum,
+                payload_offset: L4_OFFSET + 8,
+                payload_len: usize::from(self.payload_len),
+            }),
+        };
+        Ipv4Info {
+            l3_offset: L3,
+            header_len: IP_HEADER_LEN,
+            total_len,
+            src: self.src,
+            dst: self.dst,
+            protocol: self.protocol,
+            ttl: self.ttl,
+            ident: self.ident,
+            dont_fragment: self.dont_fragment,
+            more_fragments: false,
+            frag_offset: 0,
+            l4_offset: L4_OFFSET,
+            l4,
+        }
+    }
+}
+
 /// Parses a frame that may take the established fast path: destination MAC and the
 /// datagram summary, or `None` when the frame needs the full parse.
 #[inline]
 pub fn parse_established(frame: &[u8]) -> Option<(Mac, Ipv4Info)> {
+    let f = parse_forwardable(frame)?;
+    Some((f.dst_mac, f.ipv4_info()))
+}
+
+/// [`parse_established`] in the compact form of the burst fast path.
+#[inline]
+pub fn parse_forwardable(frame: &[u8]) -> Option<Forwardable> {
     let h: &[u8; L4_OFFSET] = frame.get(..L4_OFFSET)?.try_into().ok()?;
     if h[12..14] != ethernet::ethertype::IPV4.to_be_bytes() || h[L3] != VER_IHL_NO_OPTIONS {
         return None;
     }
-    let total_len = usize::from(u16::from_be_bytes([h[L3 + 2], h[L3 + 3]]));
+    let total_len = u16::from_be_bytes([h[L3 + 2], h[L3 + 3]]);
     let flags_offset = u16::from_be_bytes([h[L3 + 6], h[L3 + 7]]);
-    if total_len < IP_HEADER_LEN
-        || total_len > frame.len() - L3
+    if usize::from(total_len) < IP_HEADER_LEN
+        || usize::from(total_len) > frame.len() - L3
         || flags_offset & MF_AND_OFFSET != 0
     {
         return None;
     }
-    let seg = &frame[L4_OFFSET..L3 + total_len];
+    let seg = &frame[L4_OFFSET..L3 + usize::from(total_len)];
     let proto = h[L3 + 9];
-    let l4 = match proto {
-        protocol::TCP => L4::Tcp(tcp(seg)?),
-        protocol::UDP => L4::Udp(udp(seg)?),
+    let (src_port, dst_port, payload_len, l4) = match proto {
+        protocol::TCP => tcp(seg)?,
+        protocol::UDP => udp(seg)?,
         _ => return None,
     };
     // Last, so that a SYN, FIN or RST is turned away before the sum.
     if checksum::header_sum20(&ip_header(h)) != 0xffff {
         return None;
     }
-    let dst_mac = Mac([h[0], h[1], h[2], h[3], h[4], h[5]]);
-    let ip = Ipv4Info {
-        l3_offset: L3,
-        header_len: IP_HEADER_LEN,
-        total_len,
-        src: Ipv4Addr::new(h[L3 + 12], h[L3 + 13], h[L3 + 14], h[L3 + 15]),
-        dst: Ipv4Addr::new(h[L3 + 16], h[L3 + 17], h[L3 + 18], h[L3 + 19]),
+    Some(Forwardable {
+        dst_mac: Mac([h[0], h[1], h[2], h[3], h[4], h[5]]),
         protocol: proto,
         ttl: h[L3 + 8],
+        src: Ipv4Addr::new(h[L3 + 12], h[L3 + 13], h[L3 + 14], h[L3 + 15]),
+        dst: Ipv4Addr::new(h[L3 + 16], h[L3 + 17], h[L3 + 18], h[L3 + 19]),
+        src_port,
+        dst_port,
+        total_len,
         ident: u16::from_be_bytes([h[L3 + 4], h[L3 + 5]]),
+        payload_len,
         dont_fragment: flags_offset & DF != 0,
-        more_fragments: false,
-        frag_offset: 0,
-        l4_offset: L4_OFFSET,
         l4,
+    })
+}
+
+/// Which address of the IPv4 header a static translation rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Translation {
+    /// None: the datagram is forwarded untranslated.
+    None,
+    /// The source address becomes this one.
+    Source(Ipv4Addr),
+    /// The destination address becomes this one.
+    Destination(Ipv4Addr),
+}
+
+/// The TCP fields window tracking reads, at their fixed offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentFields {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number.
+    pub ack: u32,
+    /// Flags.
+    pub flags: u8,
+    /// Window field (unscaled).
+    pub window: u16,
+}
+
+/// End of a TCP header without options in a [`Forwardable`] frame.
+const TCP_FIXED_END: usize = L4_OFFSET + 20;
+
+/// The [`SegmentFields`] of a frame [`parse_forwardable`] accepted as TCP, read again
+/// from the frame (cheaper than carrying them through a burst); `None` only for a frame
+/// too short to hold a TCP header at [`L4_OFFSET`].
+#[inline]
+pub fn segment_fields(frame: &[u8]) -> Option<SegmentFields> {
+    let h: &[u8; TCP_FIXED_END] = frame.get(..TCP_FIXED_END)?.try_into().ok()?;
+    let t = L4_OFFSET;
+    Some(SegmentFields {
+        seq: u32::from_be_bytes([h[t + 4], h[t + 5], h[t + 6], h[t + 7]]),
+        ack: u32::from_be_bytes([h[t + 8], h[t + 9], h[t + 10], h[t + 11]]),
+        flags: h[t + 13],
+        window: u16::from_be_bytes([h[t + 14], h[t + 15]]),
+    })
+}
+
+/// Forwards a frame [`parse_forwardable`] accepted, in place: the TTL step and the
+/// translation in one incremental update of the IPv4 header checksum, and the
+/// transport checksum fixed for the address change (RFC 1624; a UDP checksum of 0
+/// means "none" and stays 0, a computed 0 is sent as `0xffff`, RFC 768). The result is
+/// bit-identical to the translation of `nat.rs` followed by
+/// [`Ipv4Info::decrement_ttl`]: ones'-complement updates commute, and a sum with a
+/// non-zero operand has one representation (an address rewritten to itself is left
+/// out of the sum, as `nat.rs` leaves it untouched; the property test below holds the
+/// two equal).
+///
+/// Returns `false`, with the frame unchanged, when the TTL is 1 or 0 or the frame is
+/// shorter than an IPv4 header without options at [`L3_OFFSET`].
+#[inline]
+pub fn forward_in_place(frame: &mut [u8], translation: Translation) -> bool {
+    use super::ipv4::{CHECKSUM_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET, TTL_OFFSET};
+    let Some(header) = frame.get_mut(L3..L4_OFFSET) else {
+        return false;
     };
-    Some((dst_mac, ip))
+    let Ok(header): Result<&mut [u8; IP_HEADER_LEN], _> = header.try_into() else {
+        return false;
+    };
+    let ttl = header[TTL_OFFSET];
+    if ttl <= 1 {
+        return false;
+    }
+    let proto = header[TTL_OFFSET + 1];
+    header[TTL_OFFSET] = ttl - 1;
+    let mut delta = checksum::word_delta(
+        u16::from_be_bytes([ttl, proto]),
+        u16::from_be_bytes([ttl - 1, proto]),
+    );
+    let change = match translation {
+        Translation::Source(new) => Some((SRC_ADDR_OFFSET, new)),
+        Translation::Destination(new) => Some((DST_ADDR_OFFSET, new)),
+        Translation::None => None,
+    };
+    let mut l4_delta = None;
+    if let Some((at, new)) = change {
+        let old = Ipv4Addr::new(header[at], header[at + 1], header[at + 2], header[at + 3]);
+        if old != new {
+            header[at..at + 4].copy_from_slice(&new.octets());
+            let d = checksum::addr_delta(old, new);
+            delta += d;
+            l4_delta = Some(d);
+        }
+    }
+    let c = u16::from_be_bytes([header[CHECKSUM_OFFSET], header[CHECKSUM_OFFSET + 1]]);
+    header[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 2]
+        .copy_from_slice(&checksum::apply_delta(c, delta).to_be_bytes());
+    let Some(d) = l4_delta else { return true };
+    let (at, udp) = if proto == protocol::UDP {
+        (L4_OFFSET + super::udp::CHECKSUM_OFFSET, true)
+    } else {
+        (L4_OFFSET + super::tcp::CHECKSUM_OFFSET, false)
+    };
+    let Some(field) = frame.get_mut(at..at + 2) else {
+        return true;
+    };
+    let c = u16::from_be_bytes([field[0], field[1]]);
+    let c = match (udp, c) {
+        (true, 0) => 0,
+        (true, c) => match checksum::apply_delta(c, d) {
+            0 => 0xffff,
+            c => c,
+        },
+        (false, c) => checksum::apply_delta(c, d),
+    };
+    field.copy_from_slice(&c.to_be_bytes());
+    true
 }
 
 /// The IPv4 header of the first [`L4_OFFSET`] bytes of a frame.
@@ -93,9 +329,9 @@ fn ip_header(h: &[u8; L4_OFFSET]) -> [u8; IP_HEADER_LEN] {
     out
 }
 
-/// A TCP segment with ACK and without SYN, FIN or RST.
+/// A TCP segment with ACK and without SYN, FIN or RST: ports, payload length, fields.
 #[inline]
-fn tcp(seg: &[u8]) -> Option<TcpInfo> {
+fn tcp(seg: &[u8]) -> Option<(u16, u16, u16, ForwardableL4)> {
     let h: &[u8; 20] = seg.get(..20)?.try_into().ok()?;
     let header_len = usize::from(h[12] >> 4) * 4;
     let flags = h[13];
@@ -105,35 +341,37 @@ fn tcp(seg: &[u8]) -> Option<TcpInfo> {
     if flags & TcpFlags::ACK.0 == 0 {
         return None;
     }
-    Some(TcpInfo {
-        src_port: u16::from_be_bytes([h[0], h[1]]),
-        dst_port: u16::from_be_bytes([h[2], h[3]]),
-        seq: SeqNumber(u32::from_be_bytes([h[4], h[5], h[6], h[7]])),
-        ack: SeqNumber(u32::from_be_bytes([h[8], h[9], h[10], h[11]])),
-        flags: TcpFlags(flags),
-        window: u16::from_be_bytes([h[14], h[15]]),
-        header_len,
-        options: TcpOptions::default(),
-        payload_offset: L4_OFFSET + header_len,
-        payload_len: seg.len() - header_len,
-    })
+    Some((
+        u16::from_be_bytes([h[0], h[1]]),
+        u16::from_be_bytes([h[2], h[3]]),
+        // seg is at most 65 535 − 20 bytes long.
+        (seg.len() - header_len) as u16,
+        ForwardableL4::Tcp {
+            seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+            ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+            flags,
+            window: u16::from_be_bytes([h[14], h[15]]),
+            header_len: header_len as u8,
+        },
+    ))
 }
 
 /// A UDP datagram whose length field fits the IP payload.
 #[inline]
-fn udp(dgram: &[u8]) -> Option<UdpInfo> {
+fn udp(dgram: &[u8]) -> Option<(u16, u16, u16, ForwardableL4)> {
     let h: &[u8; 8] = dgram.get(..8)?.try_into().ok()?;
-    let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
-    if len < 8 || len > dgram.len() {
+    let len = u16::from_be_bytes([h[4], h[5]]);
+    if len < 8 || usize::from(len) > dgram.len() {
         return None;
     }
-    Some(UdpInfo {
-        src_port: u16::from_be_bytes([h[0], h[1]]),
-        dst_port: u16::from_be_bytes([h[2], h[3]]),
-        has_checksum: h[6] != 0 || h[7] != 0,
-        payload_offset: L4_OFFSET + 8,
-        payload_len: len - 8,
-    })
+    Some((
+        u16::from_be_bytes([h[0], h[1]]),
+        u16::from_be_bytes([h[2], h[3]]),
+        len - 8,
+        ForwardableL4::Udp {
+            has_checksum: h[6] != 0 || h[7] != 0,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -274,6 +512,93 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..120)) {
             let _ = parse_established(&b);
+            let _ = segment_fields(&b);
+            let mut b = b;
+            let _ = forward_in_place(&mut b, Translation::Source(Ipv4Addr::LOCALHOST));
+        }
+
+        /// The compact parse, its summary and the re-read TCP fields agree with
+        /// `parse_established` on whatever it accepts.
+        #[test]
+        fn compact_form_agrees(
+            which in 0usize..2,
+            muts in proptest::collection::vec((34usize..60, any::<u8>()), 0..4),
+        ) {
+            let mut f = if which == 0 { ack_frame() } else { udp_frame() };
+            for (at, v) in muts {
+                let i = at % f.len();
+                f[i] = v;
+            }
+            let full = parse_established(&f);
+            let compact = parse_forwardable(&f);
+            prop_assert_eq!(full, compact.map(|c| (c.dst_mac, c.ipv4_info())));
+            if let Some((_, ip)) = full {
+                if let L4::Tcp(t) = ip.l4 {
+                    prop_assert_eq!(
+                        segment_fields(&f),
+                        Some(SegmentFields {
+                            seq: t.seq.0,
+                            ack: t.ack.0,
+                            flags: t.flags.0,
+                            window: t.window,
+                        })
+                    );
+                }
+                let c = compact.unwrap();
+                prop_assert_eq!(usize::from(c.payload_len), match ip.l4 {
+                    L4::Tcp(t) => t.payload_len,
+                    L4::Udp(u) => u.payload_len,
+                    _ => usize::MAX,
+                });
+            }
+        }
+
+        /// `forward_in_place` writes the bytes of `nat.rs`'s translation followed by
+        /// `Ipv4Info::decrement_ttl`, for TCP and UDP (with and without a UDP checksum),
+        /// either address, a new address or the same one, any TTL above 1; a TTL of 0 or
+        /// 1 leaves the frame unchanged.
+        #[test]
+        fn forward_in_place_is_translation_then_ttl_step(
+            which in 0usize..2,
+            ttl in 0u8..=255,
+            side in 0u8..3,
+            new in any::<u32>(),
+            same in any::<bool>(),
+            no_udp_checksum in any::<bool>(),
+        ) {
+            let mut f = if which == 0 { ack_frame() } else { udp_frame() };
+            f[L3 + 8] = ttl;
+            f[L3 + 10..L3 + 12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&f[L3..L4_OFFSET]);
+            f[L3 + 10..L3 + 12].copy_from_slice(&c.to_be_bytes());
+            if which == 1 && no_udp_checksum {
+                f[L4_OFFSET + 6..L4_OFFSET + 8].copy_from_slice(&[0, 0]);
+            }
+            let (_, mut ip) = parse_established(&f).expect("fast path frame");
+            let pick = |old: Ipv4Addr| if same { old } else { Ipv4Addr::from_bits(new) };
+            let translation = match side {
+                0 => Translation::None,
+                1 => Translation::Source(pick(ip.src)),
+                _ => Translation::Destination(pick(ip.dst)),
+            };
+            let mut fast = f.clone();
+            let forwarded = forward_in_place(&mut fast, translation);
+            if ttl <= 1 {
+                prop_assert!(!forwarded);
+                prop_assert_eq!(fast, f);
+                return Ok(());
+            }
+            prop_assert!(forwarded);
+            let mut general = f.clone();
+            match translation {
+                Translation::None => {}
+                Translation::Source(a) => crate::nat::translate_source(&mut general, &mut ip, a),
+                Translation::Destination(a) => {
+                    crate::nat::translate_destination(&mut general, &mut ip, a)
+                }
+            }
+            prop_assert!(ip.decrement_ttl(&mut general));
+            prop_assert_eq!(fast, general);
         }
     }
 }

@@ -170,10 +170,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
 /// Writes an Ethernet II header into the first 14 bytes of `buf` (which must hold them).
 #[inline]
 pub fn write_header(buf: &mut [u8], dst: Mac, src: Mac, ethertype: u16) {
-    let mut f = EthernetFrame::new_unchecked(buf);
-    f.set_dst_addr(dst);
-    f.set_src_addr(src);
-    f.set_ethertype(ethertype);
+    // One length check for the three fields (this runs once per forwarded frame).
+    let h = &mut buf[..HEADER_LEN];
+    h[field::DESTINATION].copy_from_slice(&dst.0);
+    h[field::SOURCE].copy_from_slice(&src.0);
+    h[field::ETHERTYPE].copy_from_slice(&ethertype.to_be_bytes());
 }
 
 #[cfg(test)]

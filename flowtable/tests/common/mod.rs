@@ -354,7 +354,7 @@ impl Sim {
 
     /// Tears a session down on our own initiative (RST, doomed on progress).
     fn delete(&mut self, now: Nanos, h: flowtable::Handle, rst_if_synack: bool) {
-        let Some(keys) = self.table.keys(h).copied() else {
+        let Some(keys) = self.table.keys(h) else {
             return;
         };
         let Some(s) = self.table.remove(h) else {
@@ -415,7 +415,7 @@ impl Sim {
         self.reg.take_deletions(self.worker, &mut self.deletions);
         let mut deletions = std::mem::take(&mut self.deletions);
         for d in deletions.drain(..) {
-            let keys = self.table.keys(d.handle).copied();
+            let keys = self.table.keys(d.handle);
             if let (Some(s), Some(keys)) = (self.table.remove(d.handle), keys) {
                 // Decision 6: RST to the responder if its SYN-ACK was seen.
                 if d.transport == Transport::Tcp && s.synack {
