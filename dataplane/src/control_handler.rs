@@ -107,6 +107,8 @@ pub struct ReportTotals {
     /// Sum of each worker's maxima (the global maximum's upper bound; exact
     /// with one worker).
     pub maxever: [u64; 3],
+    /// Session-table bytes on huge pages and on ordinary pages, all workers.
+    pub table_memory: [u64; 2],
 }
 
 impl ReportTotals {
@@ -125,6 +127,9 @@ impl ReportTotals {
             for i in 0..3 {
                 t.counts[i] += r.counts[i];
                 t.maxever[i] += r.maxever[i];
+            }
+            for i in 0..2 {
+                t.table_memory[i] += r.table_memory[i];
             }
         }
         t.sessions.sort_by_key(|s| s.id);

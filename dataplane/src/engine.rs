@@ -337,6 +337,7 @@ pub fn gather_metrics(
         },
         session_creations: totals.creations,
         session_table_full: drops.0[DropReason::TableFull.index()],
+        session_table_bytes: totals.table_memory,
         half_open: snap.halfopen,
         one_minute_rate: snap.rate,
         aggressive_mode: snap.aggressive,

@@ -94,6 +94,9 @@ pub struct WorkerReport {
     pub counts: [u64; 3],
     /// Most sessions in each of those states at once (this worker).
     pub maxever: [u64; 3],
+    /// The session table's memory: bytes on huge pages, bytes on ordinary
+    /// pages (the kernel may refuse `MADV_HUGEPAGE`; operators want to know).
+    pub table_memory: [u64; 2],
 }
 
 /// Shared state of one running firewall.

@@ -205,6 +205,17 @@ pub fn render(snap: &MetricsSnapshot) -> String {
         "New sessions refused because the session table was full.",
         snap.session_table_full,
     );
+    e.family(
+        "mailguard_session_table_bytes",
+        Kind::Gauge,
+        "Session-table memory mapped at start-up, by page size obtained.",
+    );
+    for (pages, n) in [
+        ("huge", snap.session_table_bytes[0]),
+        ("plain", snap.session_table_bytes[1]),
+    ] {
+        e.sample("mailguard_session_table_bytes", &[("pages", pages)], n);
+    }
     e.single(
         "mailguard_half_open_sessions",
         Kind::Gauge,
@@ -418,6 +429,7 @@ mod tests {
         };
         s.sessions.established = 12;
         s.sessions.half_open = 50;
+        s.session_table_bytes = [4 << 21, 8192];
         s.smtp.cmd_lines = 120;
         s.smtp.sig_hits = vec![(3101, 2), (3104, 1)];
         s.logging.queues.overflow = 4;
@@ -518,6 +530,14 @@ mod tests {
         );
         assert_eq!(samples["mailguard_sessions{state=\"half_open\"}"], 50);
         assert_eq!(samples["mailguard_aggressive_mode"], 1);
+        assert_eq!(
+            samples["mailguard_session_table_bytes{pages=\"huge\"}"],
+            4 << 21
+        );
+        assert_eq!(
+            samples["mailguard_session_table_bytes{pages=\"plain\"}"],
+            8192
+        );
         assert_eq!(samples["mailguard_half_open_sessions"], 50);
         assert_eq!(samples["mailguard_alerts_total{kind=\"ALERT_ON\"}"], 1);
         assert_eq!(

@@ -75,6 +75,9 @@ pub struct MetricsSnapshot {
     pub session_creations: u64,
     /// New sessions refused because the table was full.
     pub session_table_full: u64,
+    /// Session-table memory, all workers: bytes on huge pages, bytes on
+    /// ordinary pages.
+    pub session_table_bytes: [u64; 2],
     /// The global half-open count `H` (`cbac-sessions.md` §7.1).
     pub half_open: u64,
     /// Attempts in the current one-minute sampling period (`R`).

@@ -49,6 +49,10 @@ impl Firewall {
             last_created_ns: self.last_created_ns,
             counts: self.counts,
             maxever: self.maxever,
+            table_memory: [
+                self.table.stats().huge_page_bytes.get(),
+                self.table.stats().plain_page_bytes.get(),
+            ],
         }
     }
 }
