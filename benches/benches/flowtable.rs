@@ -1,6 +1,7 @@
 //! Session-table benchmarks: lookup hit/miss at 10 k, 1 M and 10 M sessions
 //! (one at a time, 32 singles in a row, and the burst API), create+delete rate
-//! at 10 k and 1 M live sessions, expiry rate, and bytes per session (printed
+//! at 10 k and 1 M live sessions, the established path's `get_mut` + `touch`
+//! (two calls vs `get_mut_touch`), expiry rate, and bytes per session (printed
 //! to stderr with each table size).
 //!
 //! Keys look like the seed's traffic: many clients toward a few servers through
@@ -89,20 +90,31 @@ fn lookups(c: &mut Criterion<Clock>) {
     let hasher = FlowHasher::new(0x5eed);
     let mut g = group(c, "flowtable_lookup");
     for (label, n) in [("10k", 10_000u64), ("1M", 1_000_000), ("10M", 10_000_000)] {
-        let t = filled(n, hasher);
-        eprintln!(
-            "flowtable {label}: {} sessions; table overhead {:.1} bytes/session excluding T \
-             (entry {} B + index + wheel); {:.1} bytes/session with T = u64 stored as Option<u64>; \
-             {:?}: {} MB advised huge, {} MB plain; process AnonHugePages {} MB",
-            t.len(),
-            t.overhead_bytes() as f64 / t.capacity() as f64,
-            FlowTable::<()>::slot_size() - 1,
-            t.reserved_bytes() as f64 / t.capacity() as f64,
-            t.backing(),
-            t.stats().huge_page_bytes.get() >> 20,
-            t.stats().plain_page_bytes.get() >> 20,
-            anon_huge_kb() >> 10,
-        );
+        // Built on first use, so that a filter that skips a size also skips
+        // filling its table.
+        let cell = std::cell::OnceCell::new();
+        let table = || {
+            cell.get_or_init(|| {
+                let t = filled(n, hasher);
+                let tag = core::mem::size_of::<Option<u64>>() - core::mem::size_of::<u64>();
+                eprintln!(
+                    "flowtable {label}: {} sessions; table overhead {:.1} bytes/session \
+                     excluding T and its Option tag (entry {} B + index + wheel), {:.1} with \
+                     the tag; {:.1} bytes/session with T = u64 stored as Option<u64>; \
+                     {:?}: {} MB advised huge, {} MB plain; process AnonHugePages {} MB",
+                    t.len(),
+                    (t.overhead_bytes() - tag * t.capacity()) as f64 / t.capacity() as f64,
+                    FlowTable::<()>::slot_size() - 1,
+                    t.overhead_bytes() as f64 / t.capacity() as f64,
+                    t.reserved_bytes() as f64 / t.capacity() as f64,
+                    t.backing(),
+                    t.stats().huge_page_bytes.get() >> 20,
+                    t.stats().plain_page_bytes.get() >> 20,
+                    anon_huge_kb() >> 10,
+                );
+                t
+            })
+        };
         for hit in [true, false] {
             let (keys, hashes) = probes(n, hasher, hit);
             let mut i = 0usize;
@@ -110,6 +122,7 @@ fn lookups(c: &mut Criterion<Clock>) {
             // One lookup at a time: the latency of one packet's lookup.
             g.throughput(Throughput::Elements(1));
             g.bench_function(BenchmarkId::new(name, label), |b| {
+                let t = table();
                 b.iter(|| {
                     i = (i + 1) & 0xffff;
                     black_box(t.lookup(&keys[i], hashes[i]))
@@ -119,6 +132,7 @@ fn lookups(c: &mut Criterion<Clock>) {
             // 32 single lookups in a row (what the pipeline did before the
             // burst API): the core overlaps only what fits its window.
             g.bench_function(BenchmarkId::new(format!("{name}_singles32"), label), |b| {
+                let t = table();
                 b.iter(|| {
                     i = (i + BURST) & 0xffe0;
                     let mut found = 0u32;
@@ -131,6 +145,7 @@ fn lookups(c: &mut Criterion<Clock>) {
             // The burst API: phases that overlap the whole burst's misses.
             let mut out = [None; BURST];
             g.bench_function(BenchmarkId::new(format!("{name}_burst32"), label), |b| {
+                let t = table();
                 b.iter(|| {
                     i = (i + BURST) & 0xffe0;
                     t.lookup_burst(&keys[i..i + BURST], &hashes[i..i + BURST], &mut out);
@@ -141,6 +156,7 @@ fn lookups(c: &mut Criterion<Clock>) {
                 // ... plus the caller's session data brought in (what the
                 // pipeline reads next).
                 g.bench_function(BenchmarkId::new("hit_burst32_values", label), |b| {
+                    let t = table();
                     b.iter(|| {
                         i = (i + BURST) & 0xffe0;
                         t.lookup_burst(&keys[i..i + BURST], &hashes[i..i + BURST], &mut out);
@@ -220,6 +236,48 @@ fn create_delete(c: &mut Criterion<Clock>) {
                 ring[pos] = h;
                 pos = if pos + 1 == ring.len() { 0 } else { pos + 1 };
                 next = if next == 40_000_000 { live } else { next + 1 };
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The established path's per-packet session work after the lookup: the
+/// caller's data (mutably) and the idle timer restarted, as two calls
+/// (`get_mut` + `touch`) and as one (`get_mut_touch`), at 10 k and 1 M live
+/// sessions with random handles.
+fn touches(c: &mut Criterion<Clock>) {
+    let hasher = FlowHasher::new(0x5eed);
+    let mut g = group(c, "flowtable_touch");
+    g.throughput(Throughput::Elements(1));
+    for (label, n) in [("10k", 10_000u64), ("1M", 1_000_000)] {
+        let mut t = filled(n, hasher);
+        let handles: Vec<_> = (0..1u64 << 16)
+            .map(|j| {
+                let i = j.wrapping_mul(0x9e37_79b9_7f4a_7c15) % n;
+                t.lookup_key(&session(i).initiator).expect("present").handle
+            })
+            .collect();
+        let mut i = 0usize;
+        let mut now = 0u64;
+        g.bench_function(BenchmarkId::new("get_mut+touch", label), |b| {
+            b.iter(|| {
+                i = (i + 1) & 0xffff;
+                now += 1_000;
+                let h = handles[i];
+                if let Some(v) = t.get_mut(h) {
+                    *v += 1;
+                }
+                black_box(t.touch(h, Nanos(now)))
+            })
+        });
+        g.bench_function(BenchmarkId::new("get_mut_touch", label), |b| {
+            b.iter(|| {
+                i = (i + 1) & 0xffff;
+                now += 1_000;
+                if let Some(v) = t.get_mut_touch(handles[i], Nanos(now)) {
+                    *v += 1;
+                }
             })
         });
     }
@@ -377,6 +435,6 @@ impl ValueFormatter for NanosFormatter {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(Clock::from_env());
-    targets = hashing, lookups, create_delete, expiry
+    targets = hashing, lookups, create_delete, touches, expiry
 }
 criterion_main!(benches);

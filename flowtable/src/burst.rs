@@ -2,32 +2,36 @@
 //! overlapped (VPP's "hash the whole burst, then look up with prefetch").
 //!
 //! Why: with a million sessions the index and the entries are far larger than the
-//! caches, so one lookup is two *dependent* DRAM misses (the key's index line
-//! → the session entry). One at a time that is a few hundred ns on a loaded
-//! virtual machine; the core can have many misses in flight, but only if the
-//! loads of different packets are issued before any branch waits on one of
-//! them. `_mm_prefetch` needs `unsafe`, which this crate denies, so the burst is
-//! cut into phases whose loads do not feed branches until the next phase:
+//! caches, so one lookup is three *dependent* DRAM misses (hashbrown's control
+//! group → the index bucket → the session entry). One at a time that is a few
+//! hundred ns on a loaded virtual machine; the core can have many misses in
+//! flight, but only if the loads of different packets are issued before any
+//! branch waits on one of them. `_mm_prefetch` needs `unsafe`, which this crate
+//! denies, so the burst is cut into phases whose loads do not feed branches
+//! until the next phase:
 //!
-//! 1. **index lines** — for every packet, its home line: the eight
-//!    fingerprints compared into a mask and the first matching way's index
-//!    entry (`slot << 1 | side`) selected without a branch on the loaded data;
-//!    no match and no overflow past the home line is a definite miss;
+//! 1. **index** — for every packet, `HashTable::find` up to the first bucket
+//!    whose 7-bit tag matches (the match closure accepts any record without
+//!    reading the session): control group and bucket only, and the
+//!    candidate's record (`slot << 1 | side`). The packets' probes are
+//!    independent, and the branches in them follow the well-predicted
+//!    "first group" case, so their misses overlap. No tag match is a
+//!    definite miss;
 //! 2. **session entries** — one read of each candidate's 64-byte entry, folded
 //!    into a value that only `black_box` consumes (a "touch"), so no branch
 //!    waits for it;
 //! 3. **resolve** — compare each packet's key with its candidate (all in cache
-//!    now). A mismatch or a missing candidate with more to look at (a second
-//!    fingerprint match, or keys overflowed past the home line: a few percent
-//!    of keys at a full table) falls back to the full single lookup, so the
-//!    result is always exactly [`FlowTable::lookup`]'s.
+//!    now). A mismatch (another key with the same tag before the right one,
+//!    about one probe in a few hundred at the table's load) falls back to the
+//!    full single lookup, so the result is always exactly
+//!    [`FlowTable::lookup`]'s.
 //!
 //! Each phase's loads are independent of each other, so an out-of-order core
 //! overlaps them up to its miss-handling limit; the cost per packet falls from
-//! the sum of two latencies to roughly two latencies divided by the memory
-//! parallelism (and with the table on huge pages, [`crate::memory`], no
-//! page walk stands in between). [`FlowTable::touch_values`] does the same for
-//! the caller's `T` of every hit, before the per-packet work reads it.
+//! the sum of the latencies to roughly their sum divided by the memory
+//! parallelism (and with the entries on huge pages, [`crate::memory`], their
+//! page walks are short). [`FlowTable::touch_values`] does the same for the
+//! caller's `T` of every hit, before the per-packet work reads it.
 //!
 //! How the pipeline uses it (one receive burst):
 //!
@@ -69,9 +73,8 @@
 use core::hint::black_box;
 
 use crate::hash::FlowHash;
-use crate::index::NO_TAG;
 use crate::key::FlowKey;
-use crate::table::{FlowTable, Lookup};
+use crate::table::{FlowTable, Lookup, NO_TAG};
 
 /// Packets handled per phase round (the chunk [`FlowTable::lookup_burst`] cuts
 /// longer slices into); also a good receive-burst size for callers.
@@ -114,21 +117,23 @@ impl<T> FlowTable<T> {
     fn lookup_chunk(&self, keys: &[FlowKey], hashes: &[FlowHash], out: &mut [Option<Lookup>]) {
         let inner = &self.inner;
         let n = keys.len().min(hashes.len()).min(out.len()).min(BURST);
-        // 1. Index lines: every packet's home line, fingerprints compared
-        //    without a branch on the loaded line; the candidate's index entry.
+        // 1. Index: every packet's first tag-matching record (no session
+        //    read, so the packets' probes are independent).
         let mut tag = [NO_TAG; BURST];
-        let mut more = [false; BURST];
-        inner
-            .index
-            .candidates(&hashes[..n], &mut tag[..n], &mut more[..n]);
+        for (t, hash) in tag[..n].iter_mut().zip(hashes) {
+            *t = inner
+                .index
+                .find(hash.0, |_| true)
+                .copied()
+                .unwrap_or(NO_TAG);
+        }
         // 2. Session entries: touch, no branch on the data.
         black_box(inner.touch_entries(&tag[..n]));
-        // 3. Resolve (in cache). No candidate and nothing beyond the home line
-        //    is a definite miss; a wrong or missing candidate with more to
-        //    look at takes the full probe.
+        // 3. Resolve (in cache). No candidate is a definite miss; a wrong
+        //    candidate takes the full probe (the right record may follow).
         inner.resolve_all(&tag[..n], &keys[..n], &mut out[..n]);
         for i in 0..n {
-            if out[i].is_none() && more[i] {
+            if out[i].is_none() && tag[i] != NO_TAG {
                 out[i] = self.lookup(&keys[i], hashes[i]);
             }
         }
@@ -206,8 +211,8 @@ mod tests {
 
     #[test]
     fn crowded_tiny_table_bursts_equal_single_lookups() {
-        // Capacity 5: 3 index lines for 10 records, so home lines are full
-        // and keys overflow; the burst must fall back exactly where needed.
+        // Capacity 5: a tiny index where tags collide and probes run past
+        // the first group; the burst must fall back exactly where needed.
         let hasher = FlowHasher::new(9);
         let mut t: FlowTable<u32> =
             FlowTable::new(TableConfig::with_capacity(5), hasher, Nanos::ZERO).unwrap();

@@ -3,7 +3,7 @@
 //! Choice: a seeded *folded multiply* (the mixing step of wyhash/foldhash) over the
 //! canonical key packed into two 64-bit words. `fold(x, y)` multiplies to 128 bits
 //! and xors the halves, which diffuses every input bit into both the low bits
-//! (the index's home line) and the high bits (its fingerprint). Two folds
+//! (hashbrown's probe position) and the high bits (its 7-bit tag, bits 57..64). Two folds
 //! cost a few nanoseconds, need no table and no `unsafe`. The per-process seed
 //! (drawn at start-up by the dataplane) keeps an outside attacker from precomputing
 //! colliding tuples; all workers must share one [`FlowHasher`] so that steering is
@@ -35,9 +35,9 @@ pub struct FlowHash(pub u64);
 impl FlowHash {
     /// The worker that owns this flow among `workers` (≥ 1): a multiply-shift range
     /// reduction (Lemire) over bits 25..57. The owner is decided by the top
-    /// bits of that window (bits 48 and up for up to 512 workers), so within
-    /// one worker's table the index's home line (bits 0..32) and fingerprint
-    /// (bits 32..48) still vary freely.
+    /// bits of that window (bits 48..57 for up to 512 workers), so within
+    /// one worker's table the index's probe position (the low bits) and
+    /// hashbrown's tag (bits 57..64) still vary freely.
     #[inline]
     pub const fn owner(self, workers: u32) -> u32 {
         let mid = (self.0 >> 25) as u32 as u64;

@@ -5,10 +5,9 @@
 //!   session (initiator-side and responder-side, `cbac-sessions.md` §1.5).
 //! * [`hash`] — the one symmetric flow hash per packet, and core steering.
 //! * [`table`] — [`FlowTable<T>`]: per-worker, fixed capacity, generation-checked
-//!   handles, no lock and no allocation on lookup/insert/remove.
-//! * `index` — the table's index: 64-byte lines of fingerprints and entries
-//!   that never move (one index line per probe).
-//! * [`memory`] — the big arrays in their own mappings, on huge pages when the
+//!   handles, a `hashbrown::HashTable` index under the precomputed hash, no lock
+//!   and no allocation on lookup/insert/remove.
+//! * [`memory`] — the session entries and timer nodes in their own mappings, on huge pages when the
 //!   kernel gives them (the dataplane needs to do nothing for it).
 //! * [`burst`] — [`FlowTable::lookup_burst`]: a whole receive burst looked up
 //!   at once with its cache misses overlapped (use it on the packet path).
@@ -22,7 +21,7 @@
 //!
 //! * Per packet: `hash = hasher.hash(&inside_form_key)` (one [`FlowHasher`] shared
 //!   by all workers); `owner = hash.owner(workers)`; on the owner,
-//!   `table.lookup(&key, hash)`; on a hit `table.touch(handle, now)` (the
+//!   `table.lookup(&key, hash)`; on a hit `table.get_mut_touch(handle, now)` (the
 //!   established path takes no lock and touches nothing shared).
 //! * Per receive burst (faster with many sessions): key and hash every packet
 //!   first, then `table.lookup_burst(&keys, &hashes, &mut hits)` and
@@ -50,7 +49,6 @@ pub mod burst;
 pub mod counter;
 pub mod halfopen;
 pub mod hash;
-pub(crate) mod index;
 pub mod key;
 pub mod memory;
 pub mod stats;

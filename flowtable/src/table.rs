@@ -11,37 +11,49 @@
 //!   not plain data). A lookup that reaches a session therefore reads exactly
 //!   one line of the slab, and the caller's data does not push the keys across
 //!   a line boundary.
-//! * **Index**: a [`LineIndex`](crate::index) holding `slot << 1 | side` for each
-//!   of the session's two keys ([`SessionKeys`]) under the caller's precomputed
-//!   [`FlowHash`] of the key's canonical form: 64-byte lines of eight
-//!   fingerprints and entries, so a hit costs one index line and one entry.
-//!   Two records per session serve four packet tuples (each key in both
+//! * **Index**: a `hashbrown::HashTable<u32>` holding `slot << 1 | side` for
+//!   each of the session's two keys ([`SessionKeys`]) under the caller's
+//!   precomputed [`FlowHash`] of the key's canonical form (issue #3). Two
+//!   records per session serve four packet tuples (each key in both
 //!   directions), and a hit reports the [`Side`] and [`Direction`] that
 //!   matched. A session whose keys are the same flow (no NAT) is indexed once.
-//!   Records never move (no rehash, no growth, no tombstones).
-//! * **Insert and remove** cost one index probe per key: insert claims each key
-//!   in one probe (finding a session that holds the flow, or storing the new
-//!   record) and records the position it landed in; remove clears the
-//!   recorded positions without hashing or probing.
+//!   The index is reserved for `4 × capacity` records: hashbrown rehashes in
+//!   place (no allocation) only while its items are at most half its full
+//!   capacity, and a full table holds `2 × capacity` records, so `4 ×` is the
+//!   smallest reservation for which tombstones can never make it reallocate
+//!   (`churn_never_reallocates`). It is allocated by hashbrown (the global
+//!   allocator, ordinary pages: a huge-page allocator would need an `unsafe
+//!   impl Allocator`, which the crate denies) and counted in
+//!   [`TableStats::plain_page_bytes`].
+//! * **Insert and remove** cost one index probe per key: insert claims each
+//!   key with hashbrown's `entry` (finding a session that holds the flow and
+//!   indexing the new one in the same probe) and records the bucket it landed
+//!   in; remove erases at the recorded buckets without hashing or probing.
+//!   hashbrown moves buckets only in a rehash, which only an insert can
+//!   trigger; the insert detects it (`capacity()` jumps) and records every
+//!   bucket again (O(buckets), rare).
 //! * **Timers**: a [`TimerWheel`] with one node per slot; every session has at most
 //!   one running timer ([`TimeoutKind`] + duration). [`FlowTable::touch`] re-arms
 //!   it in O(1). Expiry deletes the session and hands its data to the caller.
 //! * **Hot path**: `lookup`, `lookup_burst` (in [`crate::burst`]), `insert`,
 //!   `remove`, `touch` take no lock and never allocate. A full table refuses the
 //!   insert (counted), it never grows.
-//! * **Memory** (excluding `T`): 64 B entry + 16 B wheel node + 32 B of index
-//!   (2 records per session in lines at most half full) = 112 B per session
-//!   (plus the wheel's 4097 list heads: +6.5 B at 10 k sessions), plus
-//!   `Option<T>`'s tag when `T` has no niche
-//!   ([`FlowTable::overhead_bytes`]). Which arrays got huge pages is counted in
-//!   [`TableStats::huge_page_bytes`] / [`TableStats::plain_page_bytes`].
+//! * **Memory** (excluding `T`): 64 B entry + 16 B wheel node + 23–46 B of
+//!   index (u32 buckets + control bytes at 4.57–9.14 buckets per session:
+//!   hashbrown rounds to a power of two; 40 B at 1 M sessions) = 103–126 B per
+//!   session (plus the wheel's 4097 list heads: +6.5 B at 10 k sessions), plus
+//!   `Option<T>`'s tag when `T` has no niche ([`FlowTable::overhead_bytes`]).
+//!   Which arrays got huge pages is counted in [`TableStats::huge_page_bytes`]
+//!   / [`TableStats::plain_page_bytes`].
 
 use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
 
+use hashbrown::hash_table::Entry as IndexEntry;
+use hashbrown::HashTable;
+
 use crate::hash::{FlowHash, FlowHasher};
-use crate::index::{LineIndex, NO_TAG};
 use crate::key::{Direction, FlowKey, SessionKeys, Side};
 use crate::memory::{Backing, PageArray, PagePolicy};
 use crate::stats::TableStats;
@@ -50,9 +62,15 @@ use crate::timeout::TimeoutKind;
 use crate::wheel::{Advance, TimerWheel, WheelConfig};
 
 const NIL: u32 = u32::MAX;
-/// "No position" (the responder side of a session indexed once; only
-/// read when the session has two keys).
+/// "Bucket not recorded": removal probes for the key instead.
 const NO_BUCKET: u32 = u32::MAX;
+/// "No index record" (a burst candidate that does not exist).
+pub(crate) const NO_TAG: u32 = u32::MAX;
+/// Index records reserved per session (see the module docs: the least that
+/// keeps hashbrown from ever reallocating).
+const INDEX_RECORDS_PER_SESSION: usize = 4;
+/// An index larger than this is assumed not to stay in the caches.
+const INDEX_CACHE_BYTES: usize = 8 << 20;
 /// Largest supported capacity (slot ids are shifted left by one in the index).
 pub const MAX_CAPACITY: u32 = (1 << 30) - 1;
 
@@ -253,8 +271,8 @@ struct Entry {
     created: u64,
     /// Bumped on every release: a stale [`Handle`] no longer matches.
     generation: u32,
-    /// Index position of each key (`NO_BUCKET`: not indexed), so that removal
-    /// unindexes without hashing and probing. While the slot is free,
+    /// Index bucket of each key (`NO_BUCKET`: unknown, probe for it), so that
+    /// removal unindexes without hashing and probing. While the slot is free,
     /// `buckets[0]` is the next free slot (`NIL` ends the list).
     buckets: [u32; 2],
     /// Kind of the running timer ([`TimeoutKind::index`]).
@@ -263,9 +281,8 @@ struct Entry {
     single: u8,
     /// 1: a session lives in this slot.
     live: u8,
-    /// Bit `side`: that key's record is not in its home line (its removal
-    /// then also unwinds the lines it passed).
-    displaced: u8,
+    /// Padding (plain data has no implicit padding).
+    _pad: u8,
 }
 
 const _: () = assert!(core::mem::size_of::<Entry>() == 64);
@@ -305,7 +322,12 @@ pub struct FlowTable<T> {
 #[derive(Debug)]
 pub(crate) struct Sessions<T> {
     pub(crate) hasher: FlowHasher,
-    pub(crate) index: LineIndex,
+    pub(crate) index: HashTable<u32>,
+    /// The index is larger than a last-level cache: insert then starts both
+    /// keys' probes before claiming either (measured per create+delete:
+    /// about −15 % at 1 M sessions; at 10 k, where the index is cached, it
+    /// only cost +15 %, hence the condition).
+    index_beyond_cache: bool,
     entries: PageArray<Entry>,
     /// Slots ever used (`entries[used..]` are untouched zero pages).
     used: u32,
@@ -337,12 +359,15 @@ impl<T> FlowTable<T> {
             return Err(ConfigError::Capacity(capacity));
         }
         let memory = |e: std::io::Error| ConfigError::Memory(e.kind());
-        let index = LineIndex::new(u64::from(capacity) * 2, policy).map_err(memory)?;
+        let mut index = HashTable::new();
+        index
+            .try_reserve(capacity as usize * INDEX_RECORDS_PER_SESSION, |_: &u32| 0)
+            .map_err(|_| ConfigError::Memory(std::io::ErrorKind::OutOfMemory))?;
         let entries = PageArray::zeroed(capacity as usize, policy).map_err(memory)?;
         let wheel = TimerWheel::with_pages(capacity, config.wheel, now, policy).map_err(memory)?;
         let stats = Arc::new(TableStats::default());
         for (backing, bytes) in [
-            (index.backing(), index.bytes()),
+            (Backing::Plain, index.allocation_size()),
             (entries.backing(), entries.bytes()),
             (wheel.backing(), wheel.reserved_bytes()),
         ] {
@@ -354,6 +379,7 @@ impl<T> FlowTable<T> {
         Ok(FlowTable {
             inner: Sessions {
                 hasher,
+                index_beyond_cache: index.allocation_size() > INDEX_CACHE_BYTES,
                 index,
                 entries,
                 used: 0,
@@ -392,14 +418,11 @@ impl<T> FlowTable<T> {
         &self.inner.stats
     }
 
-    /// Whether the table's big arrays (index, entries, wheel) all got
-    /// huge-page backing ([`Backing::Plain`] if any did not).
+    /// Whether the table's mapped arrays (entries, wheel) both got huge-page
+    /// backing ([`Backing::Plain`] if either did not). The hashbrown index is
+    /// always on the heap's ordinary pages (module docs).
     pub fn backing(&self) -> Backing {
-        let all = [
-            self.inner.index.backing(),
-            self.inner.entries.backing(),
-            self.wheel.backing(),
-        ];
+        let all = [self.inner.entries.backing(), self.wheel.backing()];
         if all.iter().all(|&b| b == Backing::HugePages) {
             Backing::HugePages
         } else {
@@ -410,7 +433,7 @@ impl<T> FlowTable<T> {
     /// Bytes reserved by the table itself, excluding `T`'s own heap data:
     /// index lines, entries, the `Option<T>` value slots, wheel.
     pub fn reserved_bytes(&self) -> usize {
-        let index = self.inner.index.bytes();
+        let index = self.inner.index.allocation_size();
         let entries = self.inner.entries.bytes();
         let values = self.inner.values.capacity() * core::mem::size_of::<Option<T>>();
         index + entries + values + self.wheel.reserved_bytes()
@@ -440,7 +463,7 @@ impl<T> FlowTable<T> {
         let packed = RawKey::new(key);
         let mut direction = Direction::Forward;
         let mut generation = 0;
-        let tag = self.inner.index.find(hash, |tag| {
+        let tag = *self.inner.index.find(hash.0, |&tag| {
             let Some(e) = entries.get((tag >> 1) as usize) else {
                 return false;
             };
@@ -483,9 +506,15 @@ impl<T> FlowTable<T> {
         debug_assert_eq!(hashes[0], self.inner.hasher.hash(&keys.initiator));
         debug_assert_eq!(hashes[1], self.inner.hasher.hash(&keys.responder));
         let inner = &mut self.inner;
-        // Both keys' index lines are read below, one after the other: start
-        // both reads now so that their misses overlap.
-        core::hint::black_box(inner.index.touch(hashes));
+        if inner.index_beyond_cache {
+            // Both keys' control groups are probed below, one claim after the
+            // other: start both reads now so that their misses overlap (a
+            // probe that matches nothing reads the groups and no session).
+            core::hint::black_box(
+                inner.index.find(hashes[0].0, |_| false).is_some()
+                    | inner.index.find(hashes[1].0, |_| false).is_some(),
+            );
+        }
         let slot = if inner.free_head != NIL {
             inner.free_head
         } else if inner.used < inner.capacity {
@@ -627,12 +656,23 @@ impl<T> FlowTable<T> {
         let Some(e) = self.live(h) else {
             return false;
         };
-        if !self.wheel.is_armed(h.slot) {
-            return false;
-        }
         let deadline = now + Nanos(e.timeout);
-        self.wheel.arm(h.slot, deadline);
-        true
+        self.wheel.extend(h.slot, deadline)
+    }
+
+    /// [`get_mut`](Self::get_mut) and [`touch`](Self::touch) in one: the
+    /// caller's data of a live session, mutably, after restarting its running
+    /// timer (if it has one) at `now` with the remembered duration. One
+    /// generation and liveness check, one read of the entry and of the timer
+    /// node, and usually one store (the later deadline). `None` (and no
+    /// change) for a stale handle; a session without a running timer is
+    /// returned untouched.
+    #[inline]
+    pub fn get_mut_touch(&mut self, h: Handle, now: Nanos) -> Option<&mut T> {
+        let e = self.live(h)?;
+        let deadline = now + Nanos(e.timeout);
+        self.wheel.extend(h.slot, deadline);
+        self.inner.values.get_mut(h.slot as usize)?.as_mut()
     }
 
     /// Stops a session's timer (the session stays).
@@ -749,7 +789,8 @@ impl<T> Sessions<T> {
         let generation = entry.generation;
         let next_free = entry.buckets[0];
         // The entry is written before indexing, so that the second key's
-        // probe compares against the new session's first key, not a stale one.
+        // probe compares against the new session's first key, and a rehash
+        // during the insert can hash the new keys.
         *entry = Entry {
             keys: raw,
             timeout: 0,
@@ -759,51 +800,119 @@ impl<T> Sessions<T> {
             kind: TimeoutKind::Custom as u8,
             single: u8::from(single),
             live: 1,
-            displaced: 0,
+            _pad: 0,
         };
-        let mut positions = [NO_BUCKET; 2];
-        let mut displaced = 0u8;
+        let mut moved = false;
         for side in 0..if single { 1 } else { 2 } {
-            let key = raw[side];
-            let view: &[Entry] = entries;
-            let same_flow = |e: u32| {
-                view.get((e >> 1) as usize)
-                    .is_some_and(|h| h.keys[(e & 1) as usize].direction_of(&key).is_some())
-            };
-            match self
-                .index
-                .insert_unique(hashes[side], (slot << 1) | side as u32, same_flow)
-            {
-                Ok((pos, away)) => {
-                    positions[side] = pos;
-                    displaced |= u8::from(away) << side;
-                }
+            match self.claim_key(hashes[side], (slot << 1) | side as u32) {
+                Ok(m) => moved |= m,
                 Err(holder) => {
                     if side == 1 {
-                        self.index.remove_at(positions[0], || hashes[0]);
+                        self.unindex_probing(slot << 1, hashes[0]);
                     }
                     // Free again (the keys left behind are not indexed).
+                    let entries = self.entries.as_mut_slice();
                     entries[slot as usize].live = 0;
                     entries[slot as usize].buckets = [next_free, NO_BUCKET];
-                    let s = holder >> 1;
-                    return Err(Handle {
-                        slot: s,
-                        generation: entries.get(s as usize).map_or(u32::MAX, |h| h.generation),
-                    });
+                    if moved {
+                        self.record_buckets();
+                    }
+                    return Err(holder);
                 }
             }
         }
-        entries[slot as usize].buckets = positions;
-        entries[slot as usize].displaced = displaced;
+        if moved {
+            self.record_buckets();
+        }
         if slot != self.used {
             self.free_head = next_free;
         }
         Ok(generation)
     }
 
+    /// Indexes key `tag` (its entry already written) under `hash` unless a
+    /// live session holds that flow already (either direction), in one
+    /// probe; records the bucket in the entry. `Ok(moved)`: whether hashbrown
+    /// moved buckets to make room (a rehash in place after tombstones piled
+    /// up; `capacity()`, items + growth left, then jumps to the full
+    /// capacity), in which case every recorded bucket is stale and the
+    /// caller must call [`record_buckets`](Self::record_buckets).
+    /// `Err(holder)`: the key is in use.
+    #[inline]
+    fn claim_key(&mut self, hash: FlowHash, tag: u32) -> Result<bool, Handle> {
+        let before = self.index.capacity();
+        let entries = self.entries.as_mut_slice();
+        let hasher = self.hasher;
+        let view: &[Entry] = entries;
+        let key = view[(tag >> 1) as usize].keys[(tag & 1) as usize];
+        let found = self.index.entry(
+            hash.0,
+            |&e| {
+                view.get((e >> 1) as usize)
+                    .is_some_and(|h| h.keys[(e & 1) as usize].direction_of(&key).is_some())
+            },
+            |&e| {
+                view.get((e >> 1) as usize)
+                    .map_or(0, |h| hasher.hash(&h.keys[(e & 1) as usize].get()).0)
+            },
+        );
+        let bucket = match found {
+            IndexEntry::Occupied(holder) => {
+                let s = *holder.get() >> 1;
+                return Err(Handle {
+                    slot: s,
+                    generation: view.get(s as usize).map_or(u32::MAX, |h| h.generation),
+                });
+            }
+            IndexEntry::Vacant(vacant) => vacant.insert(tag).bucket_index(),
+        };
+        entries[(tag >> 1) as usize].buckets[(tag & 1) as usize] =
+            u32::try_from(bucket).unwrap_or(NO_BUCKET);
+        // Without a rehash an insert adds 0 (into an empty bucket) or 1 (into
+        // a tombstone) to items + growth_left.
+        Ok(self.index.capacity() > before + 1)
+    }
+
+    /// Removes index record `tag` found by probing `hash` (undo of a claim).
+    fn unindex_probing(&mut self, tag: u32, hash: FlowHash) {
+        if let Ok(found) = self.index.find_entry(hash.0, |&e| e == tag) {
+            found.remove();
+        }
+    }
+
+    /// Re-records every key's bucket after hashbrown moved them (rare: only
+    /// a rehash in place; O(buckets)).
+    #[cold]
+    fn record_buckets(&mut self) {
+        let entries = self.entries.as_mut_slice();
+        for bucket in self.index.iter_buckets() {
+            if let Some(&tag) = self.index.get_bucket(bucket) {
+                if let Some(e) = entries.get_mut((tag >> 1) as usize) {
+                    e.buckets[(tag & 1) as usize] = u32::try_from(bucket).unwrap_or(NO_BUCKET);
+                }
+            }
+        }
+    }
+
+    /// Removes index record `tag` (key `key`): at its recorded bucket when
+    /// that bucket holds it (no hashing, no probing), else by a probe.
+    #[inline]
+    fn unindex_key(&mut self, tag: u32, bucket: u32, key: &RawKey) {
+        if bucket != NO_BUCKET {
+            if let Ok(found) = self.index.get_bucket_entry(bucket as usize) {
+                if *found.get() == tag {
+                    found.remove();
+                    return;
+                }
+            }
+        }
+        debug_assert_eq!(bucket, NO_BUCKET, "stale recorded bucket for {tag}");
+        let hash = self.hasher.hash(&key.get());
+        self.unindex_probing(tag, hash);
+    }
+
     /// Deletes session `s` (live, timer already stopped) and hands it to
-    /// `on_expiry`. (Its index records are freed with stores only, so a run
-    /// of expiries never waits for the index lines.)
+    /// `on_expiry`.
     fn expire(&mut self, s: u32, on_expiry: &mut impl FnMut(Expired<T>)) {
         let Some(&entry) = self.entries.as_slice().get(s as usize) else {
             return;
@@ -823,20 +932,13 @@ impl<T> Sessions<T> {
         });
     }
 
-    /// Unindexes and frees slot `s` (live, timer already stopped).
-    ///
-    /// The index lines are the only cache misses here (at a million
-    /// sessions), and their records are freed with plain byte stores, never
-    /// a load of the line: the core does not wait for them and goes on with
-    /// the caller's next operation (typically the next insert, whose own
-    /// misses then overlap them).
+    /// Unindexes and frees slot `s` (live, timer already stopped): the
+    /// records are erased at their recorded buckets (at a million sessions
+    /// that saves two hashes and two probes per removal).
     fn release(&mut self, s: u32) -> T {
         let entries = self.entries.as_mut_slice();
         let entry = &mut entries[s as usize];
-        let positions = [
-            (entry.buckets[0], entry.displaced & 1 != 0),
-            (entry.buckets[1], entry.displaced & 2 != 0),
-        ];
+        let buckets = entry.buckets;
         let single = entry.single != 0;
         let keys = entry.keys;
         entry.generation = entry.generation.wrapping_add(1);
@@ -847,12 +949,9 @@ impl<T> Sessions<T> {
         self.stats.removals.bump();
         self.stats.sessions.set(self.len as u64);
         let value = self.values.get_mut(s as usize).and_then(Option::take);
-        let hasher = self.hasher;
-        // The keys are hashed only if their records were displaced (rare).
-        let sides = if single { 1 } else { 2 };
-        self.index.clear(&positions[..sides], |side| {
-            hasher.hash(&keys[side & 1].get())
-        });
+        for side in 0..if single { 1 } else { 2 } {
+            self.unindex_key((s << 1) | side as u32, buckets[side], &keys[side]);
+        }
         match value {
             Some(v) => v,
             None => unreachable!("release of a free slot"),
@@ -1024,7 +1123,7 @@ mod tests {
     fn churn_never_reallocates() {
         let cap = 1000u32;
         let mut t = table(cap);
-        let index_bytes = t.inner.index.bytes();
+        let index_bytes = t.inner.index.allocation_size();
         let values_cap = t.inner.values.capacity();
         let mut live: Vec<Handle> = (0..cap as u16)
             .map(|p| t.insert(smtp(p), 0, Nanos::ZERO).unwrap())
@@ -1036,30 +1135,30 @@ mod tests {
             live[i] = t.insert(smtp(next), 0, Nanos::ZERO).unwrap();
             next = next.wrapping_add(1).max(cap as u16);
         }
-        assert_eq!(t.inner.index.bytes(), index_bytes);
+        assert_eq!(t.inner.index.allocation_size(), index_bytes);
         assert_eq!(t.inner.values.capacity(), values_cap);
         assert_eq!(t.len(), cap as usize);
         assert_eq!(t.inner.index.len(), 2 * cap as usize);
         assert_positions_recorded(&t);
     }
 
-    /// Every live key's recorded position holds its index entry.
+    /// Every live key's recorded bucket holds its index record.
     fn assert_positions_recorded(t: &FlowTable<u32>) {
         for (h, _, _) in t.iter() {
             let e = &t.inner.entries.as_slice()[h.slot() as usize];
             let sides = if e.single != 0 { 1 } else { 2 };
             for side in 0..sides {
                 let tag = (h.slot() << 1) | side;
-                let pos = e.buckets[side as usize];
-                assert_eq!(t.inner.index.get(pos), Some(tag));
+                let bucket = e.buckets[side as usize] as usize;
+                assert_eq!(t.inner.index.get_bucket(bucket), Some(&tag));
             }
         }
     }
 
     #[test]
-    fn tiny_tables_overflow_lines_and_stay_exact() {
-        // Capacity 3: 2 index lines for 6 records, so keys share and overflow
-        // lines; every session stays findable through churn.
+    fn tiny_tables_stay_exact_through_churn() {
+        // Capacity 3: the smallest hashbrown table, where tags collide and
+        // tombstones pile up; every session stays findable through churn.
         let mut t = table(3);
         let mut live: Vec<(u16, Handle)> = Vec::new();
         for round in 0..2000u16 {
@@ -1082,6 +1181,76 @@ mod tests {
             }
             assert_positions_recorded(&t);
         }
+    }
+
+    #[test]
+    fn buckets_moved_by_hashbrown_are_recorded_again() {
+        let mut t = table(300);
+        let mut live: Vec<Handle> = (0..100u16)
+            .map(|p| t.insert(smtp(p), u32::from(p), Nanos::ZERO).unwrap())
+            .collect();
+        assert_positions_recorded(&t);
+        // Squeeze the index to its minimum so that the next inserts must move
+        // every bucket (the same signal as a rehash in place: capacity jumps).
+        let entries = t.inner.entries.as_slice().to_vec();
+        let hasher = t.inner.hasher;
+        t.inner.index.shrink_to(0, |&e: &u32| {
+            hasher
+                .hash(&entries[(e >> 1) as usize].keys[(e & 1) as usize].get())
+                .0
+        });
+        let squeezed = t.inner.index.num_buckets();
+        for p in 100..300u16 {
+            live.push(t.insert(smtp(p), u32::from(p), Nanos::ZERO).unwrap());
+        }
+        assert!(t.inner.index.num_buckets() > squeezed, "buckets moved");
+        assert_positions_recorded(&t);
+        for (i, h) in live.into_iter().enumerate() {
+            assert_eq!(t.remove(h), Some(i as u32));
+            assert!(t.lookup_key(&smtp(i as u16).responder).is_none());
+        }
+        assert_eq!(t.inner.index.len(), 0);
+    }
+
+    #[test]
+    fn get_mut_touch_is_get_mut_then_touch() {
+        let mut t = table(4);
+        let a = t.insert(smtp(1), 1, Nanos::ZERO).unwrap();
+        // No timer yet: the data, and no timer started.
+        *t.get_mut_touch(a, Nanos::from_secs(1)).unwrap() += 10;
+        assert_eq!(t.get(a), Some(&11));
+        assert_eq!(t.timer(a), None);
+        assert!(t.arm(a, TimeoutKind::TcpIdle, Nanos::from_secs(20), Nanos::ZERO));
+        // A later deadline: extended in place.
+        assert_eq!(t.get_mut_touch(a, Nanos::from_secs(5)), Some(&mut 11));
+        assert_eq!(
+            t.timer(a),
+            Some((TimeoutKind::TcpIdle, Nanos::from_secs(25)))
+        );
+        // An earlier deadline (a `now` older than the arming one): re-filed,
+        // and it fires on the new deadline, not the old one.
+        assert!(t.arm(
+            a,
+            TimeoutKind::TcpIdle,
+            Nanos::from_secs(5),
+            Nanos::from_secs(10)
+        ));
+        assert!(t.get_mut_touch(a, Nanos::from_secs(8)).is_some());
+        assert_eq!(
+            t.timer(a),
+            Some((TimeoutKind::TcpIdle, Nanos::from_secs(13)))
+        );
+        let mut fired = Vec::new();
+        t.advance(Nanos::from_secs(12), usize::MAX, |e| fired.push(e.value));
+        assert!(fired.is_empty());
+        t.advance(Nanos::from_secs(13), usize::MAX, |e| fired.push(e.value));
+        assert_eq!(fired, vec![11]);
+        // Stale handle: nothing.
+        assert_eq!(t.get_mut_touch(a, Nanos::from_secs(4)), None);
+        let b = t.insert(smtp(2), 2, Nanos::ZERO).unwrap();
+        assert_eq!(b.slot(), a.slot());
+        assert_eq!(t.get_mut_touch(a, Nanos::from_secs(4)), None);
+        assert_eq!(t.get(b), Some(&2));
     }
 
     #[test]

@@ -166,6 +166,38 @@ impl TimerWheel {
         link(nodes, head, i);
     }
 
+    /// Activity on node `i`: if armed, moves its deadline to `deadline`
+    /// (usually a later one: one store, no division, one view of the node
+    /// array; an earlier one re-files the node). Returns whether the node was
+    /// armed (an unarmed node stays unarmed).
+    #[inline]
+    pub fn extend(&mut self, i: u32, deadline: Nanos) -> bool {
+        debug_assert!(i < self.capacity);
+        let nodes = self.nodes.as_mut_slice();
+        let Some(node) = nodes.get_mut(i as usize) else {
+            return false;
+        };
+        if node.next == i {
+            return false;
+        }
+        if deadline.0 >= node.deadline {
+            node.deadline = deadline.0;
+        } else {
+            self.refile_earlier(i, deadline);
+        }
+        true
+    }
+
+    /// An armed node's deadline moved earlier: unlink and file it anew.
+    #[cold]
+    fn refile_earlier(&mut self, i: u32, deadline: Nanos) {
+        let head = self.sentinel(self.ceil_tick(deadline.0).max(self.next_tick));
+        let nodes = self.nodes.as_mut_slice();
+        unlink(nodes, i);
+        nodes[i as usize].deadline = deadline.0;
+        link(nodes, head, i);
+    }
+
     /// Stops node `i`'s timer (no-op if not armed).
     #[inline]
     pub fn disarm(&mut self, i: u32) {

@@ -54,6 +54,7 @@ enum TOp {
     Lookup(u16, u8),
     Arm(u16, u8, u64),
     Touch(u16),
+    GetMutTouch(u16),
     Advance(u64, usize),
 }
 
@@ -64,6 +65,7 @@ fn top() -> impl Strategy<Value = TOp> {
         3 => (0..40u16, 0..4u8).prop_map(|(i, v)| TOp::Lookup(i, v)),
         3 => (0..40u16, 0..7u8, 1..3000u64).prop_map(|(i, k, t)| TOp::Arm(i, k, t)),
         2 => (0..40u16).prop_map(TOp::Touch),
+        2 => (0..40u16).prop_map(TOp::GetMutTouch),
         2 => (0..700u64, 1..8usize).prop_map(|(d, b)| TOp::Advance(d, b)),
     ]
 }
@@ -143,6 +145,20 @@ proptest! {
                     prop_assert_eq!(ok, expect);
                     if let Some(MSess { timer: Some((_, timeout, deadline)), .. }) = m.get_mut(&id) {
                         *deadline = now + *timeout;
+                    }
+                }
+                TOp::GetMutTouch(id) => {
+                    // get_mut + touch in one: the data of a live session, its
+                    // timer (if any) restarted; nothing for a stale handle.
+                    let h = m.get(&id).map_or(Handle::dangling(), |s| s.handle);
+                    let got = t.get_mut_touch(h, Nanos(now)).map(|v| *v);
+                    prop_assert_eq!(got, m.contains_key(&id).then_some(id));
+                    if let Some(MSess { timer: Some((_, timeout, deadline)), .. }) = m.get_mut(&id) {
+                        *deadline = now + *timeout;
+                    }
+                    if let Some(s) = m.get(&id) {
+                        let timer = t.timer(s.handle).map(|(k, d)| (k, d.0));
+                        prop_assert_eq!(timer, s.timer.map(|(k, _, d)| (k, d)));
                     }
                 }
                 TOp::Advance(dms, budget) => {
