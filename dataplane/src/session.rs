@@ -11,7 +11,10 @@
 //!
 //! Everything a packet of the session needs is recorded at creation — the
 //! translation to apply per direction, the egress port, the next hop and its
-//! MAC, the timeouts — so the established path reads no configuration.
+//! MAC, the timeouts — so the established path reads no configuration. The
+//! cached MAC is the one thing that can go stale while the session lives (the
+//! neighbour moves or its entry expires): it carries the neighbour table's
+//! generation and is resolved again when that moved on ([`DirPath::cached_mac`]).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -45,12 +48,38 @@ pub struct DirPath {
     /// Next hop on the egress interface.
     pub next_hop: Ipv4Addr,
     /// Next hop's MAC once resolved (cached; `None` = ask the neighbour table).
+    /// Good only while the neighbour table's generation is `mac_generation`
+    /// (see [`DirPath::cached_mac`]).
     pub next_hop_mac: Option<Mac>,
+    /// The neighbour table's generation when `next_hop_mac` was resolved
+    /// ([`crate::routing::NeighbourGeneration`]).
+    pub mac_generation: u32,
     /// Source and destination as they appear on the egress wire (for
     /// firewall-originated segments sent in this direction).
     pub wire_src: SocketAddrV4,
     /// See `wire_src`.
     pub wire_dst: SocketAddrV4,
+}
+
+impl DirPath {
+    /// The cached next-hop MAC if it is still good: resolved at the
+    /// neighbour table's current `generation` (no neighbour moved or expired
+    /// since). `None`: resolve the next hop again.
+    #[inline]
+    pub fn cached_mac(&self, generation: u32) -> Option<Mac> {
+        if self.mac_generation == generation {
+            self.next_hop_mac
+        } else {
+            None
+        }
+    }
+
+    /// Records the outcome of resolving the next hop at `generation`.
+    #[inline]
+    pub fn cache_mac(&mut self, mac: Option<Mac>, generation: u32) {
+        self.next_hop_mac = mac;
+        self.mac_generation = generation;
+    }
 }
 
 /// Transport-specific state.

@@ -4,8 +4,10 @@
 //! worker's own `Arc<Runtime>` copy: the runtime is swapped by generation
 //! number (one relaxed load per burst), the half-open registry is taken only
 //! on session creation and half-open transitions, the neighbour table only
-//! on ARP traffic and for next hops a session has not cached yet, and the
-//! report slots only when the control thread asks for a snapshot.
+//! on ARP traffic and for next hops a session has not cached yet (or whose
+//! cached MAC the neighbour generation, an atomic read without the lock,
+//! says is stale), and the report slots only when the control thread asks
+//! for a snapshot.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

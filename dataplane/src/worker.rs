@@ -497,6 +497,12 @@ where
             let to = &mut links.to;
             let n = io
                 .rx_burst(port, |burst| {
+                    // One worker owns every flow: no steering hash needed.
+                    if workers == 1 {
+                        processor.process_burst(now, port, burst, &mut tx);
+                        drain_handoffs(processor, to, &mut local);
+                        return;
+                    }
                     // Partition in place: owned frames to the front, the rest
                     // handed to their owner.
                     let mut owned = 0;

@@ -179,25 +179,34 @@ impl TxSink {
 
     /// Reserve a slot of `len` bytes for `port` and return it to be written
     /// (contents are stale bytes of an earlier frame: write all of it).
+    ///
+    /// Inlined with one combined check: the forwarding fast path reserves a
+    /// slot per frame; why a slot was refused is worked out out of line.
+    #[inline]
     pub fn build(&mut self, port: usize, len: usize) -> Result<&mut [u8], TxFull> {
-        if len > MAX_FRAME {
-            self.dropped += 1;
-            return Err(TxFull::TooLong);
-        }
-        if port > MAX_PORT {
-            self.dropped += 1;
-            return Err(TxFull::BadPort);
-        }
-        if self.len == self.lens.len() {
-            self.dropped += 1;
-            return Err(TxFull::NoSlot);
-        }
         let i = self.len;
+        if len > MAX_FRAME || port > MAX_PORT || i >= self.lens.len() {
+            return Err(self.refuse(port, len));
+        }
         self.len += 1;
         // Both fit: len <= MAX_FRAME (2048) < u16::MAX and port <= MAX_PORT.
         self.lens[i] = len as u16;
         self.ports[i] = port as u8;
         Ok(&mut self.data[i * MAX_FRAME..i * MAX_FRAME + len])
+    }
+
+    /// Counts a refused [`build`](Self::build) and says why.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&mut self, port: usize, len: usize) -> TxFull {
+        self.dropped += 1;
+        if len > MAX_FRAME {
+            TxFull::TooLong
+        } else if port > MAX_PORT {
+            TxFull::BadPort
+        } else {
+            TxFull::NoSlot
+        }
     }
 
     /// Shorten the frame most recently reserved (after building it).

@@ -82,6 +82,9 @@ pub struct Firewall {
     shared: Arc<Shared>,
     rt: Arc<Runtime>,
     hasher: FlowHasher,
+    /// The shared neighbour table's generation: sessions' cached next-hop
+    /// MACs are good while it has not moved (`DirPath::cached_mac`).
+    neighbour_generation: crate::routing::NeighbourGeneration,
     /// The static translations' GLOBAL → LOCAL map of the fast path
     /// (`flow.rs`), rebuilt with `rt`.
     globals: flow::GlobalMap,
@@ -184,8 +187,10 @@ impl Firewall {
             .iter()
             .map(|l| vec![new_flow::AclLogState::default(); l.entries.len()])
             .collect();
+        let neighbour_generation = crate::shared::lock(&shared.neighbours).generation_handle();
         Ok(Firewall {
             worker,
+            neighbour_generation,
             globals: flow::GlobalMap::new(&rt),
             port_macs: transmit::port_macs(&rt),
             rt,
@@ -392,51 +397,47 @@ impl Firewall {
             return false;
         };
         let path = &s.paths[dir];
-        let (Some(mac), egress, next_hop, rewrite) =
-            (path.next_hop_mac, path.egress, path.next_hop, path.rewrite)
-        else {
+        let (Some(mac), egress, next_hop, rewrite) = (
+            path.cached_mac(self.neighbour_generation.get()),
+            path.egress,
+            path.next_hop,
+            path.rewrite,
+        ) else {
             return false;
         };
         if s.closing || s.halfopen.is_some() {
             return false;
         }
-        if matches!(s.l4, L4State::Tcp { smtp: Some(_), .. }) {
-            // An ordinary segment of an inspected session: the inspected fast
-            // path (`session_path.rs`), which checks what it needs itself.
-            return c.tcp && self.forward_inspected_hit(now, port, frame, hit, tx);
-        }
-        match (&mut s.l4, c.tcp) {
-            (
-                L4State::Tcp {
-                    tracker,
-                    smtp: None,
-                },
-                true,
-            ) => {
+        match &mut s.l4 {
+            L4State::Tcp {
+                tracker,
+                smtp: None,
+            } if c.tcp => {
                 let Some(t) = segment_fields(frame) else {
                     return false;
                 };
-                let seg = crate::stream::SegmentInfo {
-                    seq: crate::stream::Seq(t.seq),
-                    ack: crate::stream::Seq(t.ack),
-                    flags: crate::stream::TcpFlags(t.flags),
-                    window: t.window,
-                    payload_len: u32::from(c.payload_len),
-                    wscale: None,
-                    mss: None,
-                };
-                if !tracker.track_established(crate::session::side_of(dir), &seg) {
+                if !tracker.track_ordinary(
+                    crate::session::side_of(dir),
+                    crate::stream::Seq(t.seq),
+                    crate::stream::Seq(t.ack),
+                    crate::stream::TcpFlags(t.flags),
+                    t.window,
+                    u32::from(c.payload_len),
+                ) {
                     return false;
                 }
                 self.packets.tcp += 1;
             }
-            (
-                L4State::Udp {
-                    answered: true,
-                    dns: false,
-                },
-                false,
-            ) => self.packets.udp += 1,
+            L4State::Tcp { smtp: Some(_), .. } => {
+                // An ordinary segment of an inspected session: the inspected
+                // fast path (`session_path.rs`), which checks what it needs
+                // itself.
+                return c.tcp && self.forward_inspected_hit(now, port, frame, hit, tx);
+            }
+            L4State::Udp {
+                answered: true,
+                dns: false,
+            } if !c.tcp => self.packets.udp += 1,
             _ => return false,
         }
         s.last_heard = flowtable::Nanos(now);

@@ -393,9 +393,12 @@ impl Firewall {
         }
         // 9. TTL and transmit.
         ip.decrement_ttl(frame);
+        // The neighbour generation before resolving: a change made while the
+        // MAC is being resolved then makes the next packet resolve again.
+        let generation = self.neighbour_generation.get();
         if let Some(h) = handle {
             if let Some(s) = self.table.get(h) {
-                cached = s.paths[FORWARD].next_hop_mac;
+                cached = s.paths[FORWARD].cached_mac(generation);
             }
             let payload = payload_len(&ip);
             if let Some(s) = self.table.get_mut(h) {
@@ -404,7 +407,7 @@ impl Firewall {
         }
         if let Sent::To(mac) = self.transmit(now, egress, next_hop, cached, &ip, frame, tx) {
             if let Some(s) = handle.and_then(|h| self.table.get_mut(h)) {
-                s.paths[FORWARD].next_hop_mac = Some(mac);
+                s.paths[FORWARD].cache_mac(Some(mac), generation);
             }
         }
     }
@@ -494,6 +497,7 @@ impl Firewall {
                     rewrite: fwd_rewrite,
                     next_hop: ns.next_hop,
                     next_hop_mac: None,
+                    mac_generation: 0,
                     wire_src: ns.out_src,
                     wire_dst: ns.out_dst,
                 },
@@ -503,6 +507,7 @@ impl Firewall {
                     rewrite: rev_rewrite,
                     next_hop: back_hop,
                     next_hop_mac: None,
+                    mac_generation: 0,
                     wire_src: ns.in_dst,
                     wire_dst: ns.in_src,
                 },

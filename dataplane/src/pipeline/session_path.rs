@@ -264,7 +264,7 @@ impl Firewall {
             return false;
         };
         let path = s.paths[dir];
-        let Some(mac) = path.next_hop_mac else {
+        let Some(mac) = path.cached_mac(self.neighbour_generation.get()) else {
             return false;
         };
         if s.closing || s.halfopen.is_some() {
@@ -349,7 +349,13 @@ impl Firewall {
                     && s.halfopen.is_none() =>
             {
                 match s.direction_of(forward, port) {
-                    Some(dir) if s.paths[dir].next_hop_mac.is_some() => dir,
+                    Some(dir)
+                        if s.paths[dir]
+                            .cached_mac(self.neighbour_generation.get())
+                            .is_some() =>
+                    {
+                        dir
+                    }
                     _ => return false,
                 }
             }
@@ -483,7 +489,7 @@ impl Firewall {
         }
         let path = s.paths[dir];
         rewrite_and_step_ttl(&path, frame, &mut ip);
-        match path.next_hop_mac {
+        match path.cached_mac(self.neighbour_generation.get()) {
             // The next hop is known and the datagram sits at the usual
             // offset: the fast path's transmit (the same frame as `transmit`).
             Some(mac) if ip.l3_offset == crate::wire::established::L3_OFFSET => {
@@ -506,7 +512,11 @@ impl Firewall {
         }
     }
 
-    /// Transmits a frame along a session direction, caching the next hop's MAC.
+    /// Transmits a frame along a session direction, caching the next hop's
+    /// MAC. A cached MAC that is no longer good (the neighbour moved or its
+    /// entry expired: the neighbour generation moved on) is resolved again as
+    /// for a new flow — known, or the frame waits for ARP — and the cache
+    /// follows the outcome.
     fn send_on_path(
         &mut self,
         now: u64,
@@ -519,20 +529,26 @@ impl Firewall {
         let Some(path) = self.table.get(handle).map(|s| s.paths[dir]) else {
             return;
         };
+        // Read before resolving: a change made meanwhile makes the next
+        // packet resolve again.
+        let generation = self.neighbour_generation.get();
+        let cached = path.cached_mac(generation);
         let sent = self.transmit(
             now,
             usize::from(path.egress),
             path.next_hop,
-            path.next_hop_mac,
+            cached,
             ip,
             frame,
             tx,
         );
-        if let Sent::To(mac) = sent {
-            if path.next_hop_mac.is_none() {
-                if let Some(s) = self.table.get_mut(handle) {
-                    s.paths[dir].next_hop_mac = Some(mac);
-                }
+        if cached.is_none() {
+            let mac = match sent {
+                Sent::To(mac) => Some(mac),
+                Sent::Pending | Sent::Dropped => None,
+            };
+            if let Some(s) = self.table.get_mut(handle) {
+                s.paths[dir].cache_mac(mac, generation);
             }
         }
     }
@@ -856,7 +872,7 @@ impl Firewall {
         let Some(iface) = self.rt.port_interface(egress).copied() else {
             return;
         };
-        let mac = match path.next_hop_mac {
+        let mac = match path.cached_mac(self.neighbour_generation.get()) {
             Some(m) => Some(m),
             None => lock(&self.shared.neighbours).lookup(
                 std::time::Duration::from_nanos(now),

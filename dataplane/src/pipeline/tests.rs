@@ -945,6 +945,23 @@ mod fast_path {
         payload: Vec<u8>,
         ttl_one: bool,
         wait_ms: u64,
+        /// Instead of a segment, a gratuitous ARP from neighbour 0 (ISP), 1
+        /// (host5) or 2 (mail server), with its own MAC or a moved one.
+        arp: Option<(usize, bool)>,
+    }
+
+    /// The gratuitous ARP of a [`Step`] (port, frame).
+    fn gratuitous_arp(who: usize, moved: bool) -> (usize, Vec<u8>) {
+        let (port, mac, ip) = match who {
+            0 => (OUTSIDE, ISP_MAC, Ipv4Addr::new(172, 22, 1, 1)),
+            1 => (INSIDE, HOST5_MAC, H5),
+            _ => (INSIDE, MAIL_MAC, S_LOCAL),
+        };
+        let mut mac = mac;
+        if moved {
+            mac.0[4] ^= 0x80;
+        }
+        (port, arp_request(mac, ip, ip))
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -973,9 +990,10 @@ mod fast_path {
             proptest::collection::vec(prop_oneof![b'a'..=b'z', Just(b'\r'), Just(b'\n')], 0..40),
             proptest::bool::weighted(0.05),
             prop_oneof![8 => 0u64..50, 1 => 0u64..40_000],
+            proptest::option::weighted(0.05, (0usize..3, any::<bool>())),
         )
             .prop_map(
-                |(flow, reverse, flags, dseq, dack, payload, ttl_one, wait_ms)| Step {
+                |(flow, reverse, flags, dseq, dack, payload, ttl_one, wait_ms, arp)| Step {
                     flow,
                     reverse,
                     flags,
@@ -984,6 +1002,7 @@ mod fast_path {
                     payload,
                     ttl_one,
                     wait_ms,
+                    arp,
                 },
             )
     }
@@ -1016,6 +1035,11 @@ mod fast_path {
         let mut next = [[ISN[0] + 1, ISN[1] + 1]; 4];
         let mut frames = Vec::new();
         for s in &steps {
+            if let Some((who, moved)) = s.arp {
+                let (port, f) = gratuitous_arp(who, moved);
+                frames.push((port, f, s.wait_ms));
+                continue;
+            }
             let flow = &flows[s.flow];
             let side = usize::from(s.reverse);
             let seq = (i64::from(next[s.flow][side]) + s.dseq) as u32;
@@ -1136,6 +1160,130 @@ mod fast_path {
         assert!(!fast(lab, 0, false, ACK | FIN, b""), "FIN changes state");
         assert!(!fast(lab, 0, false, RST | ACK, b""), "RST changes state");
         assert!(!fast(lab, 0, false, SYN, b""), "SYN may reopen");
+    }
+
+    /// How [`sessions_follow_a_neighbour_that_moves`] feeds a frame.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Via {
+        /// `process`: the single-frame fast path first.
+        Frame,
+        /// `process_burst` with a burst of one: the burst fast path first.
+        Burst,
+        /// The full path only.
+        FullOnly,
+    }
+
+    fn feed(lab: &mut SeedLab, via: Via, port: usize, frame: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        lab.tx.clear();
+        let mut f = frame.to_vec();
+        let (now, tx) = (lab.now, &mut lab.tx);
+        match via {
+            Via::Frame => lab.fw.process(now, port, &mut f, tx),
+            Via::Burst => lab.fw.process_burst(now, port, &mut [f.as_mut_slice()], tx),
+            Via::FullOnly => lab.fw.handle_frame_without_fast_path(now, port, &mut f, tx),
+        }
+        lab.fw.tick(lab.now, &mut lab.tx);
+        lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect()
+    }
+
+    /// The destination MACs of the IPv4 frames sent out of `port`.
+    fn ipv4_to(out: &[(usize, Vec<u8>)], port: usize) -> Vec<Mac> {
+        out.iter()
+            .filter(|(p, f)| *p == port && f[12..14] == [0x08, 0x00])
+            .map(|(_, f)| Mac(f[..6].try_into().expect("6 bytes")))
+            .collect()
+    }
+
+    /// An ARP reply from (`mac`, `ip`) to the firewall's inside address.
+    fn arp_reply_to_inside(mac: Mac, ip: Ipv4Addr) -> Vec<u8> {
+        let mut f = arp_request(mac, ip, Ipv4Addr::new(10, 10, 10, 1));
+        f[..6].copy_from_slice(&FW_INSIDE_MAC.0);
+        f[20..22].copy_from_slice(&[0, 2]);
+        f[32..38].copy_from_slice(&FW_INSIDE_MAC.0);
+        f
+    }
+
+    /// A neighbour that moves mid-session (a gratuitous ARP from host5, an
+    /// ARP reply from the mail server): the next packets of the live sessions
+    /// go to the new MAC whichever path forwards them (single-frame fast path,
+    /// burst fast path, inspected fast path, full path); the other direction
+    /// keeps its next hop. A neighbour whose entry expires under a live
+    /// session is resolved again: the session's next packet waits for ARP
+    /// (who-has sent) and leaves to the MAC of the answer.
+    #[test]
+    fn sessions_follow_a_neighbour_that_moves() {
+        const HOST5_MOVED: Mac = Mac([0x02, 0x0a, 0, 0, 0x01, 0x05]);
+        const MAIL_MOVED: Mac = Mac([0x02, 0x0a, 0, 0, 0x01, 0x02]);
+        for via in [Via::Frame, Via::Burst, Via::FullOnly] {
+            let mut labs = [
+                (SeedLab::new(&[]), Path::WithFastPath),
+                (SeedLab::new(&[]), Path::FullOnly),
+            ];
+            open(&mut labs);
+            let lab = &mut labs[0].0;
+            let flows = flows();
+            // An ordinary segment of flow 0 (http, host5 ↔ web) or 1 (smtp,
+            // client ↔ mail server, inspected).
+            let seg = |flow: usize, reverse: bool| {
+                let side = usize::from(reverse);
+                frame(
+                    &flows[flow],
+                    reverse,
+                    ISN[side] + 1,
+                    ISN[1 - side] + 1,
+                    ACK,
+                    b"",
+                )
+            };
+            let run = |lab: &mut SeedLab, (port, f): (usize, Vec<u8>)| feed(lab, via, port, &f);
+            // Twice each: the second packet takes the fast paths (cache filled).
+            for _ in 0..2 {
+                let out = run(lab, seg(0, true));
+                assert_eq!(ipv4_to(&out, INSIDE), vec![HOST5_MAC], "{via:?}");
+                let out = run(lab, seg(1, false));
+                assert_eq!(ipv4_to(&out, INSIDE), vec![MAIL_MAC], "{via:?}");
+            }
+            // Host5 announces a new MAC; the mail server answers with one.
+            let h5 = Ipv4Addr::new(10, 10, 10, 5);
+            let srv = Ipv4Addr::new(10, 10, 10, 2);
+            run(lab, (INSIDE, arp_request(HOST5_MOVED, h5, h5)));
+            run(lab, (INSIDE, arp_reply_to_inside(MAIL_MOVED, srv)));
+            for _ in 0..2 {
+                let out = run(lab, seg(0, true));
+                assert_eq!(ipv4_to(&out, INSIDE), vec![HOST5_MOVED], "{via:?}");
+                let out = run(lab, seg(1, false));
+                assert_eq!(ipv4_to(&out, INSIDE), vec![MAIL_MOVED], "{via:?}");
+                let out = run(lab, seg(0, false));
+                assert_eq!(ipv4_to(&out, OUTSIDE), vec![ISP_MAC], "{via:?}");
+            }
+            // Keep the http session alive for 3.5 hours (below its idle
+            // timeout each time): the neighbour entries stay.
+            for _ in 0..7 {
+                lab.advance(30 * 60 * SEC);
+                let out = run(lab, seg(0, true));
+                assert_eq!(ipv4_to(&out, INSIDE), vec![HOST5_MOVED], "{via:?}");
+            }
+            // Four hours after they were learned the entries expire: the
+            // session's next packet waits for ARP.
+            lab.advance(31 * 60 * SEC);
+            let out = run(lab, seg(0, true));
+            assert_eq!(ipv4_to(&out, INSIDE), vec![], "{via:?}: waits for ARP");
+            let asks: Vec<&Vec<u8>> = out
+                .iter()
+                .filter(|(p, f)| *p == INSIDE && f[12..14] == [0x08, 0x06])
+                .map(|(_, f)| f)
+                .collect();
+            assert_eq!(asks.len(), 1, "{via:?}: one who-has");
+            assert_eq!(&asks[0][38..42], &h5.octets(), "{via:?}: for host5");
+            // Host5 answers (from yet another MAC): the waiting packet leaves
+            // to it, and so do the session's next packets.
+            let out = run(lab, (INSIDE, arp_reply_to_inside(HOST5_MAC, h5)));
+            assert_eq!(ipv4_to(&out, INSIDE), vec![HOST5_MAC], "{via:?}: released");
+            for _ in 0..2 {
+                let out = run(lab, seg(0, true));
+                assert_eq!(ipv4_to(&out, INSIDE), vec![HOST5_MAC], "{via:?}");
+            }
+        }
     }
 
     /// Steering takes the fast path's compact parse and key where it can: the

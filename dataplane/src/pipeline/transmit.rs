@@ -4,7 +4,10 @@
 //! Sessions cache their next hop's MAC per direction, so an established
 //! flow's packet never touches the shared neighbour table. A next hop not
 //! yet resolved is asked for once (the frame waits in the neighbour table's
-//! bounded queue and leaves when the reply arrives, see `local.rs`).
+//! bounded queue and leaves when the reply arrives, see `local.rs`). A cached
+//! MAC is used only while the neighbour table's generation is the one it was
+//! resolved at (`DirPath::cached_mac`): when a neighbour moves or an entry
+//! expires, the session's next packet resolves its next hop again here.
 //!
 //! MTU handling, as a router does it:
 //! * A datagram that `ip virtual-reassembly` put together leaves as fragments

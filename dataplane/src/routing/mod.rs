@@ -41,8 +41,8 @@ use crate::wire::ethernet::Mac;
 
 pub use local::{handle_arp, handle_local, is_router_address, IcmpErrorLimiter, LocalVerdict};
 pub use neighbour::{
-    NeighbourConfig, NeighbourCounters, NeighbourDrop, NeighbourTable, Resolution,
-    MAX_QUEUE_PER_NEIGHBOUR,
+    NeighbourConfig, NeighbourCounters, NeighbourDrop, NeighbourGeneration, NeighbourTable,
+    Resolution, MAX_QUEUE_PER_NEIGHBOUR,
 };
 pub use table::{InstalledRoute, Route, RouteSource, RouteTable, RouteTarget, StaticRoute};
 

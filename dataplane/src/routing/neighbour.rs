@@ -1,8 +1,22 @@
 //! The neighbour (ARP) table of all interfaces (`config-and-nat.md` §7): resolved entries,
 //! and packets queued in a preallocated slot pool while their next hop is being resolved
 //! (see the module docs of [`crate::routing`] for why they are queued, not dropped).
+//!
+//! Sessions cache their next hop's MAC so that an established packet never takes the
+//! table's lock. The cache is kept honest by the table's *generation*
+//! ([`NeighbourGeneration`]): a counter bumped whenever a resolved entry changes its MAC
+//! (an ARP reply or gratuitous ARP from a neighbour that moved: a failover, a replaced
+//! NIC) or a resolved entry goes away (expired, flushed). A cached MAC is good only while
+//! the generation it was resolved at is current; the forward paths compare the two (one
+//! integer compare) and resolve again on a mismatch. Creating an entry, completing a
+//! pending one or refreshing one with the same MAC does not bump it: no cached MAC is
+//! made wrong by those. The counter is an atomic outside the table's lock, shared by
+//! every worker (the table itself is shared), so a change learned by one worker is seen
+//! by all of them at their next packet.
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hashbrown::HashMap;
@@ -122,10 +136,31 @@ enum NeighbourState {
     },
 }
 
+/// The neighbour table's generation, readable without the table's lock (a shared
+/// atomic): see the module docs. Wraps around after 2³² changes; a cached MAC would be
+/// taken for current only if exactly a multiple of 2³² changes happened between two
+/// packets of its session.
+#[derive(Debug, Clone, Default)]
+pub struct NeighbourGeneration(Arc<AtomicU32>);
+
+impl NeighbourGeneration {
+    /// The current generation (one load).
+    #[inline]
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// A cached MAC became wrong: every cache resolves again.
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// The ARP cache of all interfaces, keyed by (interface, neighbour address).
 #[derive(Debug)]
 pub struct NeighbourTable {
     config: NeighbourConfig,
+    generation: NeighbourGeneration,
     entries: HashMap<(IfIndex, Ipv4Addr), NeighbourState>,
     /// Slot storage: `queue_slots` × `slot_size` bytes, allocated once.
     slots: Vec<u8>,
@@ -146,6 +181,7 @@ impl NeighbourTable {
         let n = config.queue_slots;
         NeighbourTable {
             entries: HashMap::with_capacity(config.max_entries),
+            generation: NeighbourGeneration::default(),
             slots: vec![0; n * config.slot_size],
             slot_len: vec![0; n],
             free: (0..n as u16).rev().collect(),
@@ -158,6 +194,17 @@ impl NeighbourTable {
     /// The counters.
     pub fn counters(&self) -> NeighbourCounters {
         self.counters
+    }
+
+    /// The generation now (see the module docs): a MAC resolved now stays good while
+    /// [`NeighbourGeneration::get`] returns this value.
+    pub fn generation(&self) -> u32 {
+        self.generation.get()
+    }
+
+    /// A handle on the generation, to read it without the table's lock.
+    pub fn generation_handle(&self) -> NeighbourGeneration {
+        self.generation.clone()
     }
 
     /// The MAC of a resolved, unexpired neighbour.
@@ -189,6 +236,7 @@ impl NeighbourTable {
                 // Expired: resolve again.
                 self.counters.expired += 1;
                 self.entries.remove(&key);
+                self.generation.bump();
             }
             _ => {}
         }
@@ -265,13 +313,20 @@ impl NeighbourTable {
         };
         match self.entries.get_mut(&key) {
             Some(e) => {
-                if let NeighbourState::Incomplete { queue, queued, .. } = *e {
-                    let slot_size = self.config.slot_size;
-                    for &slot in &queue[..usize::from(queued)] {
-                        let start = usize::from(slot) * slot_size;
-                        self.slots[start..start + 6].copy_from_slice(&mac.0);
-                        self.ready.push((iface, slot));
+                match *e {
+                    NeighbourState::Incomplete { queue, queued, .. } => {
+                        let slot_size = self.config.slot_size;
+                        for &slot in &queue[..usize::from(queued)] {
+                            let start = usize::from(slot) * slot_size;
+                            self.slots[start..start + 6].copy_from_slice(&mac.0);
+                            self.ready.push((iface, slot));
+                        }
                     }
+                    // The neighbour moved: MACs cached from the old entry are wrong.
+                    NeighbourState::Reachable { mac: old, .. } if old != mac => {
+                        self.generation.bump();
+                    }
+                    NeighbourState::Reachable { .. } => {}
                 }
                 *e = fresh;
             }
@@ -310,10 +365,12 @@ impl NeighbourTable {
         let cfg = self.config;
         let free = &mut self.free;
         let counters = &mut self.counters;
+        let mut forgot_resolved = false;
         self.entries.retain(|&(iface, ip), state| match state {
             NeighbourState::Reachable { expires, .. } => {
                 if now >= *expires {
                     counters.expired += 1;
+                    forgot_resolved = true;
                     false
                 } else {
                     true
@@ -342,6 +399,9 @@ impl NeighbourTable {
                 true
             }
         });
+        if forgot_resolved {
+            self.generation.bump();
+        }
     }
 
     /// Forgets every entry of an interface (it went down or changed address); queued
@@ -349,18 +409,25 @@ impl NeighbourTable {
     pub fn flush_interface(&mut self, iface: IfIndex) {
         let free = &mut self.free;
         let counters = &mut self.counters;
+        let mut forgot_resolved = false;
         self.entries.retain(|&(i, _), state| {
             if i != iface {
                 return true;
             }
-            if let NeighbourState::Incomplete { queue, queued, .. } = state {
-                for &slot in &queue[..usize::from(*queued)] {
-                    free.push(slot);
+            match state {
+                NeighbourState::Incomplete { queue, queued, .. } => {
+                    for &slot in &queue[..usize::from(*queued)] {
+                        free.push(slot);
+                    }
+                    counters.drop_resolution_failed += u64::from(*queued);
                 }
-                counters.drop_resolution_failed += u64::from(*queued);
+                NeighbourState::Reachable { .. } => forgot_resolved = true,
             }
             false
         });
+        if forgot_resolved {
+            self.generation.bump();
+        }
     }
 
     /// Number of entries (resolved and pending).
@@ -453,6 +520,67 @@ mod tests {
             n.resolve(t0, E20, nh, &f),
             Resolution::Queued { send_request: true }
         ));
+    }
+
+    #[test]
+    fn generation_moves_when_a_cached_mac_becomes_wrong() {
+        const SRV_MAC: Mac = Mac([0x02, 0, 0, 0, 0, 0x02]);
+        let mut n = NeighbourTable::new(NeighbourConfig::default());
+        let handle = n.generation_handle();
+        let t0 = Duration::from_secs(10);
+        let (gw, srv) = (ip("172.22.1.1"), ip("10.10.10.2"));
+        let g0 = n.generation();
+        assert_eq!(handle.get(), g0);
+        // New entries, a pending entry completed, and refreshes with the same MAC: no
+        // cached MAC is wrong, the generation stays.
+        n.learn(t0, E20, gw, ISP_MAC, true);
+        let f = frame_to([10, 10, 10, 2]);
+        assert!(matches!(
+            n.resolve(t0, E21, srv, &f),
+            Resolution::Queued { .. }
+        ));
+        n.learn(t0, E21, srv, SRV_MAC, false);
+        n.drain_ready(|_, _| {});
+        n.learn(t0 + Duration::from_secs(5), E20, gw, ISP_MAC, false);
+        n.learn(t0, E21, ip("10.10.10.9"), SRV_MAC, false); // not created: unknown
+        assert_eq!(n.generation(), g0);
+        // The mail server moved (gratuitous ARP): one bump, seen through the handle.
+        let moved = Mac([0x02, 0, 0, 0, 0, 0x99]);
+        n.learn(t0, E21, srv, moved, false);
+        assert_eq!(handle.get(), g0.wrapping_add(1));
+        assert_eq!(n.resolve(t0, E21, srv, &f), Resolution::Known(moved));
+        // A pending entry that fails is not a resolved one: no bump.
+        let nh = ip("172.22.1.200");
+        assert!(matches!(
+            n.resolve(t0, E20, nh, &f),
+            Resolution::Queued { .. }
+        ));
+        for s in 1..=3 {
+            n.tick(t0 + Duration::from_secs(s), |_, _| {});
+        }
+        assert_eq!(n.lookup(t0, E20, nh), None);
+        assert_eq!(handle.get(), g0.wrapping_add(1));
+        // Expiry removes resolved entries: one bump per tick that removed any.
+        let later = t0 + Duration::from_secs(4 * 3600 + 10);
+        n.tick(later, |_, _| {});
+        assert!(n.is_empty());
+        assert_eq!(handle.get(), g0.wrapping_add(2));
+        // An expired entry found by `resolve` before the timer removed it.
+        n.learn(later, E20, gw, ISP_MAC, true);
+        let g = handle.get();
+        let much_later = later + Duration::from_secs(4 * 3600);
+        assert!(matches!(
+            n.resolve(much_later, E20, gw, &f),
+            Resolution::Queued { send_request: true }
+        ));
+        assert_eq!(handle.get(), g.wrapping_add(1));
+        // Flushing an interface with a resolved entry.
+        n.learn(much_later, E21, srv, SRV_MAC, true);
+        let g = handle.get();
+        n.flush_interface(E20); // only a pending entry there
+        assert_eq!(handle.get(), g);
+        n.flush_interface(E21);
+        assert_eq!(handle.get(), g.wrapping_add(1));
     }
 
     #[test]

@@ -243,34 +243,69 @@ impl TcpTracker {
     /// counts) it.
     #[inline]
     pub fn track_established(&mut self, from: Side, seg: &SegmentInfo) -> bool {
-        let flags = seg.flags;
-        if self.state != TcpState::Established
-            || flags.syn()
-            || flags.fin()
-            || flags.rst()
-            || !flags.ack()
-            || !self.in_window(from, seg)
-        {
+        self.track_ordinary(
+            from,
+            seg.seq,
+            seg.ack,
+            seg.flags,
+            seg.window,
+            seg.payload_len,
+        )
+    }
+
+    /// [`track_established`](Self::track_established) with the segment's
+    /// fields by value (the options play no part for such a segment), always
+    /// inlined: the forwarding fast paths call it for nearly every packet,
+    /// with the fields just read from the frame, so nothing goes through
+    /// memory and no call is made.
+    #[inline(always)]
+    pub fn track_ordinary(
+        &mut self,
+        from: Side,
+        seq: Seq,
+        ack: Seq,
+        flags: TcpFlags,
+        window: u16,
+        payload_len: u32,
+    ) -> bool {
+        // ACK, and none of SYN/FIN/RST: one mask compare.
+        let mask = TcpFlags::SYN.0 | TcpFlags::FIN.0 | TcpFlags::RST.0 | TcpFlags::ACK.0;
+        if self.state != TcpState::Established || flags.0 & mask != TcpFlags::ACK.0 {
             return false;
         }
-        let peer = &self.peers[from.peer().index()];
-        if peer.syn_seen && seg.ack.gt(peer.end) {
+        let (me, them) = (from.index(), from.peer().index());
+        let receiver = &self.peers[them];
+        // `in_window` (§3.3) for a segment without SYN and FIN: its sequence
+        // length is its payload length.
+        if receiver.ack_seen {
+            let left = receiver.ack - receiver.max_window.saturating_add(1);
+            let right = receiver.right_edge + u32::from(self.peers[me].mss);
+            let inside = if payload_len == 0 {
+                seq.ge(left) && seq.le(right)
+            } else {
+                (seq + payload_len).gt(left) && seq.lt(right)
+            };
+            if !inside {
+                return false;
+            }
+        }
+        if receiver.syn_seen && ack.gt(receiver.end) {
             return false;
         }
         // `learn(from, seg, TcpEvent::Segment)` for a segment with ACK and
         // without SYN/FIN/RST, spelled out (the property test below holds the
         // two equal).
         let scaling = self.scaling;
-        let p = &mut self.peers[from.index()];
-        p.end = p.end.max(seg.seq_end());
+        let p = &mut self.peers[me];
+        p.end = p.end.max(seq + payload_len);
         let shift = if scaling { p.wscale.unwrap_or(0) } else { 0 };
-        p.window = u32::from(seg.window) << shift;
+        p.window = u32::from(window) << shift;
         p.max_window = p.max_window.max(p.window);
-        p.window_field = seg.window;
-        if !p.ack_seen || seg.ack.gt(p.ack) {
-            p.ack = seg.ack;
+        p.window_field = window;
+        if !p.ack_seen || ack.gt(p.ack) {
+            p.ack = ack;
         }
-        let edge = seg.ack + p.window;
+        let edge = ack + p.window;
         if !p.ack_seen || edge.gt(p.right_edge) {
             p.right_edge = edge;
         }
