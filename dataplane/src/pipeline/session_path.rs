@@ -951,8 +951,8 @@ mod tests {
     use std::net::{Ipv4Addr, SocketAddrV4};
 
     use crate::drop_reason::DropReason;
+    use crate::pipeline::tests::{feed, Via};
     use crate::sim::*;
-    use crate::worker::Processor;
 
     const C: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 40100);
     const S_GLOBAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(172, 22, 1, 110), 25);
@@ -961,30 +961,6 @@ mod tests {
     const ACK: u8 = 0x10;
     const PSH: u8 = 0x08;
     const FIN: u8 = 0x01;
-
-    /// How a frame is fed.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Via {
-        /// `handle_frame`: the established (and inspected) fast path first.
-        Frame,
-        /// `process_burst` with a burst of one: the burst lookup first.
-        Burst,
-        /// The full path only.
-        FullOnly,
-    }
-
-    fn feed(lab: &mut SeedLab, via: Via, port: usize, frame: &[u8]) -> Vec<(usize, Vec<u8>)> {
-        lab.tx.clear();
-        let mut f = frame.to_vec();
-        let (now, tx) = (lab.now, &mut lab.tx);
-        match via {
-            Via::Frame => lab.fw.process(now, port, &mut f, tx),
-            Via::Burst => lab.fw.process_burst(now, port, &mut [f.as_mut_slice()], tx),
-            Via::FullOnly => lab.fw.handle_frame_without_fast_path(now, port, &mut f, tx),
-        }
-        lab.fw.tick(lab.now, &mut lab.tx);
-        lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect()
-    }
 
     /// A whole SMTP session (with an illegal verb, masked by the inspector,
     /// and a line split over two segments), as (port, frame).

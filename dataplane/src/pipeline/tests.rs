@@ -21,6 +21,39 @@ fn sa(ip: Ipv4Addr, port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(ip, port)
 }
 
+/// How a test feeds a frame to the firewall (the fast paths are held to
+/// the full path by feeding the same frames each way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    /// `process`: the single-frame (established and inspected) fast path first.
+    Frame,
+    /// `process_burst` with a burst of one: the burst fast path first.
+    Burst,
+    /// The full path only.
+    FullOnly,
+}
+
+/// Feeds `frame` on `port` as `via` says, runs the timers, and returns what
+/// was sent, as (port, frame).
+pub(super) fn feed(
+    lab: &mut SeedLab,
+    via: Via,
+    port: usize,
+    frame: &[u8],
+) -> Vec<(usize, Vec<u8>)> {
+    use crate::worker::Processor;
+    lab.tx.clear();
+    let mut f = frame.to_vec();
+    let (now, tx) = (lab.now, &mut lab.tx);
+    match via {
+        Via::Frame => lab.fw.process(now, port, &mut f, tx),
+        Via::Burst => lab.fw.process_burst(now, port, &mut [f.as_mut_slice()], tx),
+        Via::FullOnly => lab.fw.handle_frame_without_fast_path(now, port, &mut f, tx),
+    }
+    lab.fw.tick(lab.now, &mut lab.tx);
+    lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect()
+}
+
 fn ipv4(frame: &[u8]) -> Ipv4Info {
     *parse_frame(frame)
         .expect("valid frame")
@@ -1160,30 +1193,6 @@ mod fast_path {
         assert!(!fast(lab, 0, false, ACK | FIN, b""), "FIN changes state");
         assert!(!fast(lab, 0, false, RST | ACK, b""), "RST changes state");
         assert!(!fast(lab, 0, false, SYN, b""), "SYN may reopen");
-    }
-
-    /// How [`sessions_follow_a_neighbour_that_moves`] feeds a frame.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    enum Via {
-        /// `process`: the single-frame fast path first.
-        Frame,
-        /// `process_burst` with a burst of one: the burst fast path first.
-        Burst,
-        /// The full path only.
-        FullOnly,
-    }
-
-    fn feed(lab: &mut SeedLab, via: Via, port: usize, frame: &[u8]) -> Vec<(usize, Vec<u8>)> {
-        lab.tx.clear();
-        let mut f = frame.to_vec();
-        let (now, tx) = (lab.now, &mut lab.tx);
-        match via {
-            Via::Frame => lab.fw.process(now, port, &mut f, tx),
-            Via::Burst => lab.fw.process_burst(now, port, &mut [f.as_mut_slice()], tx),
-            Via::FullOnly => lab.fw.handle_frame_without_fast_path(now, port, &mut f, tx),
-        }
-        lab.fw.tick(lab.now, &mut lab.tx);
-        lab.tx.iter().map(|(p, f)| (p, f.to_vec())).collect()
     }
 
     /// The destination MACs of the IPv4 frames sent out of `port`.
