@@ -429,10 +429,10 @@ impl Firewall {
                 self.packets.tcp += 1;
             }
             L4State::Tcp { smtp: Some(_), .. } => {
-                // An ordinary segment of an inspected session: the inspected
-                // fast path (`session_path.rs`), which checks what it needs
-                // itself.
-                return c.tcp && self.forward_inspected_hit(now, port, frame, hit, tx);
+                // An ordinary segment of an inspected session (direction,
+                // next hop, closing and half-open checked above): the
+                // inspected fast path (`session_path.rs`).
+                return c.tcp && self.forward_inspected_hit(now, port, frame, hit.handle, dir, tx);
             }
             L4State::Udp {
                 answered: true,

@@ -326,11 +326,12 @@ impl Firewall {
     }
 
     /// The inspected fast path for the burst path (`Firewall::handle_chunk`):
-    /// a frame whose burst lookup found `hit`, which the established fast
-    /// path refused because the session is SMTP-inspected. Checks what
+    /// a frame of the SMTP-inspected session `handle`, for which
+    /// `forward_burst_hit` already checked what
     /// [`forward_established`](Self::forward_established) checks before it
-    /// takes such a segment (short parse, interface, session inspected and
-    /// neither closing nor half-open, direction, next hop known), then runs
+    /// takes such a segment (session inspected and neither closing nor
+    /// half-open, direction `dir`, next hop known). Takes the short parse
+    /// the inspected path needs, then runs
     /// [`forward_inspected`](Self::forward_inspected). Returns `false`,
     /// having changed nothing, when the frame needs the full path.
     pub(super) fn forward_inspected_hit(
@@ -338,33 +339,14 @@ impl Firewall {
         now: u64,
         port: usize,
         frame: &mut [u8],
-        hit: flowtable::Lookup,
+        handle: Handle,
+        dir: usize,
         tx: &mut TxSink,
     ) -> bool {
-        let forward = hit.direction == flowtable::Direction::Forward;
-        let dir = match self.table.get(hit.handle) {
-            Some(s)
-                if matches!(s.l4, L4State::Tcp { smtp: Some(_), .. })
-                    && !s.closing
-                    && s.halfopen.is_none() =>
-            {
-                match s.direction_of(forward, port) {
-                    Some(dir)
-                        if s.paths[dir]
-                            .cached_mac(self.neighbour_generation.get())
-                            .is_some() =>
-                    {
-                        dir
-                    }
-                    _ => return false,
-                }
-            }
-            _ => return false,
-        };
         let Some((ip, _)) = self.established_candidate(port, frame) else {
             return false;
         };
-        self.forward_inspected(now, port, frame, ip, hit.handle, dir, tx)
+        self.forward_inspected(now, port, frame, ip, handle, dir, tx)
     }
 
     /// The inspected fast path: an ordinary segment (ACK, no SYN/FIN/RST) of
