@@ -28,7 +28,7 @@ use crate::logging::{
     LoggerStats, LoggingTotals, QueueCounters, SystemEvent,
 };
 use crate::runtime::{PortBinding, Runtime};
-use crate::shared::{lock, PortCounters, ProtocolPackets, Shared, WorkerReport};
+use crate::shared::{lock, PortCounters, ProtocolPackets, Shared, VfrReport, WorkerReport};
 use crate::show::{
     self, AclCounters, InspectStatistics, InspectView, InterfaceCounters, SessionCounts,
     SessionSnapshot, SmtpStatistics,
@@ -109,6 +109,8 @@ pub struct ReportTotals {
     pub maxever: [u64; 3],
     /// Session-table bytes on huge pages and on ordinary pages, all workers.
     pub table_memory: [u64; 2],
+    /// Virtual reassembly per port, all workers.
+    pub vfr: [VfrReport; crate::runtime::MAX_PORTS],
 }
 
 impl ReportTotals {
@@ -130,6 +132,9 @@ impl ReportTotals {
             }
             for i in 0..2 {
                 t.table_memory[i] += r.table_memory[i];
+            }
+            for (a, b) in t.vfr.iter_mut().zip(&r.vfr) {
+                a.add(b);
             }
         }
         t.sessions.sort_by_key(|s| s.id);
@@ -446,6 +451,21 @@ impl Handler {
         Ok(String::new())
     }
 
+    /// The interface a `show … [interface]` names, normalised (`e2/0` →
+    /// `Ethernet2/0`); an error if the configuration has no such interface.
+    fn interface_filter(
+        &self,
+        cfg: &Config,
+        name: Option<&str>,
+    ) -> Result<Option<String>, ControlError> {
+        name.map(|n| {
+            normalise_name(n)
+                .filter(|n| cfg.interface(n).is_some())
+                .ok_or_else(|| ControlError::Rejected(format!("% Invalid interface name: {n}")))
+        })
+        .transpose()
+    }
+
     /// Per-interface counters for `show interfaces`.
     fn interface_counters(
         &self,
@@ -532,16 +552,7 @@ impl Handler {
                 show::show_access_lists_json(cfg, *number, &counters)
             }
             ShowCommand::Interfaces(name) => {
-                let name = match name {
-                    Some(n) => Some(
-                        normalise_name(n)
-                            .filter(|n| cfg.interface(n).is_some())
-                            .ok_or_else(|| {
-                                ControlError::Rejected(format!("% Invalid interface name: {n}"))
-                            })?,
-                    ),
-                    None => None,
-                };
+                let name = self.interface_filter(cfg, name.as_deref())?;
                 let totals = self.reports();
                 let counters = self.interface_counters(&rt, &totals);
                 if !json {
@@ -549,6 +560,21 @@ impl Handler {
                     return Ok(out);
                 }
                 show::show_interfaces_json(cfg, name.as_deref(), &counters)
+            }
+            ShowCommand::VirtualReassembly(name) => {
+                let name = self.interface_filter(cfg, name.as_deref())?;
+                let totals = self.reports();
+                let reports: BTreeMap<String, VfrReport> = rt
+                    .ports
+                    .iter()
+                    .zip(&totals.vfr)
+                    .map(|(b, r)| (b.ios_name.clone(), *r))
+                    .collect();
+                if !json {
+                    show::show_ip_virtual_reassembly(cfg, name.as_deref(), &reports, &mut out);
+                    return Ok(out);
+                }
+                show::show_ip_virtual_reassembly_json(cfg, name.as_deref(), &reports)
             }
             ShowCommand::RunningConfig => {
                 if !json {
@@ -755,6 +781,16 @@ mod tests {
         b.last_created_ns = NOW - 1_000_000_000;
         b.counts = [0, 1, 0];
         b.maxever = [1, 1, 0];
+        // Ethernet2/0's reassembly tables on both workers.
+        a.vfr[0].reassemblies = 1;
+        a.vfr[0].fragments = 2;
+        a.vfr[0].counters.fragments = 40;
+        a.vfr[0].counters.reassembled = 12;
+        a.vfr[0].counters.timeouts = 1;
+        a.vfr[0].counters.drop_overlap = 1;
+        b.vfr[0].counters.reassembled = 3;
+        b.vfr[0].counters.drop_table_full = 2;
+        b.vfr[0].counters.drop_poisoned = 4;
         h.shared().put_report(0, ANSWERED, a);
         h.shared().put_report(1, ANSWERED, b);
     }
@@ -881,6 +917,51 @@ mod tests {
             run(&h, "show access-lists").unwrap(),
             "Extended IP access list 101\n    10 permit tcp any host 172.22.1.110 eq smtp\n"
         );
+    }
+
+    #[test]
+    fn virtual_reassembly_sums_workers_per_interface() {
+        let h = handler(2);
+        put_reports(&h);
+        assert_eq!(
+            run(&h, "show ip virtual-reassembly e2/0").unwrap(),
+            "Ethernet2/0:\n\
+             \x20  Virtual Fragment Reassembly (VFR) is ENABLED [in]\n\
+             \x20  Concurrent reassemblies (max-reassemblies): 16\n\
+             \x20  Fragments per reassembly (max-fragments): 32\n\
+             \x20  Reassembly timeout (timeout): 3 seconds\n\
+             \x20  Drop fragments: OFF\n\
+             \n\
+             \x20  Current reassembly count:1\n\
+             \x20  Current fragment count:2\n\
+             \x20  Total reassembly count:15\n\
+             \x20  Total reassembly timeout count:1\n\
+             \x20  Total reassembly failures:3\n"
+        );
+        let all = run(&h, "show ip virtual-reassembly").unwrap();
+        assert!(
+            all.contains("\nSerial2/0:\n   Virtual Fragment Reassembly (VFR) is DISABLED\n\n"),
+            "{all}"
+        );
+        assert!(
+            all.contains("Ethernet2/1:\n   Virtual Fragment Reassembly (VFR) is ENABLED [in]\n"),
+            "{all}"
+        );
+        assert!(all.contains("   Total reassembly count:0\n"), "{all}");
+        assert!(run(&h, "show ip virtual-reassembly Ethernet7/7").is_err());
+        let v: Value = serde_json::from_str(
+            &h.execute(
+                &Command::parse("show ip virtual-reassembly Ethernet2/0").unwrap(),
+                true,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v[0]["interface"], "Ethernet2/0");
+        assert_eq!(v[0]["reassembled"], 15);
+        assert_eq!(v[0]["dropped_fragments"], 7);
+        assert_eq!(v[0]["drops"]["table_full"], 2);
+        assert_eq!(v[0]["drops"]["poisoned"], 4);
     }
 
     #[test]

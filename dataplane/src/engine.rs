@@ -33,7 +33,8 @@ use crate::logging::{
     SyslogSender, SystemEvent,
 };
 use crate::metrics::{
-    MetricsServer, MetricsSnapshot, RingOccupancy, SessionCounts, SmtpCounters, WorkerMetrics,
+    MetricsServer, MetricsSnapshot, RingOccupancy, SessionCounts, SmtpCounters, VfrMetrics,
+    WorkerMetrics,
 };
 use crate::pipeline::{Firewall, FirewallSizing};
 use crate::routing::NatRole;
@@ -278,6 +279,42 @@ fn notice(text: &str) {
     eprintln!("{}: {text}", IosTimestamp(wall_clock_ns()));
 }
 
+/// Virtual reassembly of every bound interface that has it.
+fn vfr_metrics(rt: &Runtime, totals: &ReportTotals) -> Vec<VfrMetrics> {
+    rt.ports
+        .iter()
+        .zip(&totals.vfr)
+        .filter(|(b, _)| {
+            rt.config
+                .interface(&b.ios_name)
+                .is_some_and(|i| i.virtual_reassembly.is_some())
+        })
+        .map(|(b, r)| {
+            let c = &r.counters;
+            VfrMetrics {
+                interface: b.ios_name.clone(),
+                reassemblies: r.reassemblies,
+                fragments_held: r.fragments,
+                fragments: c.fragments,
+                reassembled: c.reassembled,
+                timeouts: c.timeouts,
+                drops: vec![
+                    ("not_a_fragment", c.drop_not_a_fragment),
+                    ("drop_fragments", c.drop_drop_fragments),
+                    ("malformed", c.drop_malformed),
+                    ("table_full", c.drop_table_full),
+                    ("too_many_fragments", c.drop_too_many_fragments),
+                    ("overlap", c.drop_overlap),
+                    ("duplicate", c.drop_duplicate),
+                    ("oversize", c.drop_oversize),
+                    ("inconsistent", c.drop_inconsistent),
+                    ("poisoned", c.drop_poisoned),
+                ],
+            }
+        })
+        .collect()
+}
+
 /// The figures `/metrics` shows, gathered now.
 pub fn gather_metrics(
     shared: &Shared,
@@ -369,6 +406,7 @@ pub fn gather_metrics(
             tcp_retrans_mismatch: stream.tcp_retrans_mismatch,
         },
         logging: logging_totals,
+        vfr: vfr_metrics(&shared.runtime(), &totals),
     }
 }
 

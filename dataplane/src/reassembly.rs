@@ -280,6 +280,53 @@ pub struct VfrCounters {
 }
 
 impl VfrCounters {
+    /// Adds another table's figures (the same interface on another worker).
+    pub fn add(&mut self, o: &VfrCounters) {
+        self.fragments += o.fragments;
+        self.held += o.held;
+        self.reassembled += o.reassembled;
+        self.timeouts += o.timeouts;
+        self.drop_not_a_fragment += o.drop_not_a_fragment;
+        self.drop_drop_fragments += o.drop_drop_fragments;
+        self.drop_malformed += o.drop_malformed;
+        self.drop_table_full += o.drop_table_full;
+        self.drop_too_many_fragments += o.drop_too_many_fragments;
+        self.drop_overlap += o.drop_overlap;
+        self.drop_duplicate += o.drop_duplicate;
+        self.drop_oversize += o.drop_oversize;
+        self.drop_inconsistent += o.drop_inconsistent;
+        self.drop_poisoned += o.drop_poisoned;
+        self.events_lost += o.events_lost;
+    }
+
+    /// Fragments dropped for any reason (timeouts not included: they are
+    /// datagrams, counted in [`VfrCounters::timeouts`]).
+    pub fn dropped_fragments(&self) -> u64 {
+        self.drop_not_a_fragment
+            + self.drop_drop_fragments
+            + self.drop_malformed
+            + self.drop_table_full
+            + self.drop_too_many_fragments
+            + self.drop_overlap
+            + self.drop_duplicate
+            + self.drop_oversize
+            + self.drop_inconsistent
+            + self.drop_poisoned
+    }
+
+    /// Reassemblies that failed (`show ip virtual-reassembly`'s "Total
+    /// reassembly failures"): datagrams given up for too many fragments,
+    /// overlap, oversize or inconsistent ends, and fragments refused because
+    /// the table was full or they were malformed. Timeouts are counted apart.
+    pub fn failures(&self) -> u64 {
+        self.drop_table_full
+            + self.drop_malformed
+            + self.drop_too_many_fragments
+            + self.drop_overlap
+            + self.drop_oversize
+            + self.drop_inconsistent
+    }
+
     fn count(&mut self, reason: VfrDropReason) {
         let c = match reason {
             VfrDropReason::NotAFragment => &mut self.drop_not_a_fragment,
@@ -408,6 +455,15 @@ impl VirtualReassembly {
             .iter()
             .filter(|s| s.state != SlotState::Free)
             .count()
+    }
+
+    /// Fragments held by the datagrams in progress.
+    pub fn held_fragments(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.state == SlotState::Collecting)
+            .map(|s| s.fragments)
+            .sum()
     }
 
     /// The fragment layout of the datagram the last [`Offer::Complete`] returned (its IP ID
@@ -798,6 +854,7 @@ mod tests {
         assert_eq!(t.offer(0, &fa[0], &info(&fa[0])), Offer::Held);
         assert_eq!(t.offer(0, &fb[1], &info(&fb[1])), Offer::Held);
         assert_eq!(t.in_progress(), 2);
+        assert_eq!(t.held_fragments(), 2);
         let Offer::Complete { frame } = t.offer(0, &fa[1], &info(&fa[1])) else {
             panic!()
         };
@@ -836,6 +893,17 @@ mod tests {
         assert_eq!(t.counters().drop_overlap, 1);
         assert_eq!(t.counters().drop_poisoned, 2);
         assert_eq!(t.counters().reassembled, 0);
+        // A poisoned datagram holds its slot but no fragments; one failure,
+        // three fragments dropped (the overlapping one and the two after it).
+        assert_eq!(t.in_progress(), 1);
+        assert_eq!(t.held_fragments(), 0);
+        assert_eq!(t.counters().failures(), 1);
+        assert_eq!(t.counters().dropped_fragments(), 3);
+        let mut sum = *t.counters();
+        sum.add(t.counters());
+        assert_eq!(sum.failures(), 2);
+        assert_eq!(sum.dropped_fragments(), 6);
+        assert_eq!(sum.fragments, 2 * t.counters().fragments);
         // After the timeout the same datagram can be sent again.
         assert_eq!(t.expire(3 * SEC), 0);
         assert_eq!(t.in_progress(), 0);
@@ -944,6 +1012,7 @@ mod tests {
         assert_eq!(t.offer(SEC, &frags[1], &info(&frags[1])), Offer::Held);
         assert_eq!(t.expire(SEC + 3 * SEC - 1), 0);
         assert_eq!(t.in_progress(), 1);
+        assert_eq!(t.held_fragments(), 2);
         assert_eq!(t.expire(4 * SEC), 1);
         assert_eq!(t.in_progress(), 0);
         assert_eq!(t.counters().timeouts, 1);

@@ -17,6 +17,7 @@ use smtp_engine::SmtpStats;
 
 use crate::drop_reason::DropCounters;
 use crate::logging::DebugFlags;
+use crate::reassembly::VfrCounters;
 use crate::routing::{IcmpErrorLimiter, NeighbourConfig, NeighbourTable};
 use crate::runtime::{Runtime, MAX_PORTS};
 use crate::show::SessionSnapshot;
@@ -71,6 +72,27 @@ impl ProtocolPackets {
     }
 }
 
+/// One port's virtual-reassembly state on one worker (`show ip
+/// virtual-reassembly`); all zero where the interface has none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VfrReport {
+    /// Datagrams under reassembly now (poisoned ones included).
+    pub reassemblies: u64,
+    /// Fragments held by them.
+    pub fragments: u64,
+    /// Counters since the table was built.
+    pub counters: VfrCounters,
+}
+
+impl VfrReport {
+    /// Adds another worker's figures.
+    pub fn add(&mut self, o: &VfrReport) {
+        self.reassemblies += o.reassemblies;
+        self.fragments += o.fragments;
+        self.counters.add(&o.counters);
+    }
+}
+
 /// What one worker reports when the control thread asks.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerReport {
@@ -99,6 +121,8 @@ pub struct WorkerReport {
     /// The session table's memory: bytes on huge pages, bytes on ordinary
     /// pages (the kernel may refuse `MADV_HUGEPAGE`; operators want to know).
     pub table_memory: [u64; 2],
+    /// Virtual reassembly per port.
+    pub vfr: [VfrReport; MAX_PORTS],
 }
 
 /// Shared state of one running firewall.

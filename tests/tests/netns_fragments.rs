@@ -200,6 +200,19 @@ fn cross_fragmented(workers: usize) {
         sessions.iter().any(|s| s.protocol == "icmp"),
         "the reassembled echo opened an ICMP session: {sessions:?}"
     );
+    // `show ip virtual-reassembly`: both interfaces put the echoes together
+    // (requests inside, replies outside), summed over the workers.
+    let vfr = fw.cmd("show ip virtual-reassembly");
+    let totals: Vec<u64> = vfr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Total reassembly count:"))
+        .map(|n| n.parse().expect("a count"))
+        .collect();
+    assert!(
+        totals.len() == 2 && totals.iter().all(|&n| n >= 3),
+        "three 3-fragment echoes reassembled on each interface:\n{vfr}"
+    );
+    assert!(vfr.contains("   Total reassembly failures:0\n"), "{vfr}");
 
     // UDP, byte for byte, both ways through NAT.
     let client_ns = fw.lab.ns.client.clone();

@@ -51,11 +51,17 @@ pub enum ShowCommand {
     InspectConfig,
     InspectInterfaces,
     InspectName(String),
-    InspectSessions { detail: bool },
+    InspectSessions {
+        detail: bool,
+    },
     InspectStatistics,
-    NatTranslations { verbose: bool },
+    NatTranslations {
+        verbose: bool,
+    },
     AccessLists(Option<u16>),
     Interfaces(Option<String>),
+    /// `show ip virtual-reassembly [interface]`.
+    VirtualReassembly(Option<String>),
     RunningConfig,
     Debugging,
     Logging,
@@ -166,6 +172,8 @@ impl fmt::Display for ShowCommand {
             ShowCommand::AccessLists(Some(n)) => write!(f, "access-lists {n}"),
             ShowCommand::Interfaces(None) => f.write_str("interfaces"),
             ShowCommand::Interfaces(Some(i)) => write!(f, "interfaces {i}"),
+            ShowCommand::VirtualReassembly(None) => f.write_str("ip virtual-reassembly"),
+            ShowCommand::VirtualReassembly(Some(i)) => write!(f, "ip virtual-reassembly {i}"),
             ShowCommand::RunningConfig => f.write_str("running-config"),
             ShowCommand::Debugging => f.write_str("debugging"),
             ShowCommand::Logging => f.write_str("logging"),
@@ -183,7 +191,7 @@ fn parse_show(p: &mut Words<'_>) -> Result<ShowCommand, ParseError> {
             "debugging",
             "logging",
         ])? {
-            "ip" => match p.keyword(&["inspect", "nat"])? {
+            "ip" => match p.keyword(&["inspect", "nat", "virtual-reassembly"])? {
                 "inspect" => match p.keyword(&[
                     "all",
                     "config",
@@ -201,6 +209,7 @@ fn parse_show(p: &mut Words<'_>) -> Result<ShowCommand, ParseError> {
                     },
                     _ => ShowCommand::InspectStatistics,
                 },
+                "virtual-reassembly" => ShowCommand::VirtualReassembly(interface_name(p)),
                 _ => {
                     p.keyword(&["translations"])?;
                     ShowCommand::NatTranslations {
@@ -209,15 +218,18 @@ fn parse_show(p: &mut Words<'_>) -> Result<ShowCommand, ParseError> {
                 }
             },
             "access-lists" => ShowCommand::AccessLists(p.optional_number()?),
-            "interfaces" => ShowCommand::Interfaces(p.rest().map(|r| {
-                // `show interfaces Ethernet 2/0` = `show interfaces Ethernet2/0`
-                r.split_ascii_whitespace().collect::<String>()
-            })),
+            "interfaces" => ShowCommand::Interfaces(interface_name(p)),
             "running-config" => ShowCommand::RunningConfig,
             "debugging" => ShowCommand::Debugging,
             _ => ShowCommand::Logging,
         },
     )
+}
+
+/// The rest of the line as an interface name: `Ethernet 2/0` = `Ethernet2/0`.
+fn interface_name(p: &mut Words<'_>) -> Option<String> {
+    p.rest()
+        .map(|r| r.split_ascii_whitespace().collect::<String>())
 }
 
 fn parse_debug(p: &mut Words<'_>, on: bool) -> Result<Command, ParseError> {
@@ -408,6 +420,14 @@ mod tests {
         assert_eq!(
             parse("show ip nat translations"),
             Command::Show(ShowCommand::NatTranslations { verbose: false })
+        );
+        assert_eq!(
+            parse("show ip virtual-reassembly"),
+            Command::Show(ShowCommand::VirtualReassembly(None))
+        );
+        assert_eq!(
+            parse("sh ip vir Ethernet 2/0"),
+            Command::Show(ShowCommand::VirtualReassembly(Some("Ethernet2/0".into())))
         );
         assert_eq!(
             parse("show access-lists"),
@@ -630,7 +650,8 @@ mod tests {
                 Just("show"), Just("sh"), Just("ip"), Just("insp"), Just("all"),
                 Just("session"), Just("det"), Just("debug"), Just("no"), Just("undebug"),
                 Just("configure"), Just("clear"), Just("s"), Just("101"), Just("é"),
-                Just("access-lists"), Just("nat"), Just("tr"),
+                Just("access-lists"), Just("nat"), Just("tr"), Just("virtual-reassembly"),
+                Just("vir"), Just("Ethernet2/0"),
             ], 0..8)) {
             let line = words.join(" ");
             match Command::parse(&line) {

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::snapshot::MetricsSnapshot;
+use super::snapshot::{MetricsSnapshot, VfrMetrics};
 
 /// The `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -57,6 +57,60 @@ impl Exposition {
     fn single(&mut self, name: &str, kind: Kind, help: &str, value: u64) {
         self.family(name, kind, help);
         self.sample(name, &[], value);
+    }
+}
+
+/// The virtual-reassembly families, one sample per interface (and reason).
+fn vfr(e: &mut Exposition, vfr: &[VfrMetrics]) {
+    type Field = fn(&VfrMetrics) -> u64;
+    let families: [(&str, Kind, &str, Field); 5] = [
+        (
+            "mailguard_vfr_reassemblies",
+            Kind::Gauge,
+            "Datagrams under virtual reassembly now.",
+            |v| v.reassemblies,
+        ),
+        (
+            "mailguard_vfr_fragments_held",
+            Kind::Gauge,
+            "Fragments held by datagrams under virtual reassembly.",
+            |v| v.fragments_held,
+        ),
+        (
+            "mailguard_vfr_fragments_total",
+            Kind::Counter,
+            "Fragments offered to virtual reassembly.",
+            |v| v.fragments,
+        ),
+        (
+            "mailguard_vfr_reassembled_total",
+            Kind::Counter,
+            "Datagrams virtual reassembly completed.",
+            |v| v.reassembled,
+        ),
+        (
+            "mailguard_vfr_timeouts_total",
+            Kind::Counter,
+            "Incomplete datagrams dropped at the reassembly timeout.",
+            |v| v.timeouts,
+        ),
+    ];
+    for (name, kind, help, field) in families {
+        e.family(name, kind, help);
+        for v in vfr {
+            e.sample(name, &[("interface", &v.interface)], field(v));
+        }
+    }
+    let name = "mailguard_vfr_dropped_fragments_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "Fragments virtual reassembly dropped, by reason.",
+    );
+    for v in vfr {
+        for (reason, n) in &v.drops {
+            e.sample(name, &[("interface", &v.interface), ("reason", reason)], *n);
+        }
     }
 }
 
@@ -216,6 +270,7 @@ pub fn render(snap: &MetricsSnapshot) -> String {
     ] {
         e.sample("mailguard_session_table_bytes", &[("pages", pages)], n);
     }
+    vfr(&mut e, &snap.vfr);
     e.single(
         "mailguard_half_open_sessions",
         Kind::Gauge,
@@ -430,6 +485,15 @@ mod tests {
         s.sessions.established = 12;
         s.sessions.half_open = 50;
         s.session_table_bytes = [4 << 21, 8192];
+        s.vfr = vec![VfrMetrics {
+            interface: "Ethernet2/0".into(),
+            reassemblies: 1,
+            fragments_held: 2,
+            fragments: 40,
+            reassembled: 15,
+            timeouts: 1,
+            drops: vec![("overlap", 1), ("table_full", 2)],
+        }];
         s.smtp.cmd_lines = 120;
         s.smtp.sig_hits = vec![(3101, 2), (3104, 1)];
         s.logging.queues.overflow = 4;
@@ -530,6 +594,16 @@ mod tests {
         );
         assert_eq!(samples["mailguard_sessions{state=\"half_open\"}"], 50);
         assert_eq!(samples["mailguard_aggressive_mode"], 1);
+        assert_eq!(
+            samples["mailguard_vfr_reassembled_total{interface=\"Ethernet2/0\"}"],
+            15
+        );
+        assert_eq!(
+            samples[
+                "mailguard_vfr_dropped_fragments_total{interface=\"Ethernet2/0\",reason=\"table_full\"}"
+            ],
+            2
+        );
         assert_eq!(
             samples["mailguard_session_table_bytes{pages=\"huge\"}"],
             4 << 21

@@ -18,4 +18,6 @@ pub mod snapshot;
 
 pub use exposition::{render, CONTENT_TYPE};
 pub use http::{MetricsServer, SnapshotSource};
-pub use snapshot::{MetricsSnapshot, RingOccupancy, SessionCounts, SmtpCounters, WorkerMetrics};
+pub use snapshot::{
+    MetricsSnapshot, RingOccupancy, SessionCounts, SmtpCounters, VfrMetrics, WorkerMetrics,
+};

@@ -65,6 +65,26 @@ pub struct SmtpCounters {
     pub tcp_retrans_mismatch: u64,
 }
 
+/// Virtual fragment reassembly of one interface, all workers (`show ip
+/// virtual-reassembly`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VfrMetrics {
+    /// IOS interface name (label value).
+    pub interface: String,
+    /// Datagrams under reassembly now.
+    pub reassemblies: u64,
+    /// Fragments they hold.
+    pub fragments_held: u64,
+    /// Fragments offered.
+    pub fragments: u64,
+    /// Datagrams reassembled.
+    pub reassembled: u64,
+    /// Incomplete datagrams dropped at their timeout.
+    pub timeouts: u64,
+    /// `(reason, fragments dropped)`.
+    pub drops: Vec<(&'static str, u64)>,
+}
+
 /// Everything `/metrics` exposes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetricsSnapshot {
@@ -91,4 +111,6 @@ pub struct MetricsSnapshot {
     pub alerts: Vec<(&'static str, u64)>,
     pub smtp: SmtpCounters,
     pub logging: LoggingTotals,
+    /// Interfaces with `ip virtual-reassembly`.
+    pub vfr: Vec<VfrMetrics>,
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::model::Transport;
 use crate::session::L4State;
-use crate::shared::WorkerReport;
+use crate::shared::{VfrReport, WorkerReport};
 use crate::show::SessionSnapshot;
 
 use super::Firewall;
@@ -53,6 +53,14 @@ impl Firewall {
                 self.table.stats().huge_page_bytes.get(),
                 self.table.stats().plain_page_bytes.get(),
             ],
+            vfr: std::array::from_fn(|port| match self.vfr.get(port) {
+                Some(Some(t)) => VfrReport {
+                    reassemblies: t.in_progress() as u64,
+                    fragments: t.held_fragments() as u64,
+                    counters: *t.counters(),
+                },
+                _ => VfrReport::default(),
+            }),
         }
     }
 }

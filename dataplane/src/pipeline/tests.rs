@@ -804,6 +804,13 @@ fn fragments_are_reassembled_before_inspection() {
     let c = crate::wire::checksum::checksum(&orphan[14..14 + 20]);
     orphan[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
     assert!(lab.send(INSIDE, &orphan).is_empty());
+    // What `show ip virtual-reassembly` reads: the inside port's table holds
+    // the orphan; one datagram was reassembled from two fragments.
+    let vfr = lab.report().vfr[INSIDE];
+    assert_eq!((vfr.reassemblies, vfr.fragments), (1, 1));
+    assert_eq!(vfr.counters.fragments, 3);
+    assert_eq!(vfr.counters.reassembled, 1);
+    assert_eq!(lab.report().vfr[OUTSIDE].counters.fragments, 0);
 }
 
 /// The established fast path against the full path: two labs with the same

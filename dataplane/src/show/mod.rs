@@ -7,6 +7,7 @@ pub mod access_lists;
 pub mod inspect;
 pub mod interfaces;
 pub mod nat;
+pub mod vfr;
 
 pub use access_lists::{show_access_lists, show_access_lists_json, AclCounters};
 pub use inspect::{
@@ -15,6 +16,7 @@ pub use inspect::{
 };
 pub use interfaces::{show_interfaces, show_interfaces_json, InterfaceCounters};
 pub use nat::{show_ip_nat_translations, show_ip_nat_translations_json};
+pub use vfr::{show_ip_virtual_reassembly, show_ip_virtual_reassembly_json};
 
 use serde_json::{json, Value};
 
