@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::interfaces_named;
 use crate::config::model::{Config, Interface};
 
 /// Per-interface counters.
@@ -48,11 +49,7 @@ pub fn show_interfaces(
     out: &mut String,
 ) {
     let none = InterfaceCounters::default();
-    for iface in cfg
-        .interfaces
-        .iter()
-        .filter(|i| name.is_none_or(|n| n == i.name))
-    {
+    for iface in interfaces_named(cfg, name) {
         let c = counters.get(&iface.name).unwrap_or(&none);
         let (admin, line) = status(iface, c);
         let _ = writeln!(out, "{} is {admin}, line protocol is {line}", iface.name);
@@ -91,9 +88,7 @@ pub fn show_interfaces_json(
 ) -> Value {
     let none = InterfaceCounters::default();
     Value::Array(
-        cfg.interfaces
-            .iter()
-            .filter(|i| name.is_none_or(|n| n == i.name))
+        interfaces_named(cfg, name)
             .map(|i| {
                 let c = counters.get(&i.name).unwrap_or(&none);
                 let (admin, line) = status(i, c);

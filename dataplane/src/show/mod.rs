@@ -22,6 +22,17 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 
+/// The configured interfaces a `show … [interface]` covers: all, or the one
+/// named (already normalised by the caller).
+pub(crate) fn interfaces_named<'a>(
+    cfg: &'a Config,
+    name: Option<&'a str>,
+) -> impl Iterator<Item = &'a crate::config::model::Interface> {
+    cfg.interfaces
+        .iter()
+        .filter(move |i| name.is_none_or(|n| n == i.name))
+}
+
 /// `show running-config`.
 pub fn show_running_config(cfg: &Config, out: &mut String) {
     out.push_str(&cfg.running_config());

@@ -11,14 +11,9 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::config::model::{Config, Interface};
+use super::interfaces_named;
+use crate::config::model::Config;
 use crate::shared::VfrReport;
-
-fn shown<'a>(cfg: &'a Config, name: Option<&'a str>) -> impl Iterator<Item = &'a Interface> {
-    cfg.interfaces
-        .iter()
-        .filter(move |i| name.is_none_or(|n| n == i.name))
-}
 
 /// Text form; `reports` maps IOS interface names to the workers' summed
 /// figures (interfaces without a report show zeros).
@@ -29,7 +24,7 @@ pub fn show_ip_virtual_reassembly(
     out: &mut String,
 ) {
     let none = VfrReport::default();
-    for (n, iface) in shown(cfg, name).enumerate() {
+    for (n, iface) in interfaces_named(cfg, name).enumerate() {
         if n > 0 {
             out.push('\n');
         }
@@ -74,7 +69,7 @@ pub fn show_ip_virtual_reassembly_json(
 ) -> Value {
     let none = VfrReport::default();
     Value::Array(
-        shown(cfg, name)
+        interfaces_named(cfg, name)
             .map(|iface| {
                 let Some(v) = &iface.virtual_reassembly else {
                     return json!({ "interface": iface.name, "enabled": false });
