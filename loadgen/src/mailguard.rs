@@ -23,7 +23,7 @@ pub enum MailguardError {
     #[error("`{command}` failed: {detail}")]
     Show { command: String, detail: String },
     #[error("lab: {0}")]
-    Lab(#[from] crate::topo::TopoError),
+    Lab(#[from] crate::topo::LabError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }

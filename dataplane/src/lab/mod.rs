@@ -450,12 +450,25 @@ impl Lab {
     /// child is killed when the lab is torn down; take its pipes from the
     /// returned handle.
     pub fn spawn(&mut self, ns: &str, cmd: &[&str]) -> Result<&mut Child, LabError> {
+        self.spawn_with(ns, cmd, Stdio::piped(), Stdio::piped())
+    }
+
+    /// [`Lab::spawn`] with the child's stdout and stderr given (a log file,
+    /// null): for long-running children whose output nobody reads as it
+    /// comes, which a pipe would stall once full.
+    pub fn spawn_with(
+        &mut self,
+        ns: &str,
+        cmd: &[&str],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<&mut Child, LabError> {
         let args = ns_args(ns, cmd);
         let child = Command::new(args[0])
             .args(&args[1..])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .map_err(|source| LabError::Spawn {
                 command: render(&args),
