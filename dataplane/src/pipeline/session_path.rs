@@ -171,13 +171,16 @@ enum Forwarding {
 }
 
 impl Firewall {
-    /// The established fast path: a TCP segment with ACK and without
+    /// The established fast path for a single frame (handoffs from other
+    /// workers, the simulator; bursts take the same gate in
+    /// `Firewall::handle_chunk`): a TCP segment with ACK and without
     /// SYN/FIN/RST, or a UDP datagram, of an established session that is not
-    /// inspected by SMTP, not terminating and has its next hop resolved. It
-    /// does what [`session_path`](Self::session_path) does for such a packet
-    /// (the tests hold it to the same output frames and the same session
-    /// state), with one parse at fixed offsets, one table access and no
-    /// per-packet re-checks. Returns `false`, having changed nothing, when the
+    /// terminating and has its next hop resolved; an SMTP-inspected session's
+    /// segment goes to the inspected fast path. The short parse and key of
+    /// the burst path, one lookup, then the burst path's `forward_burst_hit`:
+    /// it does what [`session_path`](Self::session_path) does for such a
+    /// packet (the tests hold it to the same output frames and the same
+    /// session state). Returns `false`, having changed nothing, when the
     /// packet needs the full path (`handle_frame` then runs it).
     ///
     /// Transport checksum decision: this path does **not** verify the TCP/UDP
@@ -199,141 +202,32 @@ impl Firewall {
         frame: &mut [u8],
         tx: &mut TxSink,
     ) -> bool {
-        let Some((ip, key)) = self.established_candidate(port, frame) else {
+        let Some(mac) = self.rt.port_interface(port).filter(|i| i.up).map(|i| i.mac) else {
+            return false;
+        };
+        let Some((c, key)) = self.fast_candidate(mac, frame) else {
             return false;
         };
         let hash = super::flow::hash_of(&self.hasher, &key);
         let Some(hit) = self.table.lookup(&key, hash) else {
             return false;
         };
-        self.forward_hit(now, port, frame, ip, hit, tx)
+        self.forward_burst_hit(now, port, frame, c, hit, tx)
     }
 
-    /// The first half of [`forward_established`](Self::forward_established),
-    /// which reads no session: the short parse, the interface checks and the
-    /// session key (`flow::key_of` for TCP and UDP). `None`: the frame needs
-    /// the full path.
-    #[inline]
-    pub(super) fn established_candidate(
-        &self,
-        port: usize,
-        frame: &[u8],
-    ) -> Option<(Ipv4Info, flowtable::FlowKey)> {
-        let (dst_mac, ip) = crate::wire::established::parse_established(frame)?;
-        let iface = self.rt.port_interface(port)?;
-        if !iface.up || dst_mac != iface.mac || ip.ttl <= 1 {
-            return None;
-        }
-        let (src_port, dst_port) = match ip.l4 {
-            L4::Tcp(t) => (t.src_port, t.dst_port),
-            L4::Udp(u) => (u.src_port, u.dst_port),
-            _ => return None,
-        };
-        let key = flowtable::FlowKey::new(
-            ip.protocol,
-            self.rt.inside_form(ip.src),
-            src_port,
-            self.rt.inside_form(ip.dst),
-            dst_port,
-            0,
-        );
-        Some((ip, key))
-    }
-
-    /// The second half of [`forward_established`](Self::forward_established):
-    /// the session `hit` found for a candidate `ip` of `frame`. The hit may be
-    /// stale (a burst looked up before earlier frames changed the table): the
-    /// generation-checked handle then finds no session, and the frame takes
-    /// the full path. Returns `false`, having changed nothing, when the frame
-    /// needs the full path.
-    #[inline]
-    pub(super) fn forward_hit(
-        &mut self,
-        now: u64,
-        port: usize,
-        frame: &mut [u8],
-        mut ip: Ipv4Info,
-        hit: flowtable::Lookup,
-        tx: &mut TxSink,
-    ) -> bool {
-        let forward = hit.direction == flowtable::Direction::Forward;
-        let Some(s) = self.table.get_mut(hit.handle) else {
-            return false;
-        };
-        let Some(dir) = s.direction_of(forward, port) else {
-            return false;
-        };
-        let path = s.paths[dir];
-        let Some(mac) = path.cached_mac(self.neighbour_generation.get()) else {
-            return false;
-        };
-        if s.closing || s.halfopen.is_some() {
-            return false;
-        }
-        if matches!(s.l4, L4State::Tcp { smtp: Some(_), .. }) {
-            return self.forward_inspected(now, port, frame, ip, hit.handle, dir, tx);
-        }
-        let tcp = match (&mut s.l4, ip.l4) {
-            (
-                L4State::Tcp {
-                    tracker,
-                    smtp: None,
-                },
-                L4::Tcp(t),
-            ) => {
-                let seg = SegmentInfo {
-                    seq: crate::stream::Seq(t.seq.0),
-                    ack: crate::stream::Seq(t.ack.0),
-                    flags: TcpFlags(t.flags.0),
-                    window: t.window,
-                    payload_len: t.payload_len as u32,
-                    wscale: None,
-                    mss: None,
-                };
-                if !tracker.track_established(side_of(dir), &seg) {
-                    return false;
-                }
-                true
-            }
-            (
-                L4State::Udp {
-                    answered: true,
-                    dns: false,
-                },
-                L4::Udp(_),
-            ) => false,
-            _ => return false,
-        };
-        s.last_heard = Nanos(now);
-        s.bytes[dir] += payload_len(&ip);
-        self.table.touch(hit.handle, Nanos(now));
-        if tcp {
-            self.packets.tcp += 1;
-        } else {
-            self.packets.udp += 1;
-        }
-        translate_and_step_ttl(frame, &mut ip, path.rewrite);
-        self.transmit(
-            now,
-            usize::from(path.egress),
-            path.next_hop,
-            Some(mac),
-            &ip,
-            frame,
-            tx,
-        );
-        true
-    }
-
-    /// The inspected fast path for the burst path (`Firewall::handle_chunk`):
-    /// a frame of the SMTP-inspected session `handle`, for which
-    /// `forward_burst_hit` already checked what
-    /// [`forward_established`](Self::forward_established) checks before it
-    /// takes such a segment (session inspected and neither closing nor
-    /// half-open, direction `dir`, next hop known). Takes the short parse
-    /// the inspected path needs, then runs
-    /// [`forward_inspected`](Self::forward_inspected). Returns `false`,
-    /// having changed nothing, when the frame needs the full path.
+    /// The inspected fast path: an ordinary segment (ACK, no SYN/FIN/RST) of
+    /// the SMTP-inspected session `handle`, for which `forward_burst_hit`
+    /// (the established fast path, burst or single frame) already made its
+    /// checks: the short parse (interface, MAC, TTL), the session neither
+    /// closing nor half-open, direction `dir`, next hop known. It runs
+    /// [`session_path`](Self::session_path) directly, as the full path would
+    /// after its own parse and lookup, which would find the same session and
+    /// direction (such a segment never reopens a session). Two checks of the
+    /// full parse remain: the IPv4 summary `session_path` takes
+    /// (`parse_established`, the same frames the short parse accepts), and
+    /// the transport checksum, verified here because the inspector acts on
+    /// the payload. Returns `false`, having changed nothing, when either
+    /// fails: the full path then drops and counts the segment.
     pub(super) fn forward_inspected_hit(
         &mut self,
         now: u64,
@@ -343,35 +237,9 @@ impl Firewall {
         dir: usize,
         tx: &mut TxSink,
     ) -> bool {
-        let Some((ip, _)) = self.established_candidate(port, frame) else {
+        let Some((_, ip)) = crate::wire::established::parse_established(frame) else {
             return false;
         };
-        self.forward_inspected(now, port, frame, ip, handle, dir, tx)
-    }
-
-    /// The inspected fast path: an ordinary segment (ACK, no SYN/FIN/RST) of
-    /// an SMTP-inspected session, found by an established fast path's short
-    /// parse and lookup (`ip` is what `parse_established` gave, `dir` the
-    /// direction the session gives the segment; the caller checked that the
-    /// session is neither closing nor half-open and its next hop is known).
-    /// It runs [`session_path`](Self::session_path) directly, as the full
-    /// path would after its own parse and lookup, which would find the same
-    /// session and direction (such a segment never reopens a session). The
-    /// one check of the full parse that the short parse lacks is the
-    /// transport checksum: verified here, because the inspector acts on the
-    /// payload. Returns `false`, having changed nothing, when the checksum is
-    /// wrong (or `ip` is not TCP): the full path then drops and counts it.
-    #[allow(clippy::too_many_arguments)]
-    fn forward_inspected(
-        &mut self,
-        now: u64,
-        port: usize,
-        frame: &mut [u8],
-        ip: Ipv4Info,
-        handle: Handle,
-        dir: usize,
-        tx: &mut TxSink,
-    ) -> bool {
         let Some(segment) = frame.get(ip.l4_offset..ip.end()) else {
             return false;
         };
@@ -926,7 +794,7 @@ impl SmtpOutput for SessionOutput<'_> {
 
 #[cfg(test)]
 mod tests {
-    //! The inspected fast path (`forward_inspected`) against the full path
+    //! The inspected fast path (`forward_inspected_hit`) against the full path
     //! on what the random walk of `pipeline/tests.rs` (`fast_path`) does not
     //! make: corrupt transport checksums, and a whole session compared frame
     //! by frame.
