@@ -1,8 +1,13 @@
 //! Session-table benchmarks: lookup hit/miss at 10 k, 1 M and 10 M sessions
 //! (one at a time, 32 singles in a row, and the burst API), create+delete rate
-//! at 10 k and 1 M live sessions, the established path's `get_mut` + `touch`
-//! (two calls vs `get_mut_touch`), expiry rate, and bytes per session (printed
-//! to stderr with each table size).
+//! at 10 k and 1 M live sessions (one at a time, and shaped like the
+//! pipeline: a burst lookup that misses, then the creations), the established
+//! path's `get_mut` + `touch` (two calls vs `get_mut_touch`), expiry rate, and
+//! bytes per session (printed to stderr with each table size); and the
+//! machine's memory floor (`memory_floor`: random 64-byte line reads over
+//! 128 MB on huge and on ordinary pages, independent and dependent), so that
+//! the table's figures can be read against what the memory allows in the same
+//! run.
 //!
 //! Keys look like the seed's traffic: many clients toward a few servers through
 //! static NAT (two keys per session). Lookups use the packet's precomputed flow
@@ -170,6 +175,101 @@ fn lookups(c: &mut Criterion<Clock>) {
     g.finish();
 }
 
+/// One 64-byte cache line of the floor benchmark: word 0 holds the index of
+/// another line (for dependent reads).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([u64; 8]);
+
+/// The memory floor of this machine (safe code only): random 64-byte line
+/// reads over 128 MB, on huge pages (a `Vec` allocated through `hugealloc`,
+/// as the session index is) and on ordinary pages (the global allocator).
+///
+/// * `independent_x32`: 32 reads whose addresses are all known up front,
+///   folded into one value: what a burst phase costs per line at best.
+/// * `phased3_x32`: 32 items of three dependent reads each, read phase by
+///   phase (all first reads, then all second, then all third): the shape of
+///   `lookup_burst` (control group, bucket, session entry); per item.
+/// * `chase`: one read at a time, each address from the previous read: the
+///   latency of one miss.
+fn memory_floor(c: &mut Criterion<Clock>) {
+    use allocator_api2::vec::Vec as AVec;
+    const BYTES: usize = 128 << 20;
+    let n = BYTES / 64;
+    // Word 0 of line i is the next line of one random cycle through all the
+    // lines (Sattolo's shuffle), so a chase never falls into a short cycle
+    // that the caches would hold.
+    let mut cycle: Vec<u32> = (0..n as u32).collect();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        cycle.swap(i, (x % i as u64) as usize);
+    }
+    let fill = |v: &mut dyn FnMut(Line)| {
+        for &to in &cycle {
+            let mut l = Line::default();
+            l.0[0] = u64::from(to);
+            v(l);
+        }
+    };
+    let mut huge: AVec<Line, hugealloc::HugeAlloc> =
+        AVec::with_capacity_in(n, hugealloc::HugeAlloc);
+    fill(&mut |l| huge.push(l));
+    let mut plain: Vec<Line> = Vec::with_capacity(n);
+    fill(&mut |l| plain.push(l));
+    eprintln!(
+        "memory_floor: 2 x {} MB of lines; process AnonHugePages {} MB (the huge-page copy)",
+        BYTES >> 20,
+        anon_huge_kb() >> 10
+    );
+    let starts: Vec<usize> = (0..1u64 << 16)
+        .map(|j| ((j.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) % n as u64) as usize)
+        .collect();
+    let mut g = group(c, "memory_floor");
+    for (label, lines) in [("huge", &huge[..]), ("4k", &plain[..])] {
+        let mut i = 0usize;
+        g.throughput(Throughput::Elements(BURST as u64));
+        g.bench_function(BenchmarkId::new("independent_x32", label), |b| {
+            b.iter(|| {
+                i = (i + BURST) & 0xffe0;
+                let mut sink = 0u64;
+                for &s in &starts[i..i + BURST] {
+                    sink ^= lines[s].0[0];
+                }
+                black_box(sink)
+            })
+        });
+        g.bench_function(BenchmarkId::new("phased3_x32", label), |b| {
+            b.iter(|| {
+                i = (i + BURST) & 0xffe0;
+                let mut at = [0usize; BURST];
+                for (a, &s) in at.iter_mut().zip(&starts[i..i + BURST]) {
+                    *a = lines[s].0[0] as usize;
+                }
+                for a in &mut at {
+                    *a = lines[*a].0[0] as usize;
+                }
+                let mut sink = 0u64;
+                for &a in &at {
+                    sink ^= lines[a].0[0];
+                }
+                black_box(sink)
+            })
+        });
+        g.throughput(Throughput::Elements(1));
+        let mut at = 0usize;
+        g.bench_function(BenchmarkId::new("chase", label), |b| {
+            b.iter(|| {
+                at = lines[at].0[0] as usize;
+                black_box(at)
+            })
+        });
+    }
+    g.finish();
+}
+
 /// `AnonHugePages` of this process (kB): how much of the tables the kernel
 /// really put on huge pages (0 where `/proc` is unavailable).
 fn anon_huge_kb() -> u64 {
@@ -236,6 +336,97 @@ fn create_delete(c: &mut Criterion<Clock>) {
                 ring[pos] = h;
                 pos = if pos + 1 == ring.len() { 0 } else { pos + 1 };
                 next = if next == 40_000_000 { live } else { next + 1 };
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The dataplane's key for session `i`: the inside form only (zone 0), as
+/// both keys of the session (`dataplane/src/pipeline/new_flow.rs` indexes
+/// every session once, under the inside-form key's hash).
+fn inside_key(i: u64) -> FlowKey {
+    let k = session(i).responder;
+    FlowKey::new(
+        IPPROTO_TCP,
+        Ipv4Addr::from_bits(k.src),
+        k.src_port,
+        Ipv4Addr::from_bits(k.dst),
+        k.dst_port,
+        0,
+    )
+}
+
+/// Create+delete shaped like the pipeline (`dataplane/src/pipeline/mod.rs`):
+/// every packet of a receive burst is keyed, hashed and looked up with
+/// `lookup_burst`; a packet whose session is not found takes the full path,
+/// which looks it up once more (`dispatch`) before the new-flow path creates
+/// the session (`insert_hashed` with the inside-form key as both keys and the
+/// packet's hash for both) and arms SYN-wait. So a creation is always
+/// preceded by two lookups that missed it. Each iteration is one burst of 32
+/// new flows, after the 32 oldest sessions were deleted (as their timers or
+/// a FIN/RST would, in an earlier burst), at `live` sessions (steady state).
+fn create_delete_pipeline(c: &mut Criterion<Clock>) {
+    let hasher = FlowHasher::new(0x5eed);
+    let mut g = group(c, "flowtable_create_delete");
+    g.throughput(Throughput::Elements(BURST as u64));
+    for (label, live) in [("10k", 10_000u64), ("1M", 1_000_000)] {
+        let mut t: FlowTable<u64> =
+            FlowTable::new(TableConfig::with_capacity(live as u32), hasher, Nanos::ZERO)
+                .expect("capacity");
+        let mut ring: Vec<_> = (0..live)
+            .map(|i| {
+                let k = inside_key(i);
+                let keys = SessionKeys {
+                    initiator: k,
+                    responder: k,
+                };
+                let h = t.insert(keys, i, Nanos::ZERO).expect("fits");
+                t.arm(h, TimeoutKind::TcpIdle, Nanos::from_secs(3600), Nanos::ZERO);
+                h
+            })
+            .collect();
+        let mut next = live;
+        let mut pos = 0usize;
+        let mut keys = [FlowKey::default(); BURST];
+        let mut hashes = [FlowHash(0); BURST];
+        let mut hits = [None; BURST];
+        g.bench_function(BenchmarkId::new("pipeline_burst32", label), |b| {
+            b.iter(|| {
+                // Deletions of the oldest sessions (earlier bursts' work).
+                for h in &ring[pos..pos + BURST] {
+                    black_box(t.remove(*h));
+                }
+                // One receive burst of new flows: key + hash, burst lookup.
+                for (j, (k, h)) in keys.iter_mut().zip(&mut hashes).enumerate() {
+                    *k = inside_key(next + j as u64);
+                    *h = hasher.hash(k);
+                }
+                t.lookup_burst(&keys, &hashes, &mut hits);
+                // Per missed packet: the full path's lookup, then creation.
+                for j in 0..BURST {
+                    if hits[j].is_some() || t.lookup(&keys[j], hashes[j]).is_some() {
+                        continue;
+                    }
+                    let both = SessionKeys {
+                        initiator: keys[j],
+                        responder: keys[j],
+                    };
+                    let h = t
+                        .insert_hashed(both, [hashes[j]; 2], next + j as u64, Nanos::ZERO)
+                        .expect("room");
+                    t.arm(h, TimeoutKind::SynWait, Nanos::from_secs(30), Nanos::ZERO);
+                    ring[pos + j] = h;
+                }
+                pos += BURST;
+                if pos + BURST > ring.len() {
+                    pos = 0;
+                }
+                next = if next >= 40_000_000 {
+                    live
+                } else {
+                    next + BURST as u64
+                };
             })
         });
     }
@@ -435,6 +626,6 @@ impl ValueFormatter for NanosFormatter {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(Clock::from_env());
-    targets = hashing, lookups, create_delete, touches, expiry
+    targets = memory_floor, hashing, lookups, create_delete, create_delete_pipeline, touches, expiry
 }
 criterion_main!(benches);

@@ -10,13 +10,15 @@
 //! denies, so the burst is cut into phases whose loads do not feed branches
 //! until the next phase:
 //!
-//! 1. **index** — for every packet, `HashTable::find` up to the first bucket
-//!    whose 7-bit tag matches (the match closure accepts any record without
-//!    reading the session): control group and bucket only, and the
-//!    candidate's record (`slot << 1 | side`). The packets' probes are
-//!    independent, and the branches in them follow the well-predicted
-//!    "first group" case, so their misses overlap. No tag match is a
-//!    definite miss;
+//! 1. **index** — three passes over the burst (`index.rs`, `candidates`):
+//!    every packet's control group (one line: probes start on group
+//!    boundaries) read without branching on it; then each probe's first
+//!    bucket whose 7-bit tag matches, computed from those now-cached control
+//!    bytes (the match accepts any record without reading the session);
+//!    then the records of those buckets (`slot << 1 | side`, one line each).
+//!    Splitting the control-byte and record reads keeps each pass short in
+//!    instructions, so the core's window holds many packets' misses at once.
+//!    No tag match is a definite miss;
 //! 2. **session entries** — one read of each candidate's 64-byte entry, folded
 //!    into a value that only `black_box` consumes (a "touch"), so no branch
 //!    waits for it;
@@ -29,8 +31,8 @@
 //! Each phase's loads are independent of each other, so an out-of-order core
 //! overlaps them up to its miss-handling limit; the cost per packet falls from
 //! the sum of the latencies to roughly their sum divided by the memory
-//! parallelism (and with the entries on huge pages, [`crate::memory`], their
-//! page walks are short). [`FlowTable::touch_values`] does the same for the
+//! parallelism (and with the index and the entries on huge pages,
+//! [`crate::memory`], their page walks are short). [`FlowTable::touch_values`] does the same for the
 //! caller's `T` of every hit, before the per-packet work reads it.
 //!
 //! How the pipeline uses it (one receive burst):
@@ -113,20 +115,19 @@ impl<T> FlowTable<T> {
         black_box(sink);
     }
 
-    /// The three phases over at most [`BURST`] packets.
+    /// The phases over at most [`BURST`] packets.
     fn lookup_chunk(&self, keys: &[FlowKey], hashes: &[FlowHash], out: &mut [Option<Lookup>]) {
         let inner = &self.inner;
         let n = keys.len().min(hashes.len()).min(out.len()).min(BURST);
         // 1. Index: every packet's first tag-matching record (no session
         //    read, so the packets' probes are independent).
         let mut tag = [NO_TAG; BURST];
-        for (t, hash) in tag[..n].iter_mut().zip(hashes) {
-            *t = inner
-                .index
-                .find(hash.0, |_| true)
-                .copied()
-                .unwrap_or(NO_TAG);
-        }
+        inner.index.candidates(
+            &hashes[..n],
+            &mut tag[..n],
+            NO_TAG,
+            !inner.index_beyond_cache,
+        );
         // 2. Session entries: touch, no branch on the data.
         black_box(inner.touch_entries(&tag[..n]));
         // 3. Resolve (in cache). No candidate is a definite miss; a wrong
@@ -161,9 +162,18 @@ mod tests {
 
     #[test]
     fn burst_equals_single_lookups() {
+        for beyond_cache in [false, true] {
+            burst_equals_single_lookups_with(beyond_cache);
+        }
+    }
+
+    /// `beyond_cache`: take the split index phases that a table larger than
+    /// the caches takes (a small table would take the one-pass probes).
+    fn burst_equals_single_lookups_with(beyond_cache: bool) {
         let hasher = FlowHasher::new(3);
         let mut t: FlowTable<u32> =
             FlowTable::new(TableConfig::with_capacity(500), hasher, Nanos::ZERO).unwrap();
+        t.inner.index_beyond_cache = beyond_cache;
         for i in 0..400 {
             t.insert(keys(i), i, Nanos::ZERO).unwrap();
         }
@@ -211,11 +221,18 @@ mod tests {
 
     #[test]
     fn crowded_tiny_table_bursts_equal_single_lookups() {
+        for beyond_cache in [false, true] {
+            crowded_tiny_table_with(beyond_cache);
+        }
+    }
+
+    fn crowded_tiny_table_with(beyond_cache: bool) {
         // Capacity 5: a tiny index where tags collide and probes run past
         // the first group; the burst must fall back exactly where needed.
         let hasher = FlowHasher::new(9);
         let mut t: FlowTable<u32> =
             FlowTable::new(TableConfig::with_capacity(5), hasher, Nanos::ZERO).unwrap();
+        t.inner.index_beyond_cache = beyond_cache;
         let mut live = Vec::new();
         for round in 0..3000u32 {
             if live.len() == 5 {
@@ -234,6 +251,65 @@ mod tests {
             }
             let in_range = live.iter().filter(|(id, _)| id + 8 >= round).count();
             assert_eq!(out.iter().flatten().count(), 2 * in_range);
+        }
+    }
+
+    proptest::proptest! {
+        /// Both index paths of the burst (one-pass probes for a cached
+        /// index, split phases beyond the caches) answer exactly what single
+        /// lookups answer, through churn, on both page policies, at
+        /// capacities from tiny (crowded groups, tag collisions, probes past
+        /// the first group, tombstones) to a few hundred.
+        #[test]
+        fn both_burst_paths_equal_single_lookups(
+            capacity in 1..300u32,
+            beyond_cache: bool,
+            plain: bool,
+            steps in proptest::collection::vec(
+                (
+                    proptest::collection::vec((0..400u32, proptest::bool::ANY), 0..40),
+                    proptest::collection::vec((0..420u32, 0..4u8), 1..70),
+                ),
+                1..12,
+            ),
+        ) {
+            let hasher = FlowHasher::new(23);
+            let policy = if plain { crate::PagePolicy::Plain } else { crate::PagePolicy::HugePages };
+            let mut t: FlowTable<u32> =
+                FlowTable::with_pages(TableConfig::with_capacity(capacity), hasher, Nanos::ZERO, policy)
+                    .unwrap();
+            t.inner.index_beyond_cache = beyond_cache;
+            let mut live = std::collections::BTreeMap::new();
+            for (changes, probes) in steps {
+                for (id, insert) in changes {
+                    if insert {
+                        if let Ok(h) = t.insert(keys(id), id, Nanos::ZERO) {
+                            live.insert(id, h);
+                        }
+                    } else if let Some(h) = live.remove(&id) {
+                        proptest::prop_assert_eq!(t.remove(h), Some(id));
+                    }
+                }
+                let probe: Vec<FlowKey> = probes
+                    .iter()
+                    .map(|&(id, form)| match form {
+                        0 => keys(id).initiator,
+                        1 => keys(id).initiator.reversed(),
+                        2 => keys(id).responder,
+                        _ => keys(id).responder.reversed(),
+                    })
+                    .collect();
+                let hashes: Vec<FlowHash> = probe.iter().map(|k| hasher.hash(k)).collect();
+                let mut out = vec![None; probe.len()];
+                t.lookup_burst(&probe, &hashes, &mut out);
+                for (i, k) in probe.iter().enumerate() {
+                    proptest::prop_assert_eq!(out[i], t.lookup(k, hashes[i]), "probe {}", i);
+                    proptest::prop_assert_eq!(
+                        out[i].map(|h| h.handle),
+                        live.get(&probes[i].0).copied()
+                    );
+                }
+            }
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   handles, a `hashbrown::HashTable` index under the precomputed hash, no lock
 //!   and no allocation on lookup/insert/remove.
 //! * [`memory`] — the session entries and timer nodes in their own mappings, on huge pages when the
-//!   kernel gives them (the dataplane needs to do nothing for it).
+//!   kernel gives them (the dataplane needs to do nothing for it); the index
+//!   is on huge pages too, through its allocator (`index`, private).
 //! * [`burst`] — [`FlowTable::lookup_burst`]: a whole receive burst looked up
 //!   at once with its cache misses overlapped (use it on the packet path).
 //! * [`wheel`], [`timeout`] — the per-table timing wheel and the timeout kinds
@@ -49,12 +50,14 @@ pub mod burst;
 pub mod counter;
 pub mod halfopen;
 pub mod hash;
+mod index;
 pub mod key;
 pub mod memory;
 pub mod stats;
 pub mod table;
 pub mod time;
 pub mod timeout;
+mod values;
 pub mod wheel;
 
 pub use burst::BURST;

@@ -139,6 +139,15 @@ impl<T: Pod> PageArray<T> {
     }
 }
 
+/// Whether this kernel accepts the huge-page advice at all (asked on a
+/// throwaway huge-page-sized mapping that is never touched). The index and
+/// the value slots are advised by their allocator (`hugealloc`), which does
+/// not report the outcome; this is how the table learns it for its stats.
+pub(crate) fn huge_advice_accepted() -> bool {
+    PageArray::<u8>::zeroed(HUGE_PAGE, PagePolicy::HugePages)
+        .is_ok_and(|probe| probe.backing() == Backing::HugePages)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

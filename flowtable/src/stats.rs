@@ -34,9 +34,9 @@ pub struct TableStats {
     pub last_created: Counter,
     /// Current number of sessions.
     pub sessions: Counter,
-    /// Bytes of the table's arrays (index, entries, wheel) for which the kernel
-    /// accepted the huge-page advice (set once at start-up, see
-    /// [`crate::memory`]).
+    /// Bytes of the table's arrays (index, entries, wheel, value slots) for
+    /// which the kernel accepted the huge-page advice (set once at start-up,
+    /// see [`crate::memory`]).
     pub huge_page_bytes: Counter,
     /// Bytes of the table's arrays on ordinary pages (advice refused, not
     /// asked for, or an array smaller than one huge page).

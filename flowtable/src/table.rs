@@ -21,10 +21,11 @@
 //!   place (no allocation) only while its items are at most half its full
 //!   capacity, and a full table holds `2 × capacity` records, so `4 ×` is the
 //!   smallest reservation for which tombstones can never make it reallocate
-//!   (`churn_never_reallocates`). It is allocated by hashbrown (the global
-//!   allocator, ordinary pages: a huge-page allocator would need an `unsafe
-//!   impl Allocator`, which the crate denies) and counted in
-//!   [`TableStats::plain_page_bytes`].
+//!   (`churn_never_reallocates`). It is allocated through `hugealloc`'s
+//!   allocator (huge pages, no `unsafe` in this crate), and probes start on
+//!   hashbrown group boundaries so that a probe's control bytes and its
+//!   group's records are one line each ([`crate::index`]). A hit therefore
+//!   reads three lines: control group, record, session entry.
 //! * **Insert and remove** cost one index probe per key: insert claims each
 //!   key with hashbrown's `entry` (finding a session that holds the flow and
 //!   indexing the new one in the same probe) and records the bucket it landed
@@ -43,22 +44,21 @@
 //!   hashbrown rounds to a power of two; 40 B at 1 M sessions) = 103–126 B per
 //!   session (plus the wheel's 4097 list heads: +6.5 B at 10 k sessions), plus
 //!   `Option<T>`'s tag when `T` has no niche ([`FlowTable::overhead_bytes`]).
-//!   Which arrays got huge pages is counted in [`TableStats::huge_page_bytes`]
-//!   / [`TableStats::plain_page_bytes`].
+//!   Which arrays got huge pages (index, entries, wheel) is counted in
+//!   [`TableStats::huge_page_bytes`] / [`TableStats::plain_page_bytes`].
 
 use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
 
-use hashbrown::hash_table::Entry as IndexEntry;
-use hashbrown::HashTable;
-
 use crate::hash::{FlowHash, FlowHasher};
+use crate::index::{Claim, Index};
 use crate::key::{Direction, FlowKey, SessionKeys, Side};
 use crate::memory::{Backing, PageArray, PagePolicy};
 use crate::stats::TableStats;
 use crate::time::Nanos;
 use crate::timeout::TimeoutKind;
+use crate::values::Values;
 use crate::wheel::{Advance, TimerWheel, WheelConfig};
 
 const NIL: u32 = u32::MAX;
@@ -322,17 +322,18 @@ pub struct FlowTable<T> {
 #[derive(Debug)]
 pub(crate) struct Sessions<T> {
     pub(crate) hasher: FlowHasher,
-    pub(crate) index: HashTable<u32>,
+    pub(crate) index: Index,
     /// The index is larger than a last-level cache: insert then starts both
     /// keys' probes before claiming either (measured per create+delete:
     /// about −15 % at 1 M sessions; at 10 k, where the index is cached, it
     /// only cost +15 %, hence the condition).
-    index_beyond_cache: bool,
+    pub(crate) index_beyond_cache: bool,
     entries: PageArray<Entry>,
     /// Slots ever used (`entries[used..]` are untouched zero pages).
     used: u32,
-    /// `values.len() == used`; reserved for `capacity` at start-up.
-    values: Vec<Option<T>>,
+    /// `values.len() == used`; reserved for `capacity` at start-up (on huge
+    /// pages, `values.rs`).
+    values: Values<T>,
     free_head: u32,
     len: u32,
     capacity: u32,
@@ -359,17 +360,17 @@ impl<T> FlowTable<T> {
             return Err(ConfigError::Capacity(capacity));
         }
         let memory = |e: std::io::Error| ConfigError::Memory(e.kind());
-        let mut index = HashTable::new();
-        index
-            .try_reserve(capacity as usize * INDEX_RECORDS_PER_SESSION, |_: &u32| 0)
-            .map_err(|_| ConfigError::Memory(std::io::ErrorKind::OutOfMemory))?;
+        let index = Index::with_room(capacity as usize * INDEX_RECORDS_PER_SESSION, policy)
+            .map_err(memory)?;
         let entries = PageArray::zeroed(capacity as usize, policy).map_err(memory)?;
         let wheel = TimerWheel::with_pages(capacity, config.wheel, now, policy).map_err(memory)?;
+        let values = Values::with_room(capacity as usize, policy).map_err(memory)?;
         let stats = Arc::new(TableStats::default());
         for (backing, bytes) in [
-            (Backing::Plain, index.allocation_size()),
+            (index.backing(), index.allocation_size()),
             (entries.backing(), entries.bytes()),
             (wheel.backing(), wheel.reserved_bytes()),
+            (values.backing(), values.bytes()),
         ] {
             match backing {
                 Backing::HugePages => stats.huge_page_bytes.add(bytes as u64),
@@ -383,7 +384,7 @@ impl<T> FlowTable<T> {
                 index,
                 entries,
                 used: 0,
-                values: Vec::with_capacity(capacity as usize),
+                values,
                 free_head: NIL,
                 len: 0,
                 capacity,
@@ -418,11 +419,16 @@ impl<T> FlowTable<T> {
         &self.inner.stats
     }
 
-    /// Whether the table's mapped arrays (entries, wheel) both got huge-page
-    /// backing ([`Backing::Plain`] if either did not). The hashbrown index is
-    /// always on the heap's ordinary pages (module docs).
+    /// Whether the table's index, entries and wheel all got huge-page
+    /// backing ([`Backing::Plain`] if any did not). (The caller's value slots
+    /// are counted in the stats but not here: with a small `T` they may
+    /// stay under one huge page.)
     pub fn backing(&self) -> Backing {
-        let all = [self.inner.entries.backing(), self.wheel.backing()];
+        let all = [
+            self.inner.index.backing(),
+            self.inner.entries.backing(),
+            self.wheel.backing(),
+        ];
         if all.iter().all(|&b| b == Backing::HugePages) {
             Backing::HugePages
         } else {
@@ -435,7 +441,7 @@ impl<T> FlowTable<T> {
     pub fn reserved_bytes(&self) -> usize {
         let index = self.inner.index.allocation_size();
         let entries = self.inner.entries.bytes();
-        let values = self.inner.values.capacity() * core::mem::size_of::<Option<T>>();
+        let values = self.inner.values.bytes();
         index + entries + values + self.wheel.reserved_bytes()
     }
 
@@ -463,7 +469,7 @@ impl<T> FlowTable<T> {
         let packed = RawKey::new(key);
         let mut direction = Direction::Forward;
         let mut generation = 0;
-        let tag = *self.inner.index.find(hash.0, |&tag| {
+        let tag = self.inner.index.find(hash, |&tag| {
             let Some(e) = entries.get((tag >> 1) as usize) else {
                 return false;
             };
@@ -511,8 +517,8 @@ impl<T> FlowTable<T> {
             // other: start both reads now so that their misses overlap (a
             // probe that matches nothing reads the groups and no session).
             core::hint::black_box(
-                inner.index.find(hashes[0].0, |_| false).is_some()
-                    | inner.index.find(hashes[1].0, |_| false).is_some(),
+                inner.index.find(hashes[0], |_| false).is_some()
+                    | inner.index.find(hashes[1], |_| false).is_some(),
             );
         }
         let slot = if inner.free_head != NIL {
@@ -703,7 +709,7 @@ impl<T> FlowTable<T> {
             .entries
             .as_slice()
             .iter()
-            .zip(self.inner.values.iter())
+            .zip(self.inner.values.as_slice())
             .enumerate()
             .filter_map(|(i, (e, v))| {
                 let v = v.as_ref()?;
@@ -845,26 +851,28 @@ impl<T> Sessions<T> {
         let hasher = self.hasher;
         let view: &[Entry] = entries;
         let key = view[(tag >> 1) as usize].keys[(tag & 1) as usize];
-        let found = self.index.entry(
-            hash.0,
+        let found = self.index.claim(
+            hash,
+            tag,
             |&e| {
                 view.get((e >> 1) as usize)
                     .is_some_and(|h| h.keys[(e & 1) as usize].direction_of(&key).is_some())
             },
             |&e| {
-                view.get((e >> 1) as usize)
-                    .map_or(0, |h| hasher.hash(&h.keys[(e & 1) as usize].get()).0)
+                view.get((e >> 1) as usize).map_or(FlowHash(0), |h| {
+                    hasher.hash(&h.keys[(e & 1) as usize].get())
+                })
             },
         );
         let bucket = match found {
-            IndexEntry::Occupied(holder) => {
-                let s = *holder.get() >> 1;
+            Claim::Held(holder) => {
+                let s = holder >> 1;
                 return Err(Handle {
                     slot: s,
                     generation: view.get(s as usize).map_or(u32::MAX, |h| h.generation),
                 });
             }
-            IndexEntry::Vacant(vacant) => vacant.insert(tag).bucket_index(),
+            Claim::Inserted(bucket) => bucket,
         };
         entries[(tag >> 1) as usize].buckets[(tag & 1) as usize] =
             u32::try_from(bucket).unwrap_or(NO_BUCKET);
@@ -875,9 +883,7 @@ impl<T> Sessions<T> {
 
     /// Removes index record `tag` found by probing `hash` (undo of a claim).
     fn unindex_probing(&mut self, tag: u32, hash: FlowHash) {
-        if let Ok(found) = self.index.find_entry(hash.0, |&e| e == tag) {
-            found.remove();
-        }
+        self.index.remove_probing(hash, tag);
     }
 
     /// Re-records every key's bucket after hashbrown moved them (rare: only
@@ -885,26 +891,19 @@ impl<T> Sessions<T> {
     #[cold]
     fn record_buckets(&mut self) {
         let entries = self.entries.as_mut_slice();
-        for bucket in self.index.iter_buckets() {
-            if let Some(&tag) = self.index.get_bucket(bucket) {
-                if let Some(e) = entries.get_mut((tag >> 1) as usize) {
-                    e.buckets[(tag & 1) as usize] = u32::try_from(bucket).unwrap_or(NO_BUCKET);
-                }
+        self.index.for_each(|bucket, tag| {
+            if let Some(e) = entries.get_mut((tag >> 1) as usize) {
+                e.buckets[(tag & 1) as usize] = u32::try_from(bucket).unwrap_or(NO_BUCKET);
             }
-        }
+        });
     }
 
     /// Removes index record `tag` (key `key`): at its recorded bucket when
     /// that bucket holds it (no hashing, no probing), else by a probe.
     #[inline]
     fn unindex_key(&mut self, tag: u32, bucket: u32, key: &RawKey) {
-        if bucket != NO_BUCKET {
-            if let Ok(found) = self.index.get_bucket_entry(bucket as usize) {
-                if *found.get() == tag {
-                    found.remove();
-                    return;
-                }
-            }
+        if bucket != NO_BUCKET && self.index.remove_at(bucket as usize, tag) {
+            return;
         }
         debug_assert_eq!(bucket, NO_BUCKET, "stale recorded bucket for {tag}");
         let hash = self.hasher.hash(&key.get());
@@ -1150,7 +1149,7 @@ mod tests {
             for side in 0..sides {
                 let tag = (h.slot() << 1) | side;
                 let bucket = e.buckets[side as usize] as usize;
-                assert_eq!(t.inner.index.get_bucket(bucket), Some(&tag));
+                assert_eq!(t.inner.index.get_bucket(bucket), Some(tag));
             }
         }
     }
@@ -1195,9 +1194,7 @@ mod tests {
         let entries = t.inner.entries.as_slice().to_vec();
         let hasher = t.inner.hasher;
         t.inner.index.shrink_to(0, |&e: &u32| {
-            hasher
-                .hash(&entries[(e >> 1) as usize].keys[(e & 1) as usize].get())
-                .0
+            hasher.hash(&entries[(e >> 1) as usize].keys[(e & 1) as usize].get())
         });
         let squeezed = t.inner.index.num_buckets();
         for p in 100..300u16 {
@@ -1304,7 +1301,7 @@ mod tests {
         assert_eq!(plain.stats().huge_page_bytes.get(), 0);
         assert_eq!(
             plain.stats().plain_page_bytes.get() as usize,
-            plain.reserved_bytes() - plain.inner.values.capacity() * 8
+            plain.reserved_bytes()
         );
         let total = huge.stats().huge_page_bytes.get() + huge.stats().plain_page_bytes.get();
         assert_eq!(total, plain.stats().plain_page_bytes.get());
@@ -1328,6 +1325,80 @@ mod tests {
         for p in 0..31_000u16 {
             let k = smtp(p).responder.reversed();
             assert_eq!(huge.lookup_key(&k), plain.lookup_key(&k), "{p}");
+        }
+    }
+
+    /// The `VmFlags` of the mapping of `/proc/self/smaps` that contains
+    /// `addr` (`None` where `/proc` is unavailable).
+    fn vm_flags_at(addr: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if let Some((lo, hi)) = first.split_once('-') {
+                if let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                {
+                    inside = (lo..hi).contains(&addr);
+                    continue;
+                }
+            }
+            if inside {
+                if let Some(flags) = line.strip_prefix("VmFlags:") {
+                    return Some(flags.trim().to_owned());
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn index_pages_are_counted_where_they_are() {
+        // 300 k sessions: a 5 MB index (2^20 buckets), advised huge by the
+        // index's allocator under the default policy, not under Plain. The
+        // kernel's record of the advice (`hg` in the mapping's VmFlags) must
+        // agree with what the stats count.
+        let cap = 300_000u32;
+        for policy in [PagePolicy::HugePages, PagePolicy::Plain] {
+            let mut t: FlowTable<u32> = FlowTable::with_pages(
+                TableConfig::with_capacity(cap),
+                FlowHasher::default(),
+                Nanos::ZERO,
+                policy,
+            )
+            .unwrap();
+            t.insert(smtp(1), 1, Nanos::ZERO).unwrap();
+            let index_bytes = t.inner.index.allocation_size() as u64;
+            assert!(index_bytes >= crate::memory::HUGE_PAGE as u64);
+            let entries = t.inner.entries.bytes() as u64;
+            let wheel = t.wheel.reserved_bytes() as u64;
+            let (huge, plain) = (
+                t.stats().huge_page_bytes.get(),
+                t.stats().plain_page_bytes.get(),
+            );
+            let values = t.inner.values.bytes() as u64;
+            assert_eq!(huge + plain, index_bytes + entries + wheel + values);
+            let index_huge = t.inner.index.backing() == Backing::HugePages;
+            match policy {
+                PagePolicy::Plain => {
+                    assert!(!index_huge);
+                    assert_eq!(huge, 0);
+                }
+                PagePolicy::HugePages => {
+                    // Entries and wheel are each over one huge page too:
+                    // all three agree on what the kernel accepts.
+                    assert_eq!(t.inner.entries.backing(), t.inner.index.backing());
+                    // The values (300 k × 8 B) too.
+                    assert_eq!(t.inner.values.backing(), t.inner.index.backing());
+                    assert_eq!(huge, if index_huge { huge + plain } else { 0 });
+                    assert_eq!(t.backing(), t.inner.index.backing());
+                }
+            }
+            let addr = t.inner.index.first_record_addr().unwrap();
+            if let Some(flags) = vm_flags_at(addr) {
+                let advised = flags.split_whitespace().any(|f| f == "hg");
+                assert_eq!(advised, index_huge, "{policy:?}: VmFlags {flags}");
+            }
         }
     }
 
