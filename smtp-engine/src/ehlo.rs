@@ -128,6 +128,158 @@ impl KwMatch {
     }
 }
 
+/// One slot of the whole-line classifier's table: a keyword in lower case,
+/// eight bytes per little-endian word, the bytes it covers (`mask`) and the
+/// bit to set before comparing (`fold`: `0x20` on letters only, so `A` and
+/// `a` fold together but a digit matches only itself).
+#[derive(Clone, Copy)]
+struct Slot {
+    /// Keyword length; `u8::MAX` for an empty slot.
+    len: u8,
+    /// The keyword's bit in a keyword set (`KEYWORDS` order).
+    bit: u16,
+    lower: [u64; 3],
+    mask: [u64; 3],
+    fold: [u64; 3],
+}
+
+/// Slot of a keyword of `len` bytes starting with `first`. The supported
+/// keywords differ in length or first letter, and `(first + len) % 32` keeps
+/// them apart (checked when the table is built); a letter's two cases differ
+/// by `0x20`, so the slot does not depend on case.
+#[inline(always)]
+const fn slot_of(len: usize, first: u8) -> usize {
+    (first as usize + len) % 32
+}
+
+const fn build_slots() -> [Slot; 32] {
+    let mut t = [Slot {
+        len: u8::MAX,
+        bit: 0,
+        lower: [0; 3],
+        mask: [0; 3],
+        fold: [0; 3],
+    }; 32];
+    let mut k = 0;
+    while k < KEYWORDS.len() {
+        let kw = KEYWORDS[k];
+        let s = slot_of(kw.len(), kw[0]);
+        assert!(t[s].len == u8::MAX, "keyword slots collide");
+        t[s].len = kw.len() as u8;
+        t[s].bit = 1 << k;
+        let mut p = 0;
+        while p < kw.len() {
+            let b = kw[p];
+            let shift = 8 * (p % 8);
+            t[s].lower[p / 8] |= (b.to_ascii_lowercase() as u64) << shift;
+            t[s].mask[p / 8] |= 0xFF << shift;
+            if b.is_ascii_alphabetic() {
+                t[s].fold[p / 8] |= 0x20 << shift;
+            }
+            p += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+static SLOTS: [Slot; 32] = build_slots();
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero iff some byte of `w` is at most SP (the delimiters SP, CR, LF and
+/// every other control byte); the lowest flagged byte is exact (borrows only
+/// run upwards).
+#[inline(always)]
+const fn at_most_space(w: u64) -> u64 {
+    w.wrapping_sub(ONES * 0x21) & !w & HIGHS
+}
+
+/// The eight bytes of `buf` from `at` as a little-endian word, zeros past the
+/// end of `buf` (a zero byte is a control byte: it ends a keyword scan).
+#[inline(always)]
+fn word_at(buf: &[u8], at: usize) -> u64 {
+    match buf.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) => u64::from_le_bytes(*w),
+        None => word_near_end(buf, at),
+    }
+}
+
+/// [`word_at`] where fewer than eight bytes are left.
+#[cold]
+fn word_near_end(buf: &[u8], at: usize) -> u64 {
+    let n = buf.len();
+    if at >= n {
+        return 0;
+    }
+    // The last eight bytes, shifted down to start at `at`.
+    if let Some(w) = buf
+        .get(n.wrapping_sub(8)..)
+        .and_then(<[u8]>::first_chunk::<8>)
+    {
+        return u64::from_le_bytes(*w) >> (8 * (at + 8 - n));
+    }
+    let mut w = [0u8; 8];
+    w[..n - at].copy_from_slice(&buf[at..]);
+    u64::from_le_bytes(w)
+}
+
+/// SP, CR and LF as a bit set over byte values below 64.
+const DELIMITERS: u64 = 1 << b' ' | 1 << b'\r' | 1 << b'\n';
+
+/// Whole-line form of [`KwMatch`] for the fast reply path: the keyword of
+/// the EHLO reply line whose body (after `250-`/`250 `) starts at `buf[at]`,
+/// where an LF follows within `buf`. Gives exactly the outcome the byte-wise
+/// automaton reaches on that body: `Accepted` iff the bytes before the first
+/// SP/CR/LF spell a keyword of `set` (case-insensitively), else `Masked`
+/// (never `Open`: the line is complete). Also gives where the keyword scan
+/// stopped: no LF lies before it, so the line end is searched from there.
+#[inline(always)]
+pub(crate) fn keyword_of_line(buf: &[u8], at: usize, set: u16) -> (Kw, usize) {
+    // The keyword ends at the first byte at most SP: a delimiter ends it; any
+    // other control byte before the first delimiter is no keyword byte (the
+    // line is masked either way). Three words cover the longest keyword.
+    let w0 = word_at(buf, at);
+    let z0 = at_most_space(w0);
+    let (len, w1, w2) = if z0 != 0 {
+        (z0.trailing_zeros() as usize / 8, 0, 0)
+    } else {
+        let w1 = word_at(buf, at + 8);
+        let z1 = at_most_space(w1);
+        if z1 != 0 {
+            (8 + z1.trailing_zeros() as usize / 8, w1, 0)
+        } else {
+            let w2 = word_at(buf, at + 16);
+            let z2 = at_most_space(w2);
+            if z2 == 0 {
+                return (Kw::Masked, at + 24);
+            }
+            (16 + z2.trailing_zeros() as usize / 8, w1, w2)
+        }
+    };
+    let end = at + len;
+    let delimited = buf
+        .get(end)
+        .is_some_and(|&d| d < 64 && DELIMITERS >> d & 1 != 0);
+    let s = &SLOTS[slot_of(len, w0 as u8)];
+    if !delimited || s.len as usize != len || s.bit & set == 0 {
+        return (Kw::Masked, end);
+    }
+    let mut diff = ((w0 | s.fold[0]) & s.mask[0]) ^ s.lower[0];
+    if len > 8 {
+        diff |= ((w1 | s.fold[1]) & s.mask[1]) ^ s.lower[1]
+            | ((w2 | s.fold[2]) & s.mask[2]) ^ s.lower[2];
+    }
+    if diff != 0 {
+        return (Kw::Masked, end);
+    }
+    let kw = Kw::Accepted {
+        pipelining: s.bit == PIPELINING_BIT,
+    };
+    (kw, end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +322,110 @@ mod tests {
             run(b"CHUNKING\r", keyword_set(false, true)),
             Kw::Accepted { pipelining: false }
         );
+    }
+
+    #[test]
+    fn whole_line_keywords() {
+        let set = keyword_set(false, false);
+        let kw = |line: &[u8], set| keyword_of_line(line, 4, set).0;
+        assert_eq!(kw(b"250-DSN\r\n", set), Kw::Accepted { pipelining: false });
+        assert_eq!(
+            kw(b"250-pipelining\r\n", set),
+            Kw::Accepted { pipelining: true }
+        );
+        assert_eq!(
+            kw(b"250-ENHANCEDSTATUSCODES\r\n", set),
+            Kw::Accepted { pipelining: false }
+        );
+        assert_eq!(
+            kw(b"250 8bitmime\n", set),
+            Kw::Accepted { pipelining: false }
+        );
+        // A digit folds to nothing: 0x18 is not '8'.
+        assert_eq!(kw(b"250 \x18BITMIME\r\n", set), Kw::Masked);
+        assert_eq!(kw(b"250-AUTH=LOGIN\r\n", set), Kw::Masked);
+        assert_eq!(kw(b"250-SIZE\t1\r\n", set), Kw::Masked);
+        assert_eq!(kw(b"250-\r\n", set), Kw::Masked);
+        assert_eq!(kw(b"250-STARTTLS\r\n", set), Kw::Masked);
+        assert_eq!(
+            kw(b"250-STARTTLS\r\n", keyword_set(true, false)),
+            Kw::Accepted { pipelining: false }
+        );
+        assert_eq!(kw(b"250-ENHANCEDSTATUSCODESS\r\n", set), Kw::Masked);
+        assert_eq!(kw(b"250-XXXXXXXXXXXXXXXXXXXXXXXXXXXX\r\n", set), Kw::Masked);
+    }
+
+    /// The byte-wise automaton's outcome on a complete line body.
+    fn automaton(body: &[u8], set: u16) -> Kw {
+        let mut m = KwMatch::new(set);
+        for &b in body {
+            match m.feed(b) {
+                Kw::Open => {}
+                r => return r,
+            }
+        }
+        Kw::Open
+    }
+
+    fn token() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let base = proptest::sample::select(KEYWORDS.to_vec());
+        prop_oneof![
+            // A keyword with random case flips, maybe cut, extended or with
+            // one byte changed.
+            4 => (base, any::<u32>(), 0usize..4, proptest::collection::vec(any::<u8>(), 1..3))
+                .prop_map(|(kw, flips, how, extra)| {
+                    let mut v: Vec<u8> = kw
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &b)| if flips >> (i % 32) & 1 != 0 { b.to_ascii_lowercase() } else { b })
+                        .collect();
+                    match how {
+                        1 => { v.pop(); }
+                        2 => v.extend_from_slice(&extra),
+                        3 => {
+                            let at = flips as usize % v.len();
+                            v[at] = extra[0];
+                        }
+                        _ => {}
+                    }
+                    v
+                }),
+            1 => proptest::collection::vec(
+                proptest::sample::select(vec![b'A', b'z', b'8', 0x18, b'=', b'\t', 0, 0x80, 0xC5, b'-', b'X']),
+                0..30,
+            ),
+            1 => proptest::collection::vec(any::<u8>(), 0..30),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)))]
+
+        /// The whole-line classifier agrees with the byte-wise automaton on
+        /// every complete line, wherever the line sits in its segment.
+        #[test]
+        fn whole_line_matches_automaton(
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+            tok in token(),
+            delim in proptest::sample::select(vec![&b"\r\n"[..], b"\n", b" 52428800\r\n", b" PLAIN LOGIN\n", b"\r\r\n", b"\rx\n"]),
+            after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+            set in 0u16..0x400,
+        ) {
+            let mut seg = before.clone();
+            let at = seg.len();
+            seg.extend_from_slice(&tok);
+            seg.extend_from_slice(delim);
+            let lf = at + memchr::memchr(b'\n', &seg[at..]).unwrap_or(0);
+            seg.extend_from_slice(&after);
+            let reference = automaton(&seg[at..=lf], set);
+            proptest::prop_assert_eq!(keyword_of_line(&seg, at, set).0, reference);
+            // The scan stops at or before the LF.
+            proptest::prop_assert!(keyword_of_line(&seg, at, set).1 <= lf);
+            // The same line alone, and with only its LF after it.
+            proptest::prop_assert_eq!(keyword_of_line(&seg[at..=lf], 0, set).0, reference);
+            proptest::prop_assert_eq!(keyword_of_line(&seg[..=lf], at, set).0, reference);
+        }
     }
 }

@@ -5,10 +5,14 @@
 //! only reply rewrites: EHLO keyword masking (§4, via [`crate::ehlo`]), the
 //! optional banner mask (§4.6) and the legacy `250`→`502` code rewrite (§9.4).
 //!
-//! Reply lines end at LF (CRLF or bare LF). Each line's first four bytes are
-//! examined byte by byte; the rest of an ordinary line is skipped with `memchr`.
+//! Reply lines end at LF (CRLF or bare LF). A complete `NNN-`/`NNN ` line at
+//! a line start takes the whole-line fast path (the code by one word, the line
+//! end by SSE2, an EHLO keyword by [`crate::ehlo::keyword_of_line`]); any
+//! other line, and every line under debug or legacy, takes the byte-wise path,
+//! which examines the first four bytes byte by byte and skips the rest of an
+//! ordinary line. Differential property tests hold the two paths equal.
 
-use crate::ehlo::{keyword_set, Kw, KwMatch};
+use crate::ehlo::{keyword_of_line, keyword_set, Kw, KwMatch};
 use crate::events::{DebugEvent, Event};
 use crate::framing::{self, LIMIT_REPLY};
 use crate::inspector::{Action, Client, Expect, Inspector, Phase, Step, Verdict};
@@ -319,15 +323,16 @@ impl Inspector {
     }
 
     /// Whole-line fast path: a complete `NNN-`/`NNN ` line starting at
-    /// `start`, at a line start, whose body nobody rewrites (no EHLO keyword
-    /// reply, no masked banner, no legacy rewrite, no debug). Does exactly
-    /// what the byte-wise path does for such a line: the offset after it
-    /// (if inspection stopped there, the phase says so), or `None` (nothing
-    /// changed) for anything else.
+    /// `start`, at a line start, that is no masked banner (no legacy
+    /// rewrite, no debug either: the fast paths are off then). Lines 2.. of
+    /// a positive EHLO reply have their keyword checked, and masked in place
+    /// when unsupported. Does exactly what the byte-wise path does for such a
+    /// line: the offset after it (if inspection stopped there, the phase says
+    /// so), or `None` (nothing changed) for anything else.
     #[inline]
     pub(crate) fn reply_line_fast(
         &mut self,
-        buf: &[u8],
+        buf: &mut [u8],
         start: usize,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
@@ -342,11 +347,11 @@ impl Inspector {
     #[inline(always)]
     pub(crate) fn reply_line_fast_at_start(
         &mut self,
-        buf: &[u8],
+        buf: &mut [u8],
         start: usize,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
-        let (head, body) = buf.get(start..)?.split_first_chunk::<4>()?;
+        let head = buf.get(start..)?.first_chunk::<4>()?;
         // The three code digits by one word: `d` holds each digit's value
         // (0..=9) in its byte iff the byte was a digit.
         let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
@@ -357,17 +362,36 @@ impl Inspector {
         if sep != b' ' && sep != b'-' {
             return None;
         }
-        // The line end first (nothing is live across the scan but the head).
-        let k = framing::find_lf(body)?;
         let first = self.reply.first;
         let front = self.fifo.front();
-        match front {
-            // EHLO replies go through the keyword matcher, a masked banner
-            // through the masker.
-            Some(Expect::Ehlo) => return None,
+        let k = match front {
+            // Lines 2.. of a positive ESMTP EHLO reply: the keyword, as a
+            // whole (`choose_body` and the keyword matcher of the byte-wise
+            // path, for a complete line), then the line end from where the
+            // keyword scan stopped (often right at the CR LF).
+            Some(Expect::Ehlo)
+                if !first && self.mode == Mode::Esmtp && self.reply.reply_code / 100 == 2 =>
+            {
+                let at = start + 4;
+                let (kw, end) = keyword_of_line(buf, at, keyword_set(self.allow_tls, self.bdat));
+                let lf = match buf.get(end..end + 2) {
+                    Some(b"\r\n") => end + 1,
+                    _ => find_lf_from(buf, end)?,
+                };
+                match kw {
+                    Kw::Accepted { pipelining } => self.reply.saw_pipelining |= pipelining,
+                    Kw::Open | Kw::Masked => {
+                        stats.ehlo_keywords_masked += 1;
+                        mask_keyword_line(&mut buf[at..lf]);
+                    }
+                }
+                lf - at
+            }
+            // A masked banner goes through the masker.
             Some(Expect::Greeting) if first && self.mask_banner => return None,
-            _ => {}
-        }
+            // Any other line is forwarded as it is: only its end matters.
+            _ => find_lf_from(buf, start)? - (start + 4),
+        };
         let line_len = 4 + k + 1;
         if line_len > LIMIT_REPLY as usize {
             stats.reply_overlong += 1;
@@ -414,6 +438,42 @@ impl Inspector {
     }
 }
 
+/// Offset of the first LF in `buf` at or after `from`: `memchr`'s SSE2
+/// searcher where sixteen bytes are left (SSE2 is part of x86-64, and this
+/// searcher inlines, unlike the run-time dispatched `memchr::memchr`, whose
+/// call and set-up cost more than a reply line's scan), the word-wise scan
+/// for shorter rests (a lockstep reply segment is often under sixteen bytes).
+#[inline(always)]
+fn find_lf_from(buf: &[u8], from: usize) -> Option<usize> {
+    let hay = buf.get(from..)?;
+    #[cfg(target_arch = "x86_64")]
+    if hay.len() >= 16 {
+        return find_lf_sse2(hay).map(|k| from + k);
+    }
+    framing::find_lf(hay).map(|k| from + k)
+}
+
+/// [`find_lf_from`] for sixteen bytes or more (out of line: its set-up would
+/// otherwise be hoisted into every caller's loop, lockstep replies included).
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn find_lf_sse2(hay: &[u8]) -> Option<usize> {
+    match memchr::arch::x86_64::sse2::memchr::One::new(b'\n') {
+        Some(lf) => lf.find(hay),
+        None => framing::find_lf(hay),
+    }
+}
+
+/// An EHLO reply line body whose keyword is not supported, up to its LF:
+/// every byte but CR becomes `X` (what the byte-wise path does from the
+/// divergence on, and to the keyword prefix before it).
+#[cold]
+fn mask_keyword_line(body: &mut [u8]) {
+    for b in body.iter_mut().filter(|b| **b != b'\r') {
+        *b = b'X';
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Inspector, Policy, SmtpStats};
@@ -451,5 +511,108 @@ mod tests {
             i.handle_client(&mut b"NOOP\r\n".to_vec(), &mut st).forward,
             6
         );
+    }
+
+    fn ehlo_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let code =
+            proptest::sample::select(vec![&b"250"[..], b"250", b"250", b"220", b"550", b"25x"]);
+        let sep = proptest::sample::select(vec![&b"-"[..], b"-", b"-", b" ", b"", b"\t"]);
+        let body = prop_oneof![
+            6 => proptest::sample::select(vec![
+                &b"mail.example.test"[..], b"PIPELINING", b"pipelining", b"SIZE 52428800", b"ETRN",
+                b"AUTH PLAIN LOGIN", b"ENHANCEDSTATUSCODES", b"8BITMIME", b"8bitMIME", b"DSN",
+                b"BINARYMIME", b"STARTTLS", b"CHUNKING", b"SMTPUTF8", b"AUTH=LOGIN PLAIN",
+                b"X-EXPS GSSAPI NTLM", b"SIZEX", b"DSNN", b"\x18BITMIME", b"ENHANCEDSTATUSCODE",
+                b"SIZE\t1", b"", b" SIZE", b"VRFY", b"Pipelining\rx",
+            ]).prop_map(<[u8]>::to_vec),
+            1 => proptest::collection::vec(any::<u8>(), 0..24),
+            1 => (400usize..700).prop_map(|n| vec![b'a'; n]),
+        ];
+        let end = proptest::sample::select(vec![&b"\r\n"[..], b"\r\n", b"\n", b"\r\r\n"]);
+        (code, sep, body, end).prop_map(|(c, s, b, e)| [c, s, &b, e].concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)))]
+
+        /// EHLO replies (and what follows them) through the whole-line fast
+        /// reply path and through the byte-wise path alone give the same
+        /// verdicts, rewritten bytes, events, counters and pipelining, in any
+        /// segmentation, under every policy knob the reply path reads.
+        #[test]
+        fn ehlo_reply_fast_path_matches_the_byte_wise_path(
+            flags in 0u8..32,
+            lines in proptest::collection::vec(ehlo_line(), 1..12),
+            cuts in proptest::collection::vec(proptest::prop_oneof![1usize..6, 1usize..80, proptest::strategy::Just(4096)], 1..12),
+            after in proptest::sample::select(vec![&b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"[..], b"250 ok\r\n", b"250-a\r\n250 b\r\n"]),
+        ) {
+            let policy = Policy {
+                mode: if flags & 1 != 0 { crate::Mode::Smtp } else { crate::Mode::Esmtp },
+                allow_tls: flags & 2 != 0,
+                bdat: flags & 4 != 0,
+                mask_banner: flags & 8 != 0,
+                debug: flags & 16 != 0,
+                ..Policy::esmtp()
+            };
+            let mut sides = [true, false].map(|fast| {
+                let mut i = Inspector::new(&policy);
+                i.set_fast_paths(fast);
+                (i, SmtpStats::default())
+            });
+            let reply: Vec<u8> = lines.concat();
+            let mut script: Vec<(bool, Vec<u8>)> = vec![
+                (false, b"220 mail.example.test ESMTP\r\n".to_vec()),
+                (true, b"EHLO relay.example.net\r\n".to_vec()),
+            ];
+            let mut pos = 0;
+            for c in cuts.iter().cycle() {
+                if pos >= reply.len() {
+                    break;
+                }
+                let n = (*c).min(reply.len() - pos);
+                script.push((false, reply[pos..pos + n].to_vec()));
+                pos += n;
+            }
+            script.push((false, b"250-mail.example.test\r\n250 DSN\r\n".to_vec()));
+            script.push((true, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec()));
+            script.push((false, after.to_vec()));
+            for (client, seg) in &script {
+                let mut out = Vec::new();
+                for (insp, st) in sides.iter_mut() {
+                    let mut b = seg.clone();
+                    let v = if *client {
+                        insp.handle_client(&mut b, st)
+                    } else {
+                        insp.handle_server(&mut b, st)
+                    };
+                    let mut ev = Vec::new();
+                    while let Some(e) = insp.poll_event() {
+                        ev.push(e);
+                    }
+                    out.push((v, b, ev, *st, insp.pipelining(), insp.is_closed(), insp.server_closing()));
+                }
+                proptest::prop_assert_eq!(&out[0], &out[1], "client={} seg={:?}", client, String::from_utf8_lossy(seg));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)))]
+
+        /// The line-end scan finds the first LF at or after any offset of
+        /// any buffer, short and long rests alike (LFs followed by 0x0B and
+        /// 0x01 included: the bytes where a word-wise borrow could raise a
+        /// false flag).
+        #[test]
+        fn line_end_scan_finds_the_first_lf(
+            buf in proptest::collection::vec(proptest::sample::select(vec![b'\n', 0x0B, 0x01, 0, b'a', 0x8A, b'\r']), 0..70),
+            from in 0usize..72,
+        ) {
+            let naive = buf.get(from..).and_then(|t| t.iter().position(|&b| b == b'\n')).map(|k| from + k);
+            proptest::prop_assert_eq!(super::find_lf_from(&buf, from), naive);
+        }
     }
 }
