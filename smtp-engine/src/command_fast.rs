@@ -10,19 +10,21 @@
 //!
 //! Cost per line (issue #2), in two tiers. `quick_line` takes the common
 //! shapes: the first four bytes are one folded word looked up in a
-//! compile-time perfect hash; what the verb needs is one byte of a
-//! per-session class table ([`fast_classes`], built from the policy when the
-//! session starts) instead of a chain of policy checks; a verb followed by
-//! the line end needs no scan at all; otherwise one SWAR pass frames the
-//! arguments and proves them clean ([`framing::first_unusual`]), and for an
-//! ESMTP MAIL/RCPT line the same pass stops at the path's `>` on the way
-//! ([`framing::frame_path`]), so the path is never read twice and only the
-//! parameters after it are parsed ([`quick_params_valid`], keywords by folded
-//! words). It accepts the line itself, out of line, so the loop over a
-//! pipelined group stays small. `general_line` takes every other line the
-//! fast path may accept (verbs that are not four letters, `|` and 8-bit
-//! bytes classified byte by byte). The reply expectation comes from a static
-//! table. `tests/fast_path.rs` runs random legal and hostile command streams
+//! compile-time perfect hash; what the verb needs is three bit tests against
+//! per-session class sets ([`fast_classes`], built from the policy with a few
+//! bit operations when the session starts) instead of a chain of policy
+//! checks; a verb followed by the line end needs no scan at all; otherwise
+//! one SWAR pass frames the arguments and proves them clean
+//! ([`framing::first_unusual`]). For an ESMTP MAIL/RCPT line the SWAR pass
+//! covers only the path, up to its `>` ([`framing::first_unusual_or_close`]);
+//! the parameters after it are parsed in place ([`params_in_place`]: keywords
+//! and the common values by folded word compares), which proves their bytes
+//! clean and finds the line end, so no byte is read twice and the F4 alias
+//! check starts at the path's `<`. It accepts the line itself, out of line,
+//! so the loop over a pipelined group stays small. `general_line` takes
+//! every other line the fast path may accept (verbs that are not four
+//! letters, `|` and 8-bit bytes classified byte by byte). The reply
+//! expectation comes from a static table. `tests/fast_path.rs` runs random legal and hostile command streams
 //! (and MAIL/RCPT lines assembled from ordinary and odd parts), in any
 //! segmentation and with random replies, through an inspector with the fast
 //! paths and one without (`Inspector::set_fast_paths(false)`) and requires
@@ -52,14 +54,45 @@ pub(crate) mod class {
     pub(crate) const RCPT: u8 = 3;
 }
 
-/// Per-session fast-path tables: the class of every verb (by verb index)
-/// and the longest line each class may accept (the length limit where F6
-/// would close the session, else the fast path's own bound).
+/// Per-session fast-path tables: the class of every verb, two bits per verb
+/// index in one word (one shift and mask per line; a new session builds it
+/// from three verb bit sets with a few bit operations instead of a per-verb
+/// loop), and the longest line each class may accept (the length limit where
+/// F6 would close the session, else the fast path's own bound).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FastClasses {
-    pub(crate) of_verb: [u8; verbs::VERBS.len()],
+    classes: u64,
     pub(crate) max_total: [u16; 4],
 }
+
+impl FastClasses {
+    /// The class of the verb with bit `bit` ([`class::SLOW`] for no verb).
+    #[inline(always)]
+    pub(crate) fn of(&self, bit: u32) -> u8 {
+        (self
+            .classes
+            .checked_shr(2 * bit.trailing_zeros())
+            .unwrap_or(0)
+            & 3) as u8
+    }
+}
+
+/// Bit `i` of `x` to bit `2i` of the result (the other bits clear).
+const fn spread(x: u32) -> u64 {
+    let mut x = x as u64;
+    x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
+    x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
+    x = (x | (x << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    x = (x | (x << 2)) & 0x3333_3333_3333_3333;
+    (x | (x << 1)) & 0x5555_5555_5555_5555
+}
+
+const _: () = assert!(verbs::VERBS.len() <= 32);
+const _: () = assert!(class::PLAIN == 1 && class::MAIL == 2 && class::RCPT == 3);
+
+const MAIL_VERBS: u32 = Verb::Mail.bit() | Verb::Saml.bit() | Verb::Send.bit() | Verb::Soml.bit();
+/// Verbs with argument state the streaming path parses (AUTH, ETRN, BDAT).
+const STATEFUL_VERBS: u32 = Verb::Etrn.bit() | Verb::Auth.bit() | Verb::Bdat.bit();
 
 /// The fast-path tables for a session with these verbs allowed, signatures
 /// enabled and mode. Mirrors the checks the streaming path makes at the verb
@@ -67,25 +100,20 @@ pub(crate) struct FastClasses {
 /// arguments statefully is [`class::SLOW`].
 pub(crate) fn fast_classes(allowed: u32, sigs: SignatureSet, mode: Mode) -> FastClasses {
     let esmtp = mode == Mode::Esmtp;
-    let mut of_verb = [class::SLOW; verbs::VERBS.len()];
-    for (i, (v, _)) in verbs::VERBS.iter().enumerate() {
-        let bit = v.bit();
-        let quiet_vrfy = *v == Verb::Vrfy && !sigs.contains(Signature::I2Reconnaissance);
-        if allowed & bit == 0 || (bit & SIG_VERBS != 0 && !quiet_vrfy) {
-            continue;
-        }
-        of_verb[i] = match v {
-            Verb::Etrn | Verb::Auth | Verb::Bdat => class::SLOW,
-            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
-                if sigs.contains(Signature::I1SmailAttack) =>
-            {
-                class::SLOW
-            }
-            Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml => class::MAIL,
-            Verb::Rcpt => class::RCPT,
-            _ => class::PLAIN,
-        };
-    }
+    // Signature verbs log or close, except VRFY while I2 is off.
+    let sig_slow = if sigs.contains(Signature::I2Reconnaissance) {
+        SIG_VERBS
+    } else {
+        SIG_VERBS & !Verb::Vrfy.bit()
+    };
+    let usable = allowed & !sig_slow & !STATEFUL_VERBS;
+    let mail = if sigs.contains(Signature::I1SmailAttack) {
+        0
+    } else {
+        usable & MAIL_VERBS
+    };
+    let rcpt = usable & Verb::Rcpt.bit();
+    let plain = usable & !MAIL_VERBS & !Verb::Rcpt.bit();
     let f6 = sigs.contains(Signature::F6OverlongCommand);
     let limit = |l: u32| (if f6 { l } else { LIMIT_ESMTP_PATH }) as u16;
     let path = if esmtp {
@@ -93,8 +121,11 @@ pub(crate) fn fast_classes(allowed: u32, sigs: SignatureSet, mode: Mode) -> Fast
     } else {
         LIMIT_DEFAULT
     };
+    // The sets are disjoint: each verb's two bits hold its class.
     FastClasses {
-        of_verb,
+        classes: (spread(plain) * u64::from(class::PLAIN))
+            | (spread(mail) * u64::from(class::MAIL))
+            | (spread(rcpt) * u64::from(class::RCPT)),
         max_total: [0, limit(LIMIT_DEFAULT), limit(path), limit(path)],
     }
 }
@@ -193,7 +224,7 @@ impl Inspector {
             return None;
         }
         let verb = bit.trailing_zeros() as usize;
-        let cls = *self.fast_classes.of_verb.get(verb)?;
+        let cls = self.fast_classes.of(bit);
         let (&delim, args) = tail.split_first()?;
         if delim != b' ' {
             // No arguments: only the line end may follow (`NOOP`, `RSET`,
@@ -218,19 +249,33 @@ impl Inspector {
             };
         }
         let esmtp = self.mode == Mode::Esmtp;
-        // `end`: the line end in `args`; `params`: where ESMTP parameters start.
-        let (end, params, open) = match cls {
-            class::PLAIN => (framing::first_unusual(args), 0, 0),
-            class::MAIL | class::RCPT if esmtp => {
-                let open = path_open(cls, args)?;
-                let (close, end) = framing::frame_path(args.get(open + 1..)?);
-                if args.get(open + 1 + close) != Some(&b'>') {
-                    return None;
-                }
-                (open + 1 + end, open + 2 + close, open)
+        // `end`: the line end in `args`; `open`: the path's `<` (ESMTP).
+        // (Tests rather than a `match`: the compiler made that a jump table,
+        // whose indirect branch the alternating classes of a pipelined
+        // group mispredict.)
+        if cls == class::SLOW {
+            return None;
+        }
+        let (end, open) = if cls == class::PLAIN || !esmtp {
+            (framing::first_unusual(args), 0)
+        } else {
+            // ESMTP MAIL/RCPT: one SWAR pass over the path to its `>`
+            // proves it clean; the parameters after it are parsed in place,
+            // which proves their bytes clean too and finds the line end.
+            let open = path_open(cls, args)?;
+            let close = open + 1 + framing::first_unusual_or_close(args.get(open + 1..)?);
+            if args.get(close) != Some(&b'>') {
+                return None;
             }
-            class::MAIL | class::RCPT => (framing::first_unusual(args), 0, 0),
-            _ => return None,
+            let kind = if cls == class::MAIL {
+                ArgKind::Mail
+            } else {
+                ArgKind::Rcpt
+            };
+            (
+                close + 1 + params_in_place(kind, args.get(close + 1..)?)?,
+                open,
+            )
         };
         let (total, cr) = match (args.get(end), args.get(end + 1)) {
             (Some(b'\r'), Some(b'\n')) => (5 + end + 2, true),
@@ -242,24 +287,14 @@ impl Inspector {
         }
         let args = args.get(..end)?;
         if cls == class::RCPT && self.sigs.contains(Signature::F4DecodeAlias) {
-            // The alias pre-check: with the path's `<` known, its first byte.
-            let maybe = if esmtp {
-                matches!(args.get(open + 1), Some(b'd' | b'D' | b'u' | b'U'))
+            // With the path's `<` known (ESMTP), only the local part is left
+            // to compare; otherwise a cheap pre-check first.
+            let alias = if esmtp {
+                RcptLocalPart::local_is_alias(args.get(open + 1..)?)
             } else {
-                may_be_alias(args)
+                may_be_alias(args) && RcptLocalPart::matches(args)
             };
-            if maybe && RcptLocalPart::matches(args) {
-                return None;
-            }
-        }
-        if esmtp && cls != class::PLAIN {
-            let params = args.get(params..)?;
-            let kind = if cls == class::MAIL {
-                ArgKind::Mail
-            } else {
-                ArgKind::Rcpt
-            };
-            if !params.is_empty() && !quick_params_valid(kind, params) {
+            if alias {
                 return None;
             }
         }
@@ -322,7 +357,7 @@ impl Inspector {
             return None;
         }
         let verb = complete.trailing_zeros() as usize;
-        let cls = *self.fast_classes.of_verb.get(verb)?;
+        let cls = self.fast_classes.of(complete);
         if cls == class::SLOW || total > usize::from(self.fast_classes.max_total[cls as usize]) {
             return None;
         }
@@ -592,28 +627,52 @@ fn quick_params_valid(kind: ArgKind, mut rest: &[u8]) -> bool {
         };
         rest = &rest[kw_len + 1..];
         // The value: after `=`, up to the next SP or the end.
-        let val_len = if bit == P_SIZE {
-            // Digits only: the digit run must reach the delimiter.
-            let d = rest
-                .iter()
-                .position(|b| !b.is_ascii_digit())
-                .unwrap_or(rest.len());
-            if !(1..=20).contains(&d) || rest.get(d).is_some_and(|&b| b != b' ') {
-                return false;
-            }
-            d
-        } else {
-            let v = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-            if !quick_value(bit, &rest[..v]) {
-                return false;
-            }
-            v
+        let Some(val_len) = quick_value_len(bit, rest) else {
+            return false;
         };
         if seen & bit != 0 {
             return false;
         }
         seen |= bit;
         rest = &rest[val_len..];
+    }
+}
+
+/// The ESMTP parameters of a MAIL/RCPT line in place: `rest` starts right
+/// after the path's `>` and runs on past the line end. Answers the offset of
+/// the first CR or LF when every parameter is certainly valid
+/// ([`quick_params_valid`] of the bytes before it) and every byte before it is
+/// printable ASCII other than `|` (so [`framing::first_unusual`] would stop
+/// exactly there): each byte is proven by the compare that parses it, so the
+/// parameters are read once. `None`: not certainly so (or no line end).
+/// (Out of line: inlined, its state made `quick_line` spill registers, which
+/// cost a pipelined group about a tenth of its CPU time.)
+#[inline(never)]
+fn params_in_place(kind: ArgKind, rest: &[u8]) -> Option<usize> {
+    let mut seen = 0u8;
+    let mut at = 0;
+    loop {
+        // The line end, or one or more SP before a parameter (or the end).
+        match *rest.get(at)? {
+            b'\r' | b'\n' => return Some(at),
+            b' ' => at += 1,
+            _ => return None,
+        }
+        while rest.get(at) == Some(&b' ') {
+            at += 1;
+        }
+        let tok = rest.get(at..)?;
+        if matches!(tok.first(), Some(b'\r' | b'\n')) {
+            return Some(at);
+        }
+        let (bit, kw_len) = quick_keyword(kind, tok)?;
+        at += kw_len + 1;
+        // The value ends at SP or the line end (checked at the loop top).
+        at += quick_value_len(bit, rest.get(at..)?)?;
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
     }
 }
 
@@ -654,6 +713,108 @@ fn quick_keyword(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
         _ => return None,
     };
     Some(hit)
+}
+
+/// The length of the value of parameter `bit` at the start of `rest` (it
+/// ends at the next SP, CR, LF or the end of `rest`) when it is certainly
+/// valid and holds no `|`: [`quick_value`] of it, with the common values
+/// recognised in place by folded word compares instead of finding the
+/// value's end first. (Every value it accepts is printable ASCII.)
+#[inline(always)]
+fn quick_value_len(bit: u8, rest: &[u8]) -> Option<usize> {
+    // A value of `n` bytes must end at SP, CR, LF or the end of `rest`.
+    let ends = |n: usize| rest.get(n).is_none_or(|&b| is_value_end(b)).then_some(n);
+    // (Bit tests rather than a `match` or `==` tests, which the compiler
+    // makes a jump table whose indirect branch the parameters of
+    // consecutive lines mispredict; `bit` has one bit set.)
+    if bit & P_NOTIFY != 0 {
+        return notify_len(rest);
+    }
+    if bit & P_SIZE != 0 {
+        // Digits only: the digit run must reach the delimiter.
+        let d = rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
+        return if (1..=20).contains(&d) { ends(d) } else { None };
+    }
+    if bit & P_BODY != 0 && starts_folded(rest, b"8bitmime") {
+        return ends(8);
+    }
+    if bit & P_BODY != 0 && starts_folded(rest, b"7bit") {
+        return ends(4);
+    }
+    if bit & P_RET != 0 && (starts_folded(rest, b"hdrs") || starts_folded(rest, b"full")) {
+        return ends(4);
+    }
+    let v = rest
+        .iter()
+        .position(|&b| is_value_end(b))
+        .unwrap_or(rest.len());
+    let val = &rest[..v];
+    (quick_value(bit, val) && !val.contains(&b'|')).then_some(v)
+}
+
+/// Does a parameter value end at `b` (SP, or the line end)?
+#[inline(always)]
+fn is_value_end(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n')
+}
+
+/// The length of a valid NOTIFY value at the start of `rest` (it ends at the
+/// next SP or the end): a comma-separated list of distinct `SUCCESS`,
+/// `FAILURE`, `DELAY`, or `NEVER` alone; each item is told by its first byte.
+#[inline(always)]
+fn notify_len(rest: &[u8]) -> Option<usize> {
+    let mut seen = 0u8;
+    let mut at = 0;
+    loop {
+        let item = rest.get(at..)?;
+        let (bit, n, ok) = match item.first()? | 0x20 {
+            b'f' => (4, 7, starts_folded(item, b"failure")),
+            b's' => (2, 7, starts_folded(item, b"success")),
+            b'd' => (8, 5, starts_folded(item, b"delay")),
+            b'n' => (1, 5, starts_folded(item, b"never")),
+            _ => return None,
+        };
+        if !ok || seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        if seen & 1 != 0 && seen != 1 {
+            return None;
+        }
+        at += n;
+        match rest.get(at) {
+            Some(b',') => at += 1,
+            Some(&b) if !is_value_end(b) => return None,
+            _ => return Some(at),
+        }
+    }
+}
+
+/// Does `hay` start with `word` ASCII case-insensitively? `word` is in lower
+/// case; one word compare: the `0x20` bit is ORed into the bytes where `word`
+/// has a letter (for letters exactly case folding), the others compare as
+/// they are.
+#[inline(always)]
+fn starts_folded<const N: usize>(hay: &[u8], word: &[u8; N]) -> bool {
+    const { assert!(N <= 8) };
+    let Some(head) = hay.first_chunk::<N>() else {
+        return false;
+    };
+    let (mut h, mut w, mut m) = ([0u8; 8], [0u8; 8], [0u8; 8]);
+    for i in 0..N {
+        debug_assert!(!word[i].is_ascii_uppercase());
+        h[i] = head[i];
+        w[i] = word[i];
+        m[i] = if word[i].is_ascii_lowercase() {
+            0x20
+        } else {
+            0
+        };
+    }
+    u64::from_le_bytes(h) | u64::from_le_bytes(m) == u64::from_le_bytes(w)
 }
 
 /// Is `val` certainly a valid value of the parameter `bit`?
@@ -806,6 +967,236 @@ mod tests {
             }
         }
         assert_eq!(checked, 17 * 16 * 4 * 256);
+    }
+
+    /// Pieces of parameter values: the recognised words in several cases,
+    /// near misses, delimiters, and bytes whose `0x20` bit lies.
+    const VALUE_PARTS: &[&[u8]] = &[
+        b"8BITMIME",
+        b"8bitmime",
+        b"8BiTmImE",
+        b"\x18BITMIME",
+        b"7BIT",
+        b"7bIt",
+        b"\x17bit",
+        b"BINARYMIME",
+        b"FULL",
+        b"hdrs",
+        b"HDRS",
+        b"SUCCESS",
+        b"failure",
+        b"FAILURE",
+        b"DELAY",
+        b"NEVER",
+        b"never",
+        b"Delay",
+        b",",
+        b" ",
+        b"x",
+        b"0",
+        b"12",
+        b"=",
+        b"+2B",
+        b"8BITMIM",
+        b"FAILUR",
+        b"\t",
+        b"\x06",
+        b"rfc822;",
+        b"a@b",
+        b"\xc3",
+        b"E",
+        b"SUCCESS,FAILURE",
+        b"\r",
+        b"\n",
+        b"|",
+        b"QQ",
+        b"\x7f",
+    ];
+
+    proptest::proptest! {
+        /// `quick_value_len` (words recognised in place) against finding the
+        /// value's end and checking it with `quick_value`.
+        #[test]
+        fn value_lengths_match_the_value_check(
+            parts in proptest::collection::vec(proptest::sample::select(VALUE_PARTS), 0..6),
+            bit in proptest::sample::select(&[P_SIZE, P_BODY, P_RET, P_ENVID, P_AUTH, P_NOTIFY, P_ORCPT][..]),
+        ) {
+            let rest = parts.concat();
+            let v = rest.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n')).unwrap_or(rest.len());
+            let val = &rest[..v];
+            let want = (quick_value(bit, val) && !val.contains(&b'|')).then_some(v);
+            if want.is_some() {
+                proptest::prop_assert!(val.iter().all(|b| (0x21..0x7F).contains(b)));
+            }
+            proptest::prop_assert_eq!(quick_value_len(bit, &rest), want, "{:?}", String::from_utf8_lossy(&rest));
+        }
+    }
+
+    /// Parts of ESMTP MAIL/RCPT lines for the in-place parameter parser:
+    /// the common values alone and in lists, duplicates, `|` in xtext
+    /// values, odd bytes right after a value, alias local parts.
+    const LINE_HEADS: &[&[u8]] = &[b"MAIL FROM:", b"RCPT TO:", b"rcpt to: "];
+    const LINE_PATHS: &[&[u8]] = &[
+        b"<a@b>",
+        b"<user0.5@example.test>",
+        b"<decode@x>",
+        b"<UUDECODE@x>",
+        b"<decode>",
+        b"<uudecodex@x>",
+        b"<decod@x>",
+        b"<>",
+        b"<a|b@x>",
+    ];
+    const LINE_PARAMS: &[&[u8]] = &[
+        b" SIZE=2048",
+        b" BODY=8BITMIME",
+        b" body=7bit",
+        b" NOTIFY=FAILURE",
+        b" NOTIFY=failure,delay",
+        b" NOTIFY=SUCCESS,SUCCESS",
+        b" NOTIFY=NEVER",
+        b" NOTIFY=never,DELAY",
+        b" NOTIFY=FAILURE,",
+        b" ENVID=a|b",
+        b" AUTH=a|b",
+        b" ORCPT=rfc822;a|b",
+        b" ORCPT=rfc822;bob",
+        b" ENVID=QQ",
+        b" AUTH=<>",
+        b" RET=HDRS",
+        b"  ",
+        b" BODY=8BITMIMEX",
+        b" SIZE=20481",
+        b"\t",
+        b"\x01",
+        b"\x80",
+        b"|",
+        b"\r",
+    ];
+
+    const LINE_ENDS: &[&[u8]] = &[b"\r\n", b"\n", b"\r", b" \r\n", b"\rx\r\n"];
+
+    proptest::proptest! {
+        /// Whole ESMTP MAIL/RCPT lines through an inspector with the fast
+        /// paths and one without: identical verdicts, bytes, events, stats.
+        #[test]
+        fn in_place_parameters_match_the_streaming_path(
+            head in proptest::sample::select(LINE_HEADS),
+            path in proptest::sample::select(LINE_PATHS),
+            params in proptest::collection::vec(proptest::sample::select(LINE_PARAMS), 0..4),
+            end in proptest::sample::select(LINE_ENDS),
+            sigs in 0u8..3,
+        ) {
+            use crate::{Inspector, Policy, SmtpStats};
+            let policy = Policy {
+                signatures: match sigs {
+                    0 => SignatureSet::default(),
+                    1 => SignatureSet::all(),
+                    _ => SignatureSet::empty(),
+                },
+                ..Policy::esmtp()
+            };
+            let mut line = [head, path].concat();
+            for p in &params {
+                line.extend_from_slice(p);
+            }
+            line.extend_from_slice(end);
+            line.extend_from_slice(b"RCPT TO:<c@d>\r\n");
+            let mut sides = [true, false].map(|fast| {
+                let mut insp = Inspector::new(&policy);
+                insp.set_fast_paths(fast);
+                (insp, SmtpStats::default())
+            });
+            let mut results = Vec::new();
+            for (insp, stats) in sides.iter_mut() {
+                let mut out = Vec::new();
+                for (client, seg) in [
+                    (false, &b"220 x\r\n"[..]),
+                    (true, b"EHLO a\r\n"),
+                    (false, b"250-x\r\n250-PIPELINING\r\n250 DSN\r\n"),
+                    (true, &line),
+                ] {
+                    let mut b = seg.to_vec();
+                    let v = if client {
+                        insp.handle_client(&mut b, stats)
+                    } else {
+                        insp.handle_server(&mut b, stats)
+                    };
+                    let mut events = Vec::new();
+                    while let Some(e) = insp.poll_event() {
+                        events.push(e);
+                    }
+                    out.push((v, b, events));
+                }
+                results.push((out, *stats));
+            }
+            proptest::prop_assert_eq!(&results[0], &results[1], "{:?}", String::from_utf8_lossy(&line));
+        }
+    }
+
+    #[test]
+    fn folded_words() {
+        assert!(starts_folded(b"8BITMIME x", b"8bitmime"));
+        assert!(!starts_folded(b"\x18BITMIME", b"8bitmime"));
+        assert!(starts_folded(b"FaIlUrE", b"failure"));
+        assert!(!starts_folded(b"FAILUR", b"failure"));
+        assert!(!starts_folded(b"FAILURF", b"failure"));
+    }
+
+    /// The per-verb table the class sets replaced, as the reference.
+    fn class_table(allowed: u32, sigs: SignatureSet) -> [u8; verbs::VERBS.len()] {
+        let mut of_verb = [class::SLOW; verbs::VERBS.len()];
+        for (i, (v, _)) in verbs::VERBS.iter().enumerate() {
+            let bit = v.bit();
+            let quiet_vrfy = *v == Verb::Vrfy && !sigs.contains(Signature::I2Reconnaissance);
+            if allowed & bit == 0 || (bit & SIG_VERBS != 0 && !quiet_vrfy) {
+                continue;
+            }
+            of_verb[i] = match v {
+                Verb::Etrn | Verb::Auth | Verb::Bdat => class::SLOW,
+                Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml
+                    if sigs.contains(Signature::I1SmailAttack) =>
+                {
+                    class::SLOW
+                }
+                Verb::Mail | Verb::Saml | Verb::Send | Verb::Soml => class::MAIL,
+                Verb::Rcpt => class::RCPT,
+                _ => class::PLAIN,
+            };
+        }
+        of_verb
+    }
+
+    #[test]
+    fn class_sets_match_the_per_verb_table() {
+        let mut k: u64 = 0x9E37_79B9_7F4A_7C15;
+        for round in 0..20_000u32 {
+            k = k
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let allowed = match round % 4 {
+                0 => verbs::SMTP_VERBS,
+                1 => verbs::ESMTP_VERBS,
+                2 => ALL_VERBS,
+                _ => (k >> 20) as u32 & ALL_VERBS,
+            };
+            let mut sigs = SignatureSet::empty();
+            for (i, s) in Signature::ALL.iter().enumerate() {
+                if k >> i & 1 != 0 {
+                    sigs.enable(*s);
+                }
+            }
+            let mode = if k >> 60 & 1 != 0 {
+                Mode::Esmtp
+            } else {
+                Mode::Smtp
+            };
+            let fc = fast_classes(allowed, sigs, mode);
+            let want = class_table(allowed, sigs);
+            for (i, (v, _)) in verbs::VERBS.iter().enumerate() {
+                assert_eq!(fc.of(v.bit()), want[i], "{v:?} {allowed:#x} {sigs:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,9 +9,13 @@
 //! the limit), and scans the header section for F4/F5/I4 and every line for I5.
 //!
 //! Runs of ordinary bytes are skipped with `memchr2(CR, LF)`; only the header
-//! section is looked at byte by byte. Past the header section, whole body
-//! lines go through a tight loop (`body_lines`) that does only what the
-//! general state machine would do for them: count their length for I5.
+//! section is looked at byte by byte. Whole lines from a line start take
+//! tight loops first (`message_lines`, a fast path off with the others):
+//! header lines that one SWAR pass proves unable to complete a header
+//! signature (`HeaderScan::quick_line`), the empty line ending the header
+//! section, then body lines (`body_lines`), for which the general state
+//! machine would only count their length for I5; and a `.` line right after
+//! them ends the message at once.
 
 use crate::events::Event;
 use crate::framing::LIMIT_DATA_LINE;
@@ -97,6 +101,24 @@ impl Inspector {
                     self.data.eol = Eol::Mid;
                 }
                 Eol::LineStart => {
+                    if self.fast {
+                        // Whole lines first; the arms below take what they leave.
+                        let j = self.message_lines(buf, i, end, stats);
+                        if self.data.eol == Eol::LineStart
+                            && j + 3 <= end
+                            && buf.get(j..j + 3) == Some(b".\r\n")
+                        {
+                            // The end of data, as the arms below would find it
+                            // (a `.` line completes no header signature).
+                            i = j + 3;
+                            done = true;
+                            break;
+                        }
+                        if j != i || self.data.eol != Eol::LineStart {
+                            i = j;
+                            continue;
+                        }
+                    }
                     let b = buf[i];
                     self.data.line_len = 0;
                     if self.data.in_header {
@@ -143,8 +165,8 @@ impl Inspector {
                         if i + 1 < end && buf[i + 1] == b'\n' {
                             i += 2;
                             self.data_line_done();
-                            if self.fast && !self.data.in_header {
-                                i = self.body_lines(buf, i, end, stats);
+                            if self.fast {
+                                i = self.message_lines(buf, i, end, stats);
                             }
                             continue;
                         }
@@ -194,6 +216,57 @@ impl Inspector {
         Step::Next(i)
     }
 
+    /// Whole message lines from the line start `i`, in tight loops: header
+    /// lines the header scanner proves free of signatures
+    /// ([`HeaderScan::quick_line`], only I5 left to check), the empty line
+    /// that ends the header section, then body lines ([`Self::body_lines`]).
+    /// Returns where the general arms go on: a line start in state
+    /// `LineStart` (a `.`, a line this cannot take, or `end`), or what
+    /// [`Self::body_lines`] leaves. (A fast path: off with the others.)
+    #[inline]
+    fn message_lines(
+        &mut self,
+        buf: &[u8],
+        mut i: usize,
+        end: usize,
+        stats: &mut SmtpStats,
+    ) -> usize {
+        debug_assert!(self.data.eol == Eol::LineStart);
+        while self.data.in_header {
+            let line = &buf[i..end];
+            match line.first() {
+                // The empty line: the general arms would end the header
+                // section at its CR and the line at its LF.
+                Some(b'\r') if line.get(1) == Some(&b'\n') => {
+                    self.data.in_header = false;
+                    i += 2;
+                }
+                None | Some(b'.' | b'\r' | b'\n') => return i,
+                Some(_) => match self.data.header.quick_line(line) {
+                    Some(n) => {
+                        self.i5_whole_line(n as u32, stats);
+                        i += n + 2;
+                    }
+                    None => return i,
+                },
+            }
+        }
+        self.body_lines(buf, i, end, stats)
+    }
+
+    /// I5 for a whole line of `n` content bytes (what [`Self::content`]
+    /// checks for a line from its start).
+    #[inline(always)]
+    fn i5_whole_line(&mut self, n: u32, stats: &mut SmtpStats) {
+        if n > LIMIT_DATA_LINE - 2
+            && !self.data.i5_fired
+            && self.sigs.contains(Signature::I5OverlongDataLine)
+        {
+            self.data.i5_fired = true;
+            self.sig_hit(Signature::I5OverlongDataLine, stats);
+        }
+    }
+
     /// Whole message-body lines (past the header section) from the line
     /// start `i`, in a tight loop: for a line that does not start with `.`
     /// and ends in CRLF within `end`, the general arms would only add its
@@ -212,13 +285,7 @@ impl Inspector {
             let j = memchr::memchr2(b'\r', b'\n', &buf[i..end]).map_or(end, |k| i + k);
             // At a line start the line length is 0: this is `content(i, j)`.
             let n = (j - i) as u32;
-            if n > LIMIT_DATA_LINE - 2
-                && !self.data.i5_fired
-                && self.sigs.contains(Signature::I5OverlongDataLine)
-            {
-                self.data.i5_fired = true;
-                self.sig_hit(Signature::I5OverlongDataLine, stats);
-            }
+            self.i5_whole_line(n, stats);
             if j + 1 < end && buf[j] == b'\r' && buf[j + 1] == b'\n' {
                 i = j + 2;
                 continue;

@@ -8,8 +8,9 @@
 //! Whole lines are scanned eight bytes at a time (SWAR on `u64` words: the
 //! crate forbids `unsafe`, and short lines do not repay `memchr`'s set-up):
 //! [`first_unusual`] finds a command line's end and proves its content
-//! clean in one pass; [`frame_path`] does the same for a MAIL/RCPT line and
-//! finds its path's `>` on the way; [`find_lf`] ends reply lines.
+//! clean in one pass; [`first_unusual_or_close`] does the same for a
+//! MAIL/RCPT path and stops at its `>`; [`first_header_special`] finds what
+//! matters in a message header line; [`find_lf`] ends reply lines.
 
 /// Is `b` forbidden inside a command line (NUL, C0 except TAB/CR/LF, DEL)?
 #[inline]
@@ -167,36 +168,40 @@ pub(crate) fn first_unusual(hay: &[u8]) -> usize {
     first_flagged(hay, unusual_word, is_unusual)
 }
 
-/// Like [`first_unusual`], but `>` and `"` are flagged too (the reference
-/// for the first half of [`frame_path`]).
-#[cfg(test)]
-fn first_unusual_or_close(hay: &[u8]) -> usize {
+/// Like [`first_unusual`], but `>` and `"` are flagged too: from just after
+/// a MAIL/RCPT path's `<`, the offset of its `>` when the path is clean (an
+/// unusual byte or a quote stops the scan first), in one pass.
+#[inline]
+pub(crate) fn first_unusual_or_close(hay: &[u8]) -> usize {
     first_flagged(hay, unusual_or_close_word, |b| {
         is_unusual(b) || b == b'>' || b == b'"'
     })
 }
 
-/// Frame a MAIL/RCPT line from just after its path's `<`, in one pass:
-/// `(close, end)` where `close` is the offset of the first unusual byte (see
-/// [`first_unusual`]), `>` or `"`, and — when that is a `>`, the path's end —
-/// `end` is the offset of the first unusual byte after it (the line end in
-/// an ordinary line). Either is `hay.len()` when there is no such byte; when
-/// `close` is not a `>`, `end` is `close`. One call proves the path clean and
-/// frames the line (the word holding the `>` is read twice).
-#[inline(never)]
-pub(crate) fn frame_path(hay: &[u8]) -> (usize, usize) {
-    let close = first_flagged(hay, unusual_or_close_word, |b| {
-        is_unusual(b) || b == b'>' || b == b'"'
-    });
-    match hay.get(close + 1..) {
-        // A path that ends the line (RCPT without parameters): no scan.
-        Some([b, ..]) if hay[close] == b'>' && is_unusual(*b) => (close, close + 1),
-        Some(rest) if hay[close] == b'>' => (
-            close,
-            close + 1 + first_flagged(rest, unusual_word, is_unusual),
-        ),
-        _ => (close, close),
-    }
+/// Non-zero iff some byte of `x` matters to the header scanner's whole-line
+/// check: a control byte (CR, LF and TAB included), `:`, `=` or a
+/// back-quote; the lowest flagged byte is exact (each term's is).
+#[inline(always)]
+const fn header_special_word(x: u64) -> u64 {
+    has_control(x)
+        | has_zero(x ^ (ONES * b':' as u64))
+        | has_zero(x ^ (ONES * b'=' as u64))
+        | has_zero(x ^ (ONES * b'`' as u64))
+}
+
+/// Is `b` flagged by [`header_special_word`]?
+#[inline(always)]
+const fn is_header_special(b: u8) -> bool {
+    b < 0x20 || b == b':' || b == b'=' || b == b'`'
+}
+
+/// Offset of the first control byte, `:`, `=` or back-quote of `hay`, or
+/// `hay.len()`: one pass, eight bytes at a time (SWAR). A header line of a
+/// message is short; between these bytes no header signature can progress
+/// (see `HeaderScan::quick_line`).
+#[inline]
+pub(crate) fn first_header_special(hay: &[u8]) -> usize {
+    first_flagged(hay, header_special_word, is_header_special)
 }
 
 /// Offset of the first byte of `hay` flagged by `word` (the `0x80` bit of
@@ -353,9 +358,9 @@ mod tests {
     /// bytes, so that borrows and carries between bytes are exercised.
     #[test]
     fn word_tests_find_the_lowest_flagged_byte_exactly() {
-        let pool: [u8; 24] = [
-            0, 1, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, b'"', 0x23, b'=', b'>', b'?', b'a', b'z',
-            b'{', b'|', b'}', 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF,
+        let pool: [u8; 28] = [
+            0, 1, 0x09, 0x0A, 0x0D, 0x1A, 0x1F, 0x20, 0x21, b'"', 0x23, b'=', b'>', b'?', b'a',
+            b'z', b'{', b'|', b'}', 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF, b':', b'`', 0x40,
         ];
         let mut k: u64 = 0x1234_5678_9ABC_DEF1;
         for _ in 0..300_000 {
@@ -374,6 +379,8 @@ mod tests {
                 .iter()
                 .position(|&b| is_unusual(b) || b == b'>' || b == b'"');
             assert_eq!(first(unusual_or_close_word(x)), want, "{bytes:?}");
+            let want = bytes.iter().position(|&b| is_header_special(b));
+            assert_eq!(first(header_special_word(x)), want, "{bytes:?}");
         }
     }
 
@@ -418,7 +425,7 @@ mod tests {
     fn swar_scans_agree_with_byte_loops() {
         let specials = [
             b'\n', b'\r', b'|', b'\t', 0, 0x7F, 0x80, 0xFF, 0x1F, b' ', b'a', 0x7E, 0x20, b'>',
-            b'"', b'=', b'?', b'!', b'#',
+            b'"', b'=', b'?', b'!', b'#', b':', b'`', 0x1A,
         ];
         for len in 0..40usize {
             for at in 0..len {
@@ -460,16 +467,8 @@ mod tests {
                             .position(|&b| is_unusual(b) || b == b'>' || b == b'"')
                             .unwrap_or(len);
                         assert_eq!(first_unusual_or_close(&v), want, "{v:?}");
-                        let end = if v.get(want) == Some(&b'>') {
-                            want + 1
-                                + v[want + 1..]
-                                    .iter()
-                                    .position(|&b| is_unusual(b))
-                                    .unwrap_or(len - want - 1)
-                        } else {
-                            want
-                        };
-                        assert_eq!(frame_path(&v), (want, end), "{v:?}");
+                        let want = v.iter().position(|&b| is_header_special(b));
+                        assert_eq!(first_header_special(&v), want.unwrap_or(len), "{v:?}");
                     }
                 }
             }

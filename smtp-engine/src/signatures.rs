@@ -225,24 +225,42 @@ impl RcptLocalPart {
         if rest.first() == Some(&b'<') {
             rest = &rest[1..];
         }
-        // Only `decode`/`uudecode` match: most local parts fail on their first byte.
-        if !matches!(rest.first(), Some(b'd' | b'D' | b'u' | b'U')) {
-            return false;
-        }
-        // Only a local part of 6 or 8 bytes can match: look no further than 9.
-        let mut end = rest.len();
-        for (k, &b) in rest.iter().enumerate().take(UUDECODE.len() + 1) {
-            if matches!(b, b'@' | b'>' | b' ') {
-                end = k;
-                break;
-            }
-        }
-        let local = &rest[..end];
-        match local.len() {
-            6 => local.eq_ignore_ascii_case(DECODE),
-            8 => local.eq_ignore_ascii_case(UUDECODE),
-            _ => false,
-        }
+        Self::local_is_alias(rest)
+    }
+
+    /// Does the local part starting at `rest[0]` (after `TO:`, an optional
+    /// SP and an optional `<`) make the arguments a decode alias:
+    /// [`Self::matches`] past that prefix, for callers that have found the
+    /// path's `<` already. Only `decode`/`uudecode` match, and the first byte
+    /// says which: the local part must be exactly that word (all letters, so
+    /// it holds no delimiter), then end at a delimiter or the end of `rest`.
+    #[inline(always)]
+    pub(crate) fn local_is_alias(rest: &[u8]) -> bool {
+        // One word compare each: both words are all letters, for which
+        // ORing in `0x20` is exactly ASCII case folding.
+        let n = match rest.first() {
+            Some(b'd' | b'D') => match rest.first_chunk::<6>() {
+                Some(&[a, b, c, d, e, f]) => {
+                    let w = u64::from_le_bytes([a, b, c, d, e, f, 0, 0]);
+                    if w | 0x2020_2020_2020 != u64::from_le_bytes(*b"decode\0\0") {
+                        return false;
+                    }
+                    DECODE.len()
+                }
+                None => return false,
+            },
+            Some(b'u' | b'U') => match rest.first_chunk::<8>() {
+                Some(w)
+                    if u64::from_le_bytes(*w) | 0x2020_2020_2020_2020
+                        == u64::from_le_bytes(*b"uudecode") =>
+                {
+                    UUDECODE.len()
+                }
+                _ => return false,
+            },
+            _ => return false,
+        };
+        rest.get(n).is_none_or(|b| matches!(b, b'@' | b'>' | b' '))
     }
 
     /// Line end: a path without `@` (`RCPT TO:<decode>`) is complete here.
@@ -415,6 +433,61 @@ impl HeaderScan {
     }
 }
 
+impl HeaderScan {
+    /// The whole-line form for the common header line: `line` starts at a
+    /// header line start (where [`Self::line_start`] would be called) and runs
+    /// at least to the line's CRLF. When the line certainly completes no
+    /// signature — no back-quote, no `NAME=`, no `: ` before a `D`/`U`, no
+    /// bare CR or LF before its CRLF — this answers its content length
+    /// (without the CRLF) and leaves the scanner as [`Self::line_start`] and
+    /// [`Self::feed`] over the content would for every later line: the next
+    /// line start resets everything but the `Reply-To:` state, which is set
+    /// here. `None`: nothing was changed; feed the line byte by byte.
+    ///
+    /// Exact because every pattern is anchored on a byte this scan stops at:
+    /// `REPLY-TO:` only at the line start, F5 on a back-quote, the F4 needles
+    /// on `:` (their first byte occurs nowhere else in them), `NAME=` on its
+    /// `=` (with the four bytes before it in this line).
+    #[inline]
+    pub(crate) fn quick_line(&mut self, line: &[u8]) -> Option<usize> {
+        // (An empty line is no header line: it ends the header section.)
+        let first = *line.first().filter(|&&b| b != b'\r' && b != b'\n')?;
+        let mut k = 0;
+        let end = loop {
+            let p = k + crate::framing::first_header_special(line.get(k..)?);
+            match *line.get(p)? {
+                b'\r' if line.get(p + 1) == Some(&b'\n') => break p,
+                b'\r' | b'\n' | b'`' => return None,
+                // `: ` before `D`/`U` may start an F4 needle's match.
+                b':' if line.get(p + 1) == Some(&b' ')
+                    && matches!(line.get(p + 2), Some(b'd' | b'D' | b'u' | b'U')) =>
+                {
+                    return None
+                }
+                // `NAME=` starts a MIME name value (I4).
+                b'=' if p >= 4 && line[p - 4..p].eq_ignore_ascii_case(&NAME_EQ[..4]) => {
+                    return None
+                }
+                // Any other `:` or `=`, TAB or another control byte: content
+                // no pattern can complete on.
+                _ => {}
+            }
+            k = p + 1;
+        };
+        if first != b' ' && first != b'\t' {
+            self.in_reply_to = line
+                .get(..REPLY_TO.len())
+                .is_some_and(|h| end >= REPLY_TO.len() && h.eq_ignore_ascii_case(REPLY_TO));
+        }
+        self.name = 0xFF;
+        self.decode = Needle::default();
+        self.uudecode = Needle::default();
+        self.name_eq = Needle::default();
+        self.value_len = u32::MAX;
+        Some(end)
+    }
+}
+
 /// Signatures completed by one header byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HeaderHits {
@@ -554,6 +627,144 @@ mod tests {
         ]
         .concat();
         assert!(header(&[&q]).i4);
+    }
+
+    /// Pieces of header lines: the patterns, their near misses, and the
+    /// bytes the whole-line check stops at.
+    const HEADER_PARTS: &[&[u8]] = &[
+        b"Reply-To:",
+        b"reply-to:",
+        b"Reply-To",
+        b"REPLY-TO: ",
+        b": decode@",
+        b": UUDECODE@",
+        b": uudecod",
+        b":decode@",
+        b": Decode",
+        b": dx",
+        b"name=",
+        b"NAME=",
+        b"filename=\"",
+        b"nam=",
+        b"=",
+        b":",
+        b"`",
+        b" ",
+        b"\t",
+        b"a",
+        b"N",
+        b"\"",
+        b";",
+        b"\x01",
+        b"\x1a",
+        b"\xc3",
+        b"x@y",
+        b"Subject",
+        b"From: a@b",
+    ];
+
+    /// Pieces of RCPT arguments around the decode aliases.
+    const LOCAL_PARTS: &[&[u8]] = &[
+        b"TO:",
+        b"to:",
+        b"T0:",
+        b" ",
+        b"<",
+        b">",
+        b"@",
+        b"decode",
+        b"DeCoDe",
+        b"uudecode",
+        b"UUDECODE",
+        b"uudecod",
+        b"decod",
+        b"x",
+        b"u",
+        b"d",
+        b"\xc4",
+        b"\x04ecode",
+    ];
+
+    /// A header line from pieces, with a long MIME name value now and then.
+    fn header_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        (
+            proptest::collection::vec(proptest::sample::select(HEADER_PARTS), 0..8),
+            prop_oneof![4 => Just(0usize), 1 => 250usize..262],
+        )
+            .prop_map(|(parts, long)| {
+                let mut l = parts.concat();
+                l.extend(std::iter::repeat_n(b'v', long));
+                l
+            })
+    }
+
+    proptest::proptest! {
+        /// `HeaderScan::quick_line` against `line_start` + `feed`: a line it
+        /// takes completes no signature, and every later line scans alike.
+        #[test]
+        fn whole_header_lines_match_byte_feeding(
+            lines in proptest::collection::vec(header_line(), 1..8),
+        ) {
+            let mut reference = HeaderScan::new();
+            let mut quick = HeaderScan::new();
+            for content in &lines {
+                let mut want = Vec::new();
+                if let Some(&first) = content.first() {
+                    reference.line_start(first);
+                }
+                for (k, &b) in content.iter().enumerate() {
+                    let h = reference.feed(b);
+                    if h != HeaderHits::default() {
+                        want.push((k, h));
+                    }
+                }
+                let mut line = content.clone();
+                line.extend_from_slice(b"\r\nnext");
+                match quick.quick_line(&line) {
+                    Some(n) => {
+                        proptest::prop_assert_eq!(n, content.len());
+                        proptest::prop_assert!(want.is_empty(), "{:?}", String::from_utf8_lossy(content));
+                    }
+                    None => {
+                        let mut got = Vec::new();
+                        if let Some(&first) = content.first() {
+                            quick.line_start(first);
+                        }
+                        for (k, &b) in content.iter().enumerate() {
+                            let h = quick.feed(b);
+                            if h != HeaderHits::default() {
+                                got.push((k, h));
+                            }
+                        }
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+                proptest::prop_assert_eq!(quick.in_reply_to, reference.in_reply_to);
+                // A bare CR or LF, or no line end at all: never taken.
+                for cut in [&b"a\rb\r\n"[..], b"a\nb\r\n", b"\r"] {
+                    let mut l = content.clone();
+                    l.extend_from_slice(cut);
+                    let mut q = quick;
+                    proptest::prop_assert_eq!(q.quick_line(&l), None);
+                }
+            }
+        }
+
+        /// `RcptLocalPart::matches` against feeding the arguments byte by byte.
+        #[test]
+        fn local_part_match_equals_feeding(
+            parts in proptest::collection::vec(proptest::sample::select(LOCAL_PARTS), 0..6),
+        ) {
+            let args = parts.concat();
+            let mut m = RcptLocalPart::default();
+            let mut hit = false;
+            for &b in &args {
+                hit |= m.feed(b);
+            }
+            hit |= m.finish();
+            proptest::prop_assert_eq!(RcptLocalPart::matches(&args), hit, "{:?}", String::from_utf8_lossy(&args));
+        }
     }
 
     #[test]
