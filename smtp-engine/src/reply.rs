@@ -600,6 +600,63 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)))]
+
+        /// allow-tls: the server's answer to STARTTLS, with reply lines
+        /// before it and anything after it in the same segment (TLS bytes,
+        /// more reply lines), gives the same verdicts, bytes, events and
+        /// counters through the fast reply path as through the byte-wise path
+        /// alone; a `220` stops inspection for the whole rest of its segment.
+        #[test]
+        fn starttls_reply_fast_path_matches_the_byte_wise_path(
+            before in proptest::sample::select(vec![&b""[..], b"250 2.0.0 Ok\r\n", b"250-a\r\n250 b\r\n"]),
+            code in proptest::sample::select(vec![&b"220"[..], b"220", b"454", b"501"]),
+            tail in proptest::collection::vec(proptest::sample::select(vec![
+                &b"250 2.1.0 Ok\r\n"[..], b"354 go\r\n", b"421 bye\r\n", b"\x16\x03\x01\x02\x00", b"\r\n", b"x",
+            ]), 0..6),
+            cut in 0usize..64,
+        ) {
+            let policy = Policy { allow_tls: true, ..Policy::esmtp() };
+            let mut sides = [true, false].map(|fast| {
+                let mut i = Inspector::new(&policy);
+                i.set_fast_paths(fast);
+                (i, SmtpStats::default())
+            });
+            let answer = [before, code, b" go ahead\r\n", &tail.concat()].concat();
+            let cut = cut.min(answer.len());
+            let script: Vec<(bool, Vec<u8>)> = vec![
+                (false, b"220 mail.example.test ESMTP\r\n".to_vec()),
+                (true, b"EHLO relay.example.net\r\n".to_vec()),
+                (false, b"250-mail.example.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n".to_vec()),
+                // A NOOP before STARTTLS when its reply comes first.
+                (true, if before.is_empty() { &b"STARTTLS\r\n"[..] } else { b"NOOP\r\nSTARTTLS\r\n" }.to_vec()),
+                (false, answer[..cut].to_vec()),
+                (false, answer[cut..].to_vec()),
+                (true, b"\x16\x03\x01 MAIL FROM:<a@b>\r\n".to_vec()),
+            ];
+            for (client, seg) in &script {
+                let mut out = Vec::new();
+                for (insp, st) in sides.iter_mut() {
+                    let mut b = seg.clone();
+                    let v = if *client {
+                        insp.handle_client(&mut b, st)
+                    } else {
+                        insp.handle_server(&mut b, st)
+                    };
+                    let mut ev = Vec::new();
+                    while let Some(e) = insp.poll_event() {
+                        ev.push(e);
+                    }
+                    out.push((v, b, ev, *st, insp.is_passthrough(), insp.is_closed(), insp.server_closing()));
+                }
+                proptest::prop_assert_eq!(&out[0], &out[1], "client={} seg={:?}", client, String::from_utf8_lossy(seg));
+            }
+            proptest::prop_assert_eq!(sides[0].0.is_passthrough(), code == b"220");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
             std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)))]
 
         /// The line-end scan finds the first LF at or after any offset of
