@@ -1087,7 +1087,7 @@ mod tests {
             end in proptest::sample::select(LINE_ENDS),
             sigs in 0u8..3,
         ) {
-            use crate::{Inspector, Policy, SmtpStats};
+            use crate::Policy;
             let policy = Policy {
                 signatures: match sigs {
                     0 => SignatureSet::default(),
@@ -1102,35 +1102,16 @@ mod tests {
             }
             line.extend_from_slice(end);
             line.extend_from_slice(b"RCPT TO:<c@d>\r\n");
-            let mut sides = [true, false].map(|fast| {
-                let mut insp = Inspector::new(&policy);
-                insp.set_fast_paths(fast);
-                (insp, SmtpStats::default())
-            });
-            let mut results = Vec::new();
-            for (insp, stats) in sides.iter_mut() {
-                let mut out = Vec::new();
-                for (client, seg) in [
-                    (false, &b"220 x\r\n"[..]),
-                    (true, b"EHLO a\r\n"),
-                    (false, b"250-x\r\n250-PIPELINING\r\n250 DSN\r\n"),
-                    (true, &line),
-                ] {
-                    let mut b = seg.to_vec();
-                    let v = if client {
-                        insp.handle_client(&mut b, stats)
-                    } else {
-                        insp.handle_server(&mut b, stats)
-                    };
-                    let mut events = Vec::new();
-                    while let Some(e) = insp.poll_event() {
-                        events.push(e);
-                    }
-                    out.push((v, b, events));
-                }
-                results.push((out, *stats));
+            let mut sides = crate::inspector::differential::pair(&policy);
+            for (client, seg) in [
+                (false, &b"220 x\r\n"[..]),
+                (true, b"EHLO a\r\n"),
+                (false, b"250-x\r\n250-PIPELINING\r\n250 DSN\r\n"),
+                (true, &line),
+            ] {
+                let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, client, seg);
+                proptest::prop_assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&line));
             }
-            proptest::prop_assert_eq!(&results[0], &results[1], "{:?}", String::from_utf8_lossy(&line));
         }
     }
 

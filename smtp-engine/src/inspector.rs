@@ -566,6 +566,76 @@ impl Inspector {
     }
 }
 
+/// What the differential tests of the fast paths share: an inspector with
+/// the fast paths on and one with them off, fed the same segments, must show
+/// the same [`Outcome`] after every segment.
+#[cfg(test)]
+pub(crate) mod differential {
+    use super::*;
+
+    /// Everything one segment changes that a caller can see.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Outcome {
+        pub verdict: Verdict,
+        pub bytes: Vec<u8>,
+        pub events: Vec<Event>,
+        pub stats: SmtpStats,
+        pub pipelining: bool,
+        pub passthrough: bool,
+        pub closed: bool,
+        pub server_closing: bool,
+    }
+
+    /// Two inspectors for `policy`: fast paths on, fast paths off.
+    pub(crate) fn pair(policy: &Policy) -> [(Inspector, SmtpStats); 2] {
+        [true, false].map(|fast| {
+            let mut insp = Inspector::new(policy);
+            insp.set_fast_paths(fast);
+            (insp, SmtpStats::default())
+        })
+    }
+
+    /// Feeds `seg` (client → server when `client`) to both inspectors.
+    pub(crate) fn feed_both(
+        sides: &mut [(Inspector, SmtpStats); 2],
+        client: bool,
+        seg: &[u8],
+    ) -> [Outcome; 2] {
+        sides
+            .each_mut()
+            .map(|(insp, stats)| feed(insp, stats, client, seg))
+    }
+
+    /// Feeds `seg` to one inspector.
+    pub(crate) fn feed(
+        insp: &mut Inspector,
+        stats: &mut SmtpStats,
+        client: bool,
+        seg: &[u8],
+    ) -> Outcome {
+        let mut bytes = seg.to_vec();
+        let verdict = if client {
+            insp.handle_client(&mut bytes, stats)
+        } else {
+            insp.handle_server(&mut bytes, stats)
+        };
+        let mut events = Vec::new();
+        while let Some(e) = insp.poll_event() {
+            events.push(e);
+        }
+        Outcome {
+            verdict,
+            bytes,
+            events,
+            stats: *stats,
+            pipelining: insp.pipelining(),
+            passthrough: insp.is_passthrough(),
+            closed: insp.is_closed(),
+            server_closing: insp.server_closing(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

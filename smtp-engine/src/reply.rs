@@ -556,11 +556,7 @@ mod tests {
                 debug: flags & 16 != 0,
                 ..Policy::esmtp()
             };
-            let mut sides = [true, false].map(|fast| {
-                let mut i = Inspector::new(&policy);
-                i.set_fast_paths(fast);
-                (i, SmtpStats::default())
-            });
+            let mut sides = crate::inspector::differential::pair(&policy);
             let reply: Vec<u8> = lines.concat();
             let mut script: Vec<(bool, Vec<u8>)> = vec![
                 (false, b"220 mail.example.test ESMTP\r\n".to_vec()),
@@ -579,21 +575,8 @@ mod tests {
             script.push((true, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec()));
             script.push((false, after.to_vec()));
             for (client, seg) in &script {
-                let mut out = Vec::new();
-                for (insp, st) in sides.iter_mut() {
-                    let mut b = seg.clone();
-                    let v = if *client {
-                        insp.handle_client(&mut b, st)
-                    } else {
-                        insp.handle_server(&mut b, st)
-                    };
-                    let mut ev = Vec::new();
-                    while let Some(e) = insp.poll_event() {
-                        ev.push(e);
-                    }
-                    out.push((v, b, ev, *st, insp.pipelining(), insp.is_closed(), insp.server_closing()));
-                }
-                proptest::prop_assert_eq!(&out[0], &out[1], "client={} seg={:?}", client, String::from_utf8_lossy(seg));
+                let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, *client, seg);
+                proptest::prop_assert_eq!(fast, slow, "client={} seg={:?}", client, String::from_utf8_lossy(seg));
             }
         }
     }
@@ -617,11 +600,7 @@ mod tests {
             cut in 0usize..64,
         ) {
             let policy = Policy { allow_tls: true, ..Policy::esmtp() };
-            let mut sides = [true, false].map(|fast| {
-                let mut i = Inspector::new(&policy);
-                i.set_fast_paths(fast);
-                (i, SmtpStats::default())
-            });
+            let mut sides = crate::inspector::differential::pair(&policy);
             let answer = [before, code, b" go ahead\r\n", &tail.concat()].concat();
             let cut = cut.min(answer.len());
             let script: Vec<(bool, Vec<u8>)> = vec![
@@ -635,21 +614,8 @@ mod tests {
                 (true, b"\x16\x03\x01 MAIL FROM:<a@b>\r\n".to_vec()),
             ];
             for (client, seg) in &script {
-                let mut out = Vec::new();
-                for (insp, st) in sides.iter_mut() {
-                    let mut b = seg.clone();
-                    let v = if *client {
-                        insp.handle_client(&mut b, st)
-                    } else {
-                        insp.handle_server(&mut b, st)
-                    };
-                    let mut ev = Vec::new();
-                    while let Some(e) = insp.poll_event() {
-                        ev.push(e);
-                    }
-                    out.push((v, b, ev, *st, insp.is_passthrough(), insp.is_closed(), insp.server_closing()));
-                }
-                proptest::prop_assert_eq!(&out[0], &out[1], "client={} seg={:?}", client, String::from_utf8_lossy(seg));
+                let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, *client, seg);
+                proptest::prop_assert_eq!(fast, slow, "client={} seg={:?}", client, String::from_utf8_lossy(seg));
             }
             proptest::prop_assert_eq!(sides[0].0.is_passthrough(), code == b"220");
         }
