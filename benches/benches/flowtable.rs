@@ -122,7 +122,7 @@ fn lookups(c: &mut Criterion<Clock>) {
                     t.backing(),
                     t.stats().huge_page_bytes.get() >> 20,
                     t.stats().plain_page_bytes.get() >> 20,
-                    anon_huge_kb() >> 10,
+                    flowtable::memory::process_anon_huge_kb() >> 10,
                 );
                 t
             })
@@ -229,7 +229,7 @@ fn memory_floor(c: &mut Criterion<Clock>) {
     eprintln!(
         "memory_floor: 2 x {} MB of lines; process AnonHugePages {} MB (the huge-page copy)",
         BYTES >> 20,
-        anon_huge_kb() >> 10
+        flowtable::memory::process_anon_huge_kb() >> 10
     );
     // Random first lines, as many as [`PROBES`]: every read of every case is
     // a line of the whole 128 MB.
@@ -277,19 +277,6 @@ fn memory_floor(c: &mut Criterion<Clock>) {
         });
     }
     g.finish();
-}
-
-/// `AnonHugePages` of this process (kB): how much of the tables the kernel
-/// really put on huge pages (0 where `/proc` is unavailable).
-fn anon_huge_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/smaps_rollup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("AnonHugePages:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn hashing(c: &mut Criterion<Clock>) {

@@ -189,7 +189,7 @@ fn main() {
         t.reserved_bytes() as f64 / n as f64,
         t.backing(),
         t.stats().huge_page_bytes.get() >> 20,
-        anon_huge_mb(),
+        flowtable::memory::process_anon_huge_kb() >> 10,
     );
     let start = start_clock();
     let done = match mode.as_str() {
@@ -281,18 +281,4 @@ fn cpu_ns() -> u64 {
 fn start_clock() -> Instant {
     CPU_START.with(|c| c.set(cpu_ns()));
     Instant::now()
-}
-
-/// `AnonHugePages` of this process in MB (how much the kernel really put on
-/// huge pages).
-fn anon_huge_mb() -> u64 {
-    std::fs::read_to_string("/proc/self/smaps_rollup")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("AnonHugePages:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        >> 10
 }

@@ -160,6 +160,18 @@ mod tests {
         }
     }
 
+    /// One of the four keys a packet of session `i` can carry: 0 the
+    /// initiator's, 1 its reply, 2 the responder's, 3 its reply.
+    fn form(i: u32, form: u8) -> FlowKey {
+        let k = keys(i);
+        match form {
+            0 => k.initiator,
+            1 => k.initiator.reversed(),
+            2 => k.responder,
+            _ => k.responder.reversed(),
+        }
+    }
+
     #[test]
     fn burst_equals_single_lookups() {
         for beyond_cache in [false, true] {
@@ -178,14 +190,7 @@ mod tests {
             t.insert(keys(i), i, Nanos::ZERO).unwrap();
         }
         // Hits in all four forms, misses, and a length not a multiple of BURST.
-        let probe: Vec<FlowKey> = (0..450u32)
-            .map(|i| match i % 4 {
-                0 => keys(i).initiator,
-                1 => keys(i).initiator.reversed(),
-                2 => keys(i).responder,
-                _ => keys(i).responder.reversed(),
-            })
-            .collect();
+        let probe: Vec<FlowKey> = (0..450u32).map(|i| form(i, (i % 4) as u8)).collect();
         let hashes: Vec<FlowHash> = probe.iter().map(|k| hasher.hash(k)).collect();
         let mut out = vec![None; probe.len()];
         assert_eq!(t.lookup_burst(&probe, &hashes, &mut out), probe.len());
@@ -292,12 +297,7 @@ mod tests {
                 }
                 let probe: Vec<FlowKey> = probes
                     .iter()
-                    .map(|&(id, form)| match form {
-                        0 => keys(id).initiator,
-                        1 => keys(id).initiator.reversed(),
-                        2 => keys(id).responder,
-                        _ => keys(id).responder.reversed(),
-                    })
+                    .map(|&(id, f)| form(id, f))
                     .collect();
                 let hashes: Vec<FlowHash> = probe.iter().map(|k| hasher.hash(k)).collect();
                 let mut out = vec![None; probe.len()];

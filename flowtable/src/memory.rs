@@ -139,6 +139,20 @@ impl<T: Pod> PageArray<T> {
     }
 }
 
+/// `AnonHugePages` of this process in kB (`/proc/self/smaps_rollup`): how
+/// much anonymous memory the kernel really put on huge pages, for benchmark
+/// and example reports (0 where `/proc` is unavailable).
+pub fn process_anon_huge_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("AnonHugePages:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Whether this kernel accepts the huge-page advice at all (asked on a
 /// throwaway huge-page-sized mapping that is never touched). The index and
 /// the value slots are advised by their allocator (`hugealloc`), which does
