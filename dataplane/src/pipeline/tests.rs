@@ -945,6 +945,17 @@ mod fast_path {
         (port, f)
     }
 
+    /// A lab with the fast path and one with the full path only, every flow
+    /// opened on both.
+    fn opened_pair() -> [(SeedLab, Path); 2] {
+        let mut labs = [
+            (SeedLab::new(&[]), Path::WithFastPath),
+            (SeedLab::new(&[]), Path::FullOnly),
+        ];
+        open(&mut labs);
+        labs
+    }
+
     /// Opens every flow on both labs (handshake, or a datagram each way).
     fn open(labs: &mut [(SeedLab, Path); 2]) {
         for flow in flows() {
@@ -1059,11 +1070,7 @@ mod fast_path {
         burst_api: bool,
         mtu: Option<u16>,
     ) -> Result<(), TestCaseError> {
-        let mut labs = [
-            (SeedLab::new(&[]), Path::WithFastPath),
-            (SeedLab::new(&[]), Path::FullOnly),
-        ];
-        open(&mut labs);
+        let mut labs = opened_pair();
         if let Some(mtu) = mtu {
             for (lab, _) in labs.iter_mut() {
                 lab.fw.set_ip_mtu(OUTSIDE, mtu);
@@ -1169,11 +1176,7 @@ mod fast_path {
     /// path.
     #[test]
     fn what_takes_the_fast_path() {
-        let mut labs = [
-            (SeedLab::new(&[]), Path::WithFastPath),
-            (SeedLab::new(&[]), Path::FullOnly),
-        ];
-        open(&mut labs);
+        let mut labs = opened_pair();
         let lab = &mut labs[0].0;
         let flows = flows();
         let mut tx = TxSink::with_capacity(16);
@@ -1231,11 +1234,7 @@ mod fast_path {
         const HOST5_MOVED: Mac = Mac([0x02, 0x0a, 0, 0, 0x01, 0x05]);
         const MAIL_MOVED: Mac = Mac([0x02, 0x0a, 0, 0, 0x01, 0x02]);
         for via in [Via::Frame, Via::Burst, Via::FullOnly] {
-            let mut labs = [
-                (SeedLab::new(&[]), Path::WithFastPath),
-                (SeedLab::new(&[]), Path::FullOnly),
-            ];
-            open(&mut labs);
+            let mut labs = opened_pair();
             let lab = &mut labs[0].0;
             let flows = flows();
             // An ordinary segment of flow 0 (http, host5 ↔ web) or 1 (smtp,
@@ -1332,11 +1331,7 @@ mod fast_path {
     /// the full path.
     #[test]
     fn a_new_runtime_reaches_the_fast_transmit() {
-        let mut labs = [
-            (SeedLab::new(&[]), Path::WithFastPath),
-            (SeedLab::new(&[]), Path::FullOnly),
-        ];
-        open(&mut labs);
+        let mut labs = opened_pair();
         let new_mac = Mac([0x02, 0x4d, 0x47, 0x00, 0x20, 0x99]);
         let flows = flows();
         let out = frame(&flows[0], false, ISN[0] + 1, ISN[1] + 1, ACK, b"");
@@ -1395,11 +1390,7 @@ mod fast_path {
     /// fragmentation-needed and counted as `too_big`, never as malformed.
     #[test]
     fn too_big_for_the_egress_mtu_through_the_fast_transmit() {
-        let mut labs = [
-            (SeedLab::new(&[]), Path::WithFastPath),
-            (SeedLab::new(&[]), Path::FullOnly),
-        ];
-        open(&mut labs);
+        let mut labs = opened_pair();
         let lab = &mut labs[0].0;
         lab.fw.set_ip_mtu(OUTSIDE, 68);
         let flows = flows();
@@ -1440,11 +1431,7 @@ mod fast_path {
     /// the inspector).
     #[test]
     fn transport_checksum_where_it_matters() {
-        let mut labs = [
-            (SeedLab::new(&[]), Path::WithFastPath),
-            (SeedLab::new(&[]), Path::FullOnly),
-        ];
-        open(&mut labs);
+        let mut labs = opened_pair();
         let lab = &mut labs[0].0;
         let flows = flows();
         let corrupt = |flow: usize, flags: u8, payload: &[u8]| {
