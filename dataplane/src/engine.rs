@@ -37,7 +37,6 @@ use crate::metrics::{
     WorkerMetrics,
 };
 use crate::pipeline::{Firewall, FirewallSizing};
-use crate::routing::NatRole;
 use crate::runtime::{PortBinding, Runtime, RuntimeError};
 use crate::shared::Shared;
 use crate::wire::ethernet::Mac;
@@ -549,12 +548,7 @@ pub fn run_until(
     let now = monotonic_ns();
     let wall_offset = wall_clock_ns().saturating_sub(now);
     let runtime = Runtime::build(config.clone(), bindings.clone(), 1)?;
-    let sides: Vec<PeerSide> = (0..bindings.len())
-        .map(|p| match runtime.port_interface(p).map(|i| i.nat) {
-            Some(NatRole::Outside) => PeerSide::Source,
-            _ => PeerSide::Destination,
-        })
-        .collect();
+    let sides: Vec<PeerSide> = (0..bindings.len()).map(|p| runtime.peer_side(p)).collect();
     let hostname = runtime.config.hostname.clone();
     let debug = Arc::new(DebugFlags::new());
     let shared = Arc::new(

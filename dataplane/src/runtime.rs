@@ -15,6 +15,7 @@ use smtp_engine::{Mode, Policy, Signature};
 
 use crate::config::compiled::{InterfaceId, ResolvedEntry, SmtpMode};
 use crate::config::{CompiledConfig, Config, NatRole as CfgNatRole};
+use crate::io::steer::PeerSide;
 use crate::nat::StaticNatTable;
 use crate::routing::{IfIndex, Interface, Ipv4Cidr, NatRole, RouteTable, RouteTarget, StaticRoute};
 use crate::wire::ethernet::Mac;
@@ -202,6 +203,18 @@ impl Runtime {
     pub fn port_interface(&self, port: usize) -> Option<&Interface> {
         let id = self.port_iface.get(port)?;
         self.interfaces.get(usize::from(id.0))
+    }
+
+    /// Which address of the frames received on `port` is the outside
+    /// peer's: the source on an `ip nat outside` interface, the destination
+    /// on any other. The kernel's fanout program hashes on it
+    /// ([`crate::io::steer`]), and so does the workers' ownership.
+    #[inline]
+    pub fn peer_side(&self, port: usize) -> PeerSide {
+        match self.port_interface(port).map(|i| i.nat) {
+            Some(NatRole::Outside) => PeerSide::Source,
+            _ => PeerSide::Destination,
+        }
     }
 
     /// Port of interface index `iface`, if bound.

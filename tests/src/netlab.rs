@@ -47,6 +47,10 @@ pub fn can_run() -> bool {
     root && mailguard_bin().exists()
 }
 
+/// Where the firewall serves its Prometheus metrics: loopback of the
+/// firewall's own namespace (each lab has its own, so labs never collide).
+const METRICS_ADDR: &str = "127.0.0.1:9100";
+
 /// A running seed lab with mailguard in it.
 pub struct FirewallLab {
     /// The namespaces.
@@ -104,6 +108,7 @@ impl FirewallLab {
             ])
             .arg("--control")
             .arg(&control)
+            .args(["--metrics", METRICS_ADDR])
             .arg("--log")
             .arg(&log)
             .stdin(std::process::Stdio::null())
@@ -157,6 +162,42 @@ impl FirewallLab {
     /// Runs an IOS command and returns the error text, if any.
     pub fn cmd_result(&self, line: &str) -> Result<String, String> {
         self.try_show(line)
+    }
+
+    /// The firewall's Prometheus exposition (`/metrics`), fetched inside
+    /// its namespace.
+    pub fn metrics(&self) -> Result<String, String> {
+        let ns = self.lab.ns.fw.clone();
+        crate::netns::run_in(&ns, || {
+            use std::io::{Read, Write};
+            let mut s = TcpStream::connect(METRICS_ADDR)?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: mailguard\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text)
+        })
+        .map_err(|e| format!("metrics: {e}"))
+        .and_then(|t| match t.split_once("\r\n\r\n") {
+            Some((head, body)) if head.starts_with("HTTP/1.") && head.contains(" 200 ") => {
+                Ok(body.to_owned())
+            }
+            _ => Err(format!("metrics: unexpected answer {t:?}")),
+        })
+    }
+
+    /// The sum of a metric's samples over all its label sets (e.g. per
+    /// worker) in the exposition `text`; `name` may carry a label set to
+    /// read one sample (`mailguard_rx_packets_total{worker="1"}`).
+    pub fn metric_sum(text: &str, name: &str) -> u64 {
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum()
     }
 
     /// The firewall's log so far.

@@ -366,6 +366,27 @@ fn soak_thousands_of_smtp_sessions_two_workers() {
     );
     let log = fw.wait_log("SMTP_INVALID_COMMAND", Duration::from_secs(5));
     assert!(log.contains("%FW-3-SMTP_INVALID_COMMAND"), "{log}");
+    // The kernel's fanout spreads the sessions (each from a `connect()`
+    // port, which Linux keeps even) over both workers, and ownership is the
+    // same peer hash: every frame arrived at the worker that owns it, so none
+    // was handed over.
+    let metrics = fw.metrics().expect("metrics");
+    let received = FirewallLab::metric_sum(&metrics, "mailguard_rx_packets_total");
+    let handed = FirewallLab::metric_sum(&metrics, "mailguard_handoff_sent_total");
+    let per_worker: Vec<u64> = (0..2)
+        .map(|w| {
+            let name = format!("mailguard_rx_packets_total{{worker=\"{w}\"}}");
+            FirewallLab::metric_sum(&metrics, &name)
+        })
+        .collect();
+    assert!(
+        per_worker.iter().all(|&n| n > received * 3 / 10),
+        "frames received per worker: {per_worker:?}"
+    );
+    assert_eq!(
+        handed, 0,
+        "{handed} of {received} frames handed over between workers: {per_worker:?}"
+    );
     let cpu = cpu_ticks(pid).unwrap_or(0).saturating_sub(cpu0) as f64 / clock_ticks() as f64;
     let bytes: usize = expected.iter().map(|(k, n)| k.2 * n).sum();
     eprintln!(
@@ -375,6 +396,7 @@ fn soak_thousands_of_smtp_sessions_two_workers() {
         server.resets,
         started.elapsed().as_secs_f64()
     );
+    eprintln!("soak: frames received per worker {per_worker:?}, none handed over");
     eprintln!("{}", fw.cmd("show ip inspect statistics"));
 }
 

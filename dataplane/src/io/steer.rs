@@ -27,7 +27,29 @@ pub enum PeerSide {
     Destination,
 }
 
-const GOLDEN: u32 = 0x9e37_79b1;
+impl PeerSide {
+    /// The peer's one of a (source, destination) pair.
+    #[inline(always)]
+    pub fn pick<T>(self, src: T, dst: T) -> T {
+        match self {
+            PeerSide::Source => src,
+            PeerSide::Destination => dst,
+        }
+    }
+
+    /// The other side: a datagram an ICMP error quotes travelled the
+    /// opposite way to the error, so its peer is on the other side.
+    #[inline]
+    pub fn opposite(self) -> PeerSide {
+        match self {
+            PeerSide::Source => PeerSide::Destination,
+            PeerSide::Destination => PeerSide::Source,
+        }
+    }
+}
+
+const FMIX1: u32 = 0x85eb_ca6b;
+const FMIX2: u32 = 0xc2b2_ae35;
 /// The more-fragments flag and the fragment offset: any bit set makes a
 /// fragment (DF and the reserved bit do not).
 const MF_AND_OFFSET: u16 = 0x3fff;
@@ -48,7 +70,6 @@ pub fn peer_hash(frame: &[u8], side: PeerSide) -> Option<u32> {
     };
     let peer = u32::from_be_bytes([ip[0], ip[1], ip[2], ip[3]]);
     let proto = frame.get(23).copied();
-    let mut a = peer;
     if matches!(proto, Some(6) | Some(17)) {
         let Some(frag) = frame.get(20..22) else {
             return Some(0);
@@ -63,10 +84,19 @@ pub fn peer_hash(frame: &[u8], side: PeerSide) -> Option<u32> {
             let (Some(local), Some(peer_port)) = (at(local_port_k), at(peer_port_k)) else {
                 return Some(0);
             };
-            a = peer ^ (peer_port << 16 | local);
+            return Some(mix(peer ^ (peer_port << 16 | local)));
         }
     }
-    Some(mix(a))
+    Some(mix(peer))
+}
+
+/// The peer hash of a TCP or UDP flow (not a fragment) whose outside peer is
+/// `peer:peer_port` and whose inside end uses `local_port`: what
+/// [`peer_hash`] and the kernel program compute for its frames, from fields
+/// the caller already parsed.
+#[inline]
+pub fn peer_flow_hash(peer: std::net::Ipv4Addr, peer_port: u16, local_port: u16) -> u32 {
+    mix(u32::from(peer) ^ (u32::from(peer_port) << 16 | u32::from(local_port)))
 }
 
 /// The peer hash of a fragment (or a non-TCP/UDP datagram) whose outside
@@ -76,8 +106,17 @@ pub fn peer_address_hash(peer: std::net::Ipv4Addr) -> u32 {
     mix(u32::from(peer))
 }
 
+/// MurmurHash3's 32-bit finaliser: every input bit reaches every output
+/// bit, the low ones included. (`hash % workers` reads the low bits. A single
+/// multiply leaves them blind to the high input bits, where the peer port
+/// sits, and Linux gives `connect()` even ports only: with two workers every
+/// locally originated TCP flow of a peer landed on one worker.)
 fn mix(a: u32) -> u32 {
-    let h = a.wrapping_mul(GOLDEN);
+    let mut h = a;
+    h ^= h >> 16;
+    h = h.wrapping_mul(FMIX1);
+    h ^= h >> 13;
+    h = h.wrapping_mul(FMIX2);
     h ^ (h >> 16)
 }
 
@@ -118,6 +157,7 @@ const OR_X: u16 = 0x4c;
 const XOR_X: u16 = 0xac;
 const RET_A: u16 = 0x16;
 const RET_K: u16 = 0x06;
+const TAX: u16 = 0x07;
 
 /// `SKF_AD_OFF + SKF_AD_PROTOCOL`: the ancillary load of `skb->protocol`.
 const ANC_PROTOCOL: u32 = 0xffff_f000;
@@ -128,14 +168,14 @@ const ANC_PROTOCOL: u32 = 0xffff_f000;
 /// A fanout program runs before the packet socket pushes the link-layer
 /// header back: absolute loads are relative to the *IPv4* header and the
 /// EtherType comes from the ancillary `skb->protocol` load.
-pub fn peer_hash_program(side: PeerSide) -> [SockFilter; 27] {
+pub fn peer_hash_program(side: PeerSide) -> [SockFilter; 33] {
     let (ip_off, peer_k, local_k) = match side {
         PeerSide::Source => (12, 0, 2),
         PeerSide::Destination => (16, 2, 0),
     };
     [
         /* 0 */ ins(LD_W_ABS, 0, 0, ANC_PROTOCOL),
-        /* 1 */ ins(JEQ_K, 0, 24, 0x0800), // not IPv4 -> 26
+        /* 1 */ ins(JEQ_K, 0, 30, 0x0800), // not IPv4 -> 32
         /* 2 */ ins(LD_W_ABS, 0, 0, ip_off),
         /* 3 */ ins(ST, 0, 0, 0),
         /* 4 */ ins(LD_B_ABS, 0, 0, 9),
@@ -154,13 +194,21 @@ pub fn peer_hash_program(side: PeerSide) -> [SockFilter; 27] {
         /* 17 */ ins(XOR_X, 0, 0, 0),
         /* 18 */ ins(JA, 0, 0, 1), // -> 20
         /* 19 */ ins(LD_MEM, 0, 0, 0),
-        /* 20 */ ins(MUL_K, 0, 0, GOLDEN),
-        /* 21 */ ins(ST, 0, 0, 2),
-        /* 22 */ ins(RSH_K, 0, 0, 16),
-        /* 23 */ ins(LDX_MEM, 0, 0, 2),
-        /* 24 */ ins(XOR_X, 0, 0, 0),
-        /* 25 */ ins(RET_A, 0, 0, 0),
-        /* 26 */ ins(RET_K, 0, 0, 0),
+        // `mix`: X = A; A >>= n; A ^= X for each shift-xor.
+        /* 20 */
+        ins(TAX, 0, 0, 0),
+        /* 21 */ ins(RSH_K, 0, 0, 16),
+        /* 22 */ ins(XOR_X, 0, 0, 0),
+        /* 23 */ ins(MUL_K, 0, 0, FMIX1),
+        /* 24 */ ins(TAX, 0, 0, 0),
+        /* 25 */ ins(RSH_K, 0, 0, 13),
+        /* 26 */ ins(XOR_X, 0, 0, 0),
+        /* 27 */ ins(MUL_K, 0, 0, FMIX2),
+        /* 28 */ ins(TAX, 0, 0, 0),
+        /* 29 */ ins(RSH_K, 0, 0, 16),
+        /* 30 */ ins(XOR_X, 0, 0, 0),
+        /* 31 */ ins(RET_A, 0, 0, 0),
+        /* 32 */ ins(RET_K, 0, 0, 0),
     ]
 }
 
@@ -222,6 +270,7 @@ mod tests {
                 MUL_K => a = a.wrapping_mul(k),
                 OR_X => a |= x,
                 XOR_X => a ^= x,
+                TAX => x = a,
                 RET_A => return a,
                 RET_K => return k,
                 other => panic!("opcode {other:#x}"),
@@ -282,6 +331,28 @@ mod tests {
         );
         for f in [&whole, &first, &later, &df] {
             assert_eq!(run_cbpf(&prog, f), peer_hash(f, PeerSide::Source).unwrap());
+        }
+    }
+
+    /// Linux gives `connect()` even ephemeral ports only: the flows of one
+    /// peer to one service still spread evenly over 2, 3 and 4 workers, in
+    /// the kernel program as in Rust.
+    #[test]
+    fn connect_ports_spread_over_the_workers() {
+        let prog = peer_hash_program(PeerSide::Source);
+        for workers in 2..=4u32 {
+            let mut per = vec![0u32; workers as usize];
+            for port in (32768..32768 + 2 * 1200).step_by(2) {
+                let f = tcp([198, 51, 100, 7], [172, 22, 1, 110], port, 25);
+                let h = peer_hash(&f, PeerSide::Source).unwrap();
+                assert_eq!(run_cbpf(&prog, &f), h);
+                per[(h % workers) as usize] += 1;
+            }
+            let fair = 1200 / workers;
+            assert!(
+                per.iter().all(|&n| n > fair * 8 / 10 && n < fair * 12 / 10),
+                "{workers} workers: {per:?}"
+            );
         }
     }
 

@@ -250,6 +250,8 @@ pub struct CrossReport {
     pub unexpected: usize,
     /// Worker counters after the run.
     pub workers: CounterSnapshot,
+    /// Frames each worker received from its rings (the fanout's spread).
+    pub rx_per_worker: Vec<u64>,
 }
 
 /// Send `n` distinct test frames each way across the forwarder (isp `i1` →
@@ -304,6 +306,7 @@ pub fn frames_cross_unchanged(
     // Let the last counters land.
     std::thread::sleep(Duration::from_millis(20));
     let totals = fw.totals();
+    let rx_per_worker = fw.counters().iter().map(|c| c.snapshot().rx).collect();
     fw.join()?;
     let (received_in, unexpected_in) = match_multiset(&inbound, got_in);
     let (received_out, unexpected_out) = match_multiset(&outbound, got_out);
@@ -314,6 +317,7 @@ pub fn frames_cross_unchanged(
         received_out,
         unexpected: unexpected_in + unexpected_out,
         workers: totals,
+        rx_per_worker,
     })
 }
 
@@ -788,10 +792,12 @@ mod tests {
     }
 
     /// The kernel's cBPF fanout and the workers' steering agree: with the
-    /// peer-hash program no frame needs a handoff.
+    /// peer-hash program the frames spread over both workers and none needs
+    /// a handoff.
     #[test]
     fn frames_cross_two_workers_with_peer_hash_fanout_and_no_handoff() {
         let r = cross(2, FanoutChoice::PeerHash);
+        assert!(r.rx_per_worker.iter().all(|&n| n > 400), "{r:?}");
         assert_eq!(r.workers.handoff_out, 0, "{r:?}");
     }
 

@@ -1,4 +1,4 @@
-//! Flow identification: the session key of a packet, and the steering hash.
+//! Flow identification: the session key of a packet, and its table hash.
 //!
 //! The key is the packet's 5-tuple in *inside form* (static GLOBAL addresses
 //! replaced by their LOCAL ones, see `session.rs`), zone 0. ICMP queries put
@@ -96,8 +96,9 @@ pub fn key_of(rt: &Runtime, ip: &Ipv4Info) -> Option<(FlowKey, KeyOrigin)> {
     }
 }
 
-/// The steering hash of a key: the same for both directions and both
-/// interfaces of a session, reused for the table lookup.
+/// The table hash of a key: the same for both directions and both
+/// interfaces of a session. (The owning worker is chosen by the peer hash,
+/// `owner.rs`.)
 #[inline]
 pub fn hash_of(hasher: &FlowHasher, key: &FlowKey) -> FlowHash {
     hasher.hash(key)

@@ -32,17 +32,16 @@
 
 use crate::drop_reason::DropReason;
 use crate::handoff::Outlet;
-use crate::io::steer::{peer_address_hash, PeerSide};
+use crate::io::steer::peer_address_hash;
 use crate::io::{TxSink, MAX_FRAME};
 use crate::logging::{InterfaceName, LogRecord};
 use crate::reassembly::{FragmentLayout, Offer, VfrDropReason, VfrEvent};
-use crate::routing::NatRole;
 use crate::wire::ethernet::{self, Mac};
 use crate::wire::fragment::{self, FragmentSpec, Pieces, MAX_HEADER_LEN};
 use crate::wire::frame::{parse_frame_with, ChecksumPolicy, Ipv4Info};
 use crate::worker::OwnerHandoff;
 
-use super::{flow, Firewall};
+use super::Firewall;
 
 /// Bytes of fragment frames queued for other workers between two drains.
 const QUEUE_BYTES: usize = 256 * 1024;
@@ -290,7 +289,7 @@ impl Firewall {
             Ok(None) => return,
             Err(reason) => return self.drop_frame(port, reason),
         };
-        if let Some((owner, ip)) = self.reassembly_owner(len) {
+        if let Some((owner, ip)) = self.reassembly_owner(port, len) {
             let frame = &self.reassembled[..len];
             if !self.refrag.handoff.queue(owner, port, frame, &ip, &layout) {
                 self.drop_frame(port, DropReason::HandoffFull);
@@ -304,10 +303,11 @@ impl Firewall {
         self.reassembled = whole;
     }
 
-    /// The worker that owns the flow of the datagram just reassembled (the
-    /// first `len` bytes of `reassembled`), with its parsed header, when that
-    /// is not this worker and the datagram was not handed over already.
-    fn reassembly_owner(&self, len: usize) -> Option<(usize, Ipv4Info)> {
+    /// The worker that owns the flow of the datagram just reassembled from
+    /// fragments received on `port` (the first `len` bytes of
+    /// `reassembled`), with its parsed header, when that is not this worker
+    /// and the datagram was not handed over already.
+    fn reassembly_owner(&self, port: usize, len: usize) -> Option<(usize, Ipv4Info)> {
         let workers = self.shared.workers;
         if workers < 2 || self.refrag.handoff.handed_over {
             return None;
@@ -315,8 +315,8 @@ impl Firewall {
         let parsed =
             parse_frame_with(self.reassembled.get(..len)?, ChecksumPolicy::TrustL4).ok()?;
         let ip = *parsed.ipv4()?;
-        let (key, _) = flow::key_of(&self.rt, &ip)?;
-        let owner = (flow::hash_of(&self.hasher, &key).0 % workers as u64) as usize;
+        let hash = super::owner::owner_hash(self.rt.peer_side(port), &ip)?;
+        let owner = (hash % workers as u64) as usize;
         (owner != usize::from(self.worker)).then_some((owner, ip))
     }
 
@@ -327,22 +327,14 @@ impl Firewall {
     /// Without it, an initial fragment is judged by its own headers on its
     /// flow's owner; later ones are dropped wherever they land.
     pub(super) fn steer_fragment(&self, port: usize, ip: &Ipv4Info) -> Option<u64> {
+        let side = self.rt.peer_side(port);
         if !matches!(self.vfr.get(port), Some(Some(_))) {
             if ip.frag_offset != 0 {
                 return None;
             }
-            let (key, _) = flow::key_of(&self.rt, ip)?;
-            return Some(flow::hash_of(&self.hasher, &key).0);
+            return super::owner::owner_hash(side, ip);
         }
-        let side = match self.rt.port_interface(port).map(|i| i.nat) {
-            Some(NatRole::Outside) => PeerSide::Source,
-            _ => PeerSide::Destination,
-        };
-        let peer = match side {
-            PeerSide::Source => ip.src,
-            PeerSide::Destination => ip.dst,
-        };
-        Some(u64::from(peer_address_hash(peer)))
+        Some(u64::from(peer_address_hash(side.pick(ip.src, ip.dst))))
     }
 }
 

@@ -33,6 +33,7 @@ mod flow;
 mod fragments;
 mod local;
 mod new_flow;
+mod owner;
 mod report;
 mod session_path;
 mod transmit;
@@ -72,8 +73,9 @@ impl Default for FirewallSizing {
     }
 }
 
-/// The seed of the flow hash: the same for every worker (steering and lookup
-/// must agree across workers).
+/// The seed of the flow hash (the session table's): the same for every
+/// worker. (Which worker owns a session is the peer hash's business,
+/// `owner.rs`.)
 pub const FLOW_HASH_SEED: u64 = 0x6d61_696c_6775_6172;
 
 /// One worker's firewall: its session table and everything it counts.
@@ -600,14 +602,13 @@ impl Firewall {
 
 impl Processor for Firewall {
     fn steer(&self, port: usize, frame: &[u8]) -> Option<u64> {
-        // Steering needs the tuple only: the short parse when it applies, and
-        // no transport checksum either way (the owner verifies what it must,
-        // and drops a corrupt frame itself).
-        // The fast path's compact parse and key where it applies (the same
-        // key `key_of` gives such a frame).
+        // The owner is the peer hash the kernel's fanout placed the frame by
+        // (`owner.rs`): the tuple is all it needs, so the short parse where
+        // it applies and no transport checksum either way (the owner verifies
+        // what it must, and drops a corrupt frame itself).
+        let side = self.rt.peer_side(port);
         if let Some(f) = crate::wire::established::parse_forwardable(frame) {
-            let key = flow::forwardable_key(&self.rt, &self.globals, &f);
-            return Some(flow::hash_of(&self.hasher, &key).0);
+            return Some(owner::forwardable_owner_hash(side, &f));
         }
         let ip = *parse_frame_with(frame, ChecksumPolicy::TrustL4)
             .ok()?
@@ -616,8 +617,7 @@ impl Processor for Firewall {
         if ip.is_fragment() {
             return self.steer_fragment(port, &ip);
         }
-        let (key, _) = flow::key_of(&self.rt, &ip)?;
-        Some(flow::hash_of(&self.hasher, &key).0)
+        owner::owner_hash(side, &ip)
     }
 
     fn process(&mut self, now: u64, port: usize, frame: &mut [u8], tx: &mut TxSink) {

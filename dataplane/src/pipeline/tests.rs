@@ -1301,25 +1301,57 @@ mod fast_path {
         }
     }
 
-    /// Steering takes the fast path's compact parse and key where it can: the
-    /// hash must be that of the general key (`key_of`), for both directions
-    /// of translated and untranslated flows, and for segments the compact
-    /// parse leaves to the full parse (SYN, FIN).
+    /// Ownership is the kernel fanout's peer hash: every frame of a flow, in
+    /// both directions, translated or not, whether the compact parse takes
+    /// it or leaves it to the full parse (SYN, FIN), is owned by the worker
+    /// the kernel's program placed it on, so it never needs a handoff.
     #[test]
-    fn steering_hash_is_the_general_key_hash() {
+    fn steering_is_the_kernel_peer_hash() {
         let lab = SeedLab::new(&[]);
         for flow in flows() {
+            let mut owners = Vec::new();
             for reverse in [false, true] {
                 for flags in [ACK, ACK | PSH, SYN, ACK | FIN] {
                     let (port, f) = frame(&flow, reverse, 1, 2, flags, b"x");
-                    let (key, _) = super::super::flow::key_of(&lab.fw.rt, &ipv4(&f))
-                        .expect("a TCP or UDP key");
-                    assert_eq!(
-                        lab.fw.steer(port, &f),
-                        Some(lab.fw.hasher.hash(&key).0),
-                        "{flags:#x}"
-                    );
+                    let kernel = crate::io::steer::peer_hash(&f, lab.fw.rt.peer_side(port))
+                        .expect("an IPv4 frame");
+                    let steered = lab.fw.steer(port, &f);
+                    assert_eq!(steered, Some(u64::from(kernel)), "{flags:#x}");
+                    owners.push(steered);
                 }
+            }
+            owners.dedup();
+            assert_eq!(owners.len(), 1, "both directions of a flow: one owner");
+        }
+    }
+
+    /// An ICMP error belongs to the session of the datagram it quotes, which
+    /// left through the port the error arrives on: it is steered to the
+    /// owner of that flow (the kernel hashed it on its sender), on either
+    /// interface, for TCP and UDP flows.
+    #[test]
+    fn icmp_errors_are_steered_to_the_quoted_flows_owner() {
+        let lab = SeedLab::new(&[]);
+        let router = Ipv4Addr::new(192, 0, 2, 254);
+        for flow in flows() {
+            for reverse in [false, true] {
+                let (port, f) = frame(&flow, reverse, 1, 2, ACK, b"x");
+                let (_, smac, dmac, src, dst) = if reverse { flow.back } else { flow.out };
+                // The datagram that left through `port`, towards `src`.
+                let quoted = if flow.tcp {
+                    tcp(dmac, smac, dst, src, 2, 1, ACK, b"")
+                } else {
+                    udp(dmac, smac, dst, src, b"")
+                };
+                let mut body = vec![0u8; 4];
+                body.extend_from_slice(&quoted[14..14 + 20 + 8]);
+                let error = icmp(smac, dmac, router, *dst.ip(), 3, 3, &body);
+                assert_eq!(
+                    lab.fw.steer(port, &error),
+                    lab.fw.steer(port, &f),
+                    "{:?} reverse={reverse}",
+                    flow.out
+                );
             }
         }
     }
