@@ -10,25 +10,32 @@
 //!
 //! Cost per line (issue #2), in two tiers. `quick_line` takes the common
 //! shapes: the first four bytes are one folded word looked up in a
-//! compile-time perfect hash; what the verb needs is three bit tests against
-//! per-session class sets ([`fast_classes`], built from the policy with a few
-//! bit operations when the session starts) instead of a chain of policy
-//! checks; a verb followed by the line end needs no scan at all; otherwise
-//! one SWAR pass frames the arguments and proves them clean
-//! ([`framing::first_unusual`]). For an ESMTP MAIL/RCPT line the SWAR pass
-//! covers only the path, up to its `>` ([`framing::first_unusual_or_close`]);
-//! the parameters after it are parsed in place ([`params_in_place`]: keywords
-//! and the common values by folded word compares), which proves their bytes
-//! clean and finds the line end, so no byte is read twice and the F4 alias
-//! check starts at the path's `<`. It accepts the line itself, out of line,
+//! compile-time perfect hash that gives the verb's index; what the verb
+//! needs is one shift and mask of the per-session class word
+//! ([`fast_classes`], built from the policy with a few bit operations when
+//! the session starts) instead of a chain of policy checks; a verb followed
+//! by the line end needs no scan at all; otherwise one SWAR pass frames the
+//! arguments and proves them clean ([`framing::first_plain_stop`]). For an
+//! ESMTP MAIL/RCPT line the SWAR pass covers only the path, up to its `>`
+//! ([`framing::first_path_stop`]); the parameters after it are parsed in
+//! place ([`params_in_place`]): the commonest whole parameters (`SIZE=`
+//! digits, `BODY=8BITMIME`, `NOTIFY=FAILURE`) by two or three folded word
+//! compares each, inline; any other parameter by the keyword-and-value
+//! loop, out of line ([`params_from`]). That proves their bytes clean and
+//! finds the line end, so no byte is read twice and the F4 alias check
+//! starts at the path's `<`. Both scans stop at a few rare legal bytes too
+//! (SP, `!`, `}`, `~` in a path; `}`, `~` elsewhere): such a line is simply
+//! left to the next tier. `quick_line` accepts the line itself, out of line,
 //! so the loop over a pipelined group stays small. `general_line` takes
 //! every other line the fast path may accept (verbs that are not four
 //! letters, `|` and 8-bit bytes classified byte by byte). The reply
-//! expectation comes from a static table. `tests/fast_path.rs` runs random legal and hostile command streams
-//! (and MAIL/RCPT lines assembled from ordinary and odd parts), in any
-//! segmentation and with random replies, through an inspector with the fast
-//! paths and one without (`Inspector::set_fast_paths(false)`) and requires
-//! identical results.
+//! expectation comes from a static table. `tests/fast_path.rs` runs random
+//! legal and hostile command streams (and MAIL/RCPT lines assembled from
+//! ordinary and odd parts), in any segmentation and with random replies,
+//! through an inspector with the fast paths and one without
+//! (`Inspector::set_fast_paths(false)`) and requires identical results; the
+//! tests below do the same for pipelined groups of corpus lines around one
+//! variant line, with one byte anywhere replaced and the group cut anywhere.
 
 use crate::framing::{self, LIMIT_DEFAULT, LIMIT_ESMTP_PATH};
 use crate::inspector::{Expect, Inspector};
@@ -66,6 +73,12 @@ pub(crate) struct FastClasses {
 }
 
 impl FastClasses {
+    /// The class of the verb with index `verb` (below 32).
+    #[inline(always)]
+    pub(crate) fn of_index(&self, verb: usize) -> u8 {
+        (self.classes >> (2 * (verb & 31)) & 3) as u8
+    }
+
     /// The class of the verb with bit `bit` ([`class::SLOW`] for no verb).
     #[inline(always)]
     pub(crate) fn of(&self, bit: u32) -> u8 {
@@ -219,12 +232,12 @@ impl Inspector {
     fn quick_line_checked(&self, rest: &[u8]) -> Option<FastLine> {
         let (head, tail) = rest.split_first_chunk::<4>()?;
         let k = u32::from_le_bytes(*head) | 0x2020_2020;
-        let (key, bit) = VERB4[verb4_slot(k, VERB4_MUL)];
+        let (key, verb) = VERB4_INDEX[verb4_slot(k, VERB4_MUL)];
         if key != k {
             return None;
         }
-        let verb = bit.trailing_zeros() as usize;
-        let cls = self.fast_classes.of(bit);
+        let verb = verb as usize;
+        let cls = self.fast_classes.of_index(verb);
         let (&delim, args) = tail.split_first()?;
         if delim != b' ' {
             // No arguments: only the line end may follow (`NOOP`, `RSET`,
@@ -257,13 +270,13 @@ impl Inspector {
             return None;
         }
         let (end, open) = if cls == class::PLAIN || !esmtp {
-            (framing::first_unusual(args), 0)
+            (framing::first_plain_stop(args), 0)
         } else {
             // ESMTP MAIL/RCPT: one SWAR pass over the path to its `>`
             // proves it clean; the parameters after it are parsed in place,
             // which proves their bytes clean too and finds the line end.
             let open = path_open(cls, args)?;
-            let close = open + 1 + framing::first_unusual_or_close(args.get(open + 1..)?);
+            let close = open + 1 + framing::first_path_stop(args.get(open + 1..)?);
             if args.get(close) != Some(&b'>') {
                 return None;
             }
@@ -531,6 +544,17 @@ const fn build_verb4() -> [(u32, u32); VERB4_SLOTS] {
 /// `0x20` bits set).
 static VERB4: [(u32, u32); VERB4_SLOTS] = build_verb4();
 
+/// [`VERB4`] with each verb's index (its bit's position) instead of its bit.
+static VERB4_INDEX: [(u32, u32); VERB4_SLOTS] = {
+    let mut t = [(0u32, 0u32); VERB4_SLOTS];
+    let mut i = 0;
+    while i < VERB4_SLOTS {
+        t[i] = (VERB4[i].0, VERB4[i].1.trailing_zeros() & 31);
+        i += 1;
+    }
+    t
+};
+
 /// The verb bit of a line starting with a four-letter verb followed by SP or
 /// the line end; `None` = not such a line (the byte automaton decides).
 #[inline]
@@ -645,12 +669,35 @@ fn quick_params_valid(kind: ArgKind, mut rest: &[u8]) -> bool {
 /// printable ASCII other than `|` (so [`framing::first_unusual`] would stop
 /// exactly there): each byte is proven by the compare that parses it, so the
 /// parameters are read once. `None`: not certainly so (or no line end).
-/// (Out of line: inlined, its state made `quick_line` spill registers, which
-/// cost a pipelined group about a tenth of its CPU time.)
-#[inline(never)]
+///
+/// Inline, the commonest whole parameters only ([`common_param`]: two or
+/// three word compares each); at the first other parameter the general
+/// loop takes over out of line ([`params_from`]).
+#[inline(always)]
 fn params_in_place(kind: ArgKind, rest: &[u8]) -> Option<usize> {
     let mut seen = 0u8;
     let mut at = 0;
+    loop {
+        if matches!(*rest.get(at)?, b'\r' | b'\n') {
+            return Some(at);
+        }
+        match common_param(kind, rest.get(at..)?) {
+            Some((bit, n)) if seen & bit == 0 => {
+                seen |= bit;
+                at += n;
+            }
+            Some(_) => return None,
+            None => return params_from(kind, rest, at, seen),
+        }
+    }
+}
+
+/// [`params_in_place`] from offset `at` (a parameter's leading SP or the
+/// line end), with the parameters in `seen` already taken: parameter by
+/// parameter, every keyword and value the fast path knows. (Out of line: its
+/// state would make the line loop spill registers.)
+#[inline(never)]
+fn params_from(kind: ArgKind, rest: &[u8], mut at: usize, mut seen: u8) -> Option<usize> {
     loop {
         // The line end, or one or more SP before a parameter (or the end).
         match *rest.get(at)? {
@@ -675,6 +722,84 @@ fn params_in_place(kind: ArgKind, rest: &[u8]) -> Option<usize> {
         seen |= bit;
     }
 }
+
+/// The folded little-endian word of `word` (up to eight bytes; the bytes
+/// past its end zero) and the mask of its letters' `0x20` bits: a word `w`
+/// of input holds `word` (letters in either case, other bytes exactly) iff
+/// `(w | mask) & keep == lower`, with `keep` covering `word`'s bytes.
+const fn folded(word: &[u8]) -> (u64, u64, u64) {
+    let (mut lower, mut mask, mut keep) = (0u64, 0u64, 0u64);
+    let mut i = 0;
+    while i < word.len() {
+        let b = word[i].to_ascii_lowercase();
+        lower |= (b as u64) << (8 * i);
+        if b.is_ascii_lowercase() {
+            mask |= 0x20 << (8 * i);
+        }
+        keep |= 0xFF << (8 * i);
+        i += 1;
+    }
+    (lower, mask, keep)
+}
+
+/// Does the word `w` hold `word` (see [`folded`]) in its low bytes?
+#[inline(always)]
+fn holds(w: u64, word: (u64, u64, u64)) -> bool {
+    (w | word.1) & word.2 == word.0
+}
+
+const W_SP_BODY_8B: (u64, u64, u64) = folded(b" BODY=8B");
+const W_8BITMIME: (u64, u64, u64) = folded(b"8BITMIME");
+const W_SP_SIZE_EQ: (u64, u64, u64) = folded(b" SIZE=");
+const W_SP_NOTIFY_EQ: (u64, u64, u64) = folded(b" NOTIFY=");
+const W_FAILURE: (u64, u64, u64) = folded(b"FAILURE");
+
+/// Eight bytes of `tok` from `at` as a little-endian word, if there are eight.
+#[inline(always)]
+fn word_at(tok: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(*tok.get(at..)?.first_chunk::<8>()?))
+}
+
+/// The commonest parameters whole, at the start of `tok` (right after the
+/// path or the previous value): one SP, then `SIZE=` digits or
+/// `BODY=8BITMIME` (MAIL) or `NOTIFY=FAILURE` (RCPT), each ending at SP, CR
+/// or LF: its bit and length (the SP included). Exactly what the
+/// parameter-by-parameter loop of [`params_in_place`] would accept for the
+/// same bytes; `None` = let that loop decide (other parameters, other
+/// values, several SPs, fewer than 16 bytes left, ...).
+#[inline(always)]
+fn common_param(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
+    let w0 = word_at(tok, 0)?;
+    let (bit, n) = match kind {
+        ArgKind::Mail if holds(w0, W_SP_BODY_8B) => {
+            if !holds(word_at(tok, 6)?, W_8BITMIME) {
+                return None;
+            }
+            (P_BODY, 14)
+        }
+        ArgKind::Mail if holds(w0, W_SP_SIZE_EQ) => {
+            // Digits: byte `b` is one iff `b ^ '0'` is below 10; a byte is
+            // flagged (its 0x80 bit) iff it is not (no carry crosses bytes).
+            let t = word_at(tok, 6)? ^ (0x30 * ONES);
+            let non_digit = (((t & (0x7F * ONES)) + (0x76 * ONES)) | t) & (0x80 * ONES);
+            let d = (non_digit.trailing_zeros() / 8) as usize;
+            if d == 0 || d == 8 {
+                return None;
+            }
+            (P_SIZE, 6 + d)
+        }
+        ArgKind::Rcpt if holds(w0, W_SP_NOTIFY_EQ) => {
+            if !holds(word_at(tok, 8)?, W_FAILURE) {
+                return None;
+            }
+            (P_NOTIFY, 15)
+        }
+        _ => return None,
+    };
+    is_value_end(*tok.get(n)?).then_some((bit, n))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// Parameter bits of [`quick_keyword`] (one per keyword, for duplicates).
 const P_SIZE: u8 = 1;
@@ -1111,6 +1236,262 @@ mod tests {
             ] {
                 let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, client, seg);
                 proptest::prop_assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&line));
+            }
+        }
+    }
+
+    /// Parts of whole command lines for the pipelined-group differential
+    /// test: the corpus shapes, the same in odd case, and their near misses.
+    const GROUP_HEADS: &[&[u8]] = &[
+        b"MAIL FROM:",
+        b"mail from: ",
+        b"MaIl FrOm:",
+        b"RCPT TO:",
+        b"rcpt to: ",
+        b"rCpT tO:",
+        b"SEND FROM:",
+    ];
+    const GROUP_PATHS: &[&[u8]] = &[
+        b"<sender12@example.net>",
+        b"<user0.12@example.test>",
+        b"<user1.255@example.test>",
+        b"<>",
+        b"<decode@x>",
+        b"<UUDecode@example.test>",
+        b"<uudecodex@x>",
+        b"<decode>",
+        b"<a b@x>",
+        b"<a!b@x>",
+        b"<a}b@x>",
+        b"<a~b@x>",
+        b"<a|b@x>",
+        b"<\"a b\"@x>",
+        b"<a\x80b@x>",
+        b"<a\tb@x>",
+        b"<@relay:a@b>",
+        b"a@b",
+    ];
+    const GROUP_PARAMS: &[&[u8]] = &[
+        b" SIZE=2048",
+        b" size=1",
+        b" SIZE=1234567",
+        b" SIZE=12345678",
+        b" SIZE=123456789012345678901",
+        b" SIZE=",
+        b" SIZE=12a",
+        b" BODY=8BITMIME",
+        b" body=8bitmime",
+        b" BoDy=8BiTmImE",
+        b" BODY=8BITMIMEX",
+        b" BODY=8BITMIM",
+        b" BODY=7BIT",
+        b" NOTIFY=FAILURE",
+        b" notify=failure",
+        b" NOTIFY=FAILURE,DELAY",
+        b" NOTIFY=FAILUREX",
+        b" NOTIFY=FAILUR",
+        b" NOTIFY=NEVER",
+        b"  NOTIFY=FAILURE",
+        b" RET=HDRS",
+        b" ENVID=a|b",
+        b" ORCPT=rfc822;a@b",
+        b" X=1",
+        b"  ",
+    ];
+    const GROUP_ENDS: &[&[u8]] = &[b"\r\n", b"\r\n", b"\r\n", b"\n", b"\r", b" \r\n"];
+    const GROUP_PLAIN: &[&[u8]] = &[
+        b"EHLO relay12.example.net\r\n",
+        b"ehlo relay12.example.net\n",
+        b"DATA\r\n",
+        b"QUIT\r\n",
+        b"NOOP\r\n",
+        b"RSET\r\n",
+        b"HELO a}b\r\n",
+        b"HELO a~b\r\n",
+        b"VRFY root\r\n",
+        b"EXPN x\r\n",
+        b"DATA x\r\n",
+    ];
+    /// Bytes a mutation puts anywhere in a group.
+    const ODD_BYTES: &[u8] = &[
+        0, 1, b'\t', b'\r', b'\n', b' ', b'!', b'"', b'<', b'>', b'|', b'}', b'~', 0x7F, 0x80,
+        0xFF, b'x', b'=', b',', b':',
+    ];
+
+    /// One line of a group: a MAIL/RCPT line from parts (with an optional
+    /// long local part, for the length limits) or a plain line.
+    fn group_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let path_line = (
+            proptest::sample::select(GROUP_HEADS),
+            proptest::sample::select(GROUP_PATHS),
+            prop_oneof![Just(0usize), Just(0), Just(0), Just(490), Just(1010)],
+            proptest::collection::vec(proptest::sample::select(GROUP_PARAMS), 0..4),
+            proptest::sample::select(GROUP_ENDS),
+        )
+            .prop_map(|(head, path, long, params, end)| {
+                let mut l = head.to_vec();
+                if long > 0 && path.first() == Some(&b'<') {
+                    l.push(b'<');
+                    l.resize(l.len() + long, b'a');
+                    l.extend_from_slice(&path[1..]);
+                } else {
+                    l.extend_from_slice(path);
+                }
+                for p in params {
+                    l.extend_from_slice(p);
+                }
+                l.extend_from_slice(end);
+                l
+            });
+        prop_oneof![
+            3 => path_line,
+            1 => proptest::sample::select(GROUP_PLAIN).prop_map(<[u8]>::to_vec),
+        ]
+    }
+
+    /// The corpus's own command lines (issue #2), as the lines around the
+    /// variant one in a group.
+    const CORPUS_LINES: &[&[u8]] = &[
+        b"MAIL FROM:<sender12@example.net> SIZE=2048 BODY=8BITMIME\r\n",
+        b"RCPT TO:<user0.12@example.test> NOTIFY=FAILURE\r\n",
+        b"RCPT TO:<user2.255@example.test> NOTIFY=FAILURE\r\n",
+        b"RCPT TO:<bob@example.test>\r\n",
+        b"NOOP\r\n",
+        b"RSET\r\n",
+    ];
+
+    /// A pipelined group: corpus lines with one variant line among them.
+    fn group() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>>> {
+        use proptest::prelude::*;
+        (
+            proptest::collection::vec(proptest::sample::select(CORPUS_LINES), 0..5),
+            group_line(),
+            any::<proptest::sample::Index>(),
+            any::<bool>(),
+        )
+            .prop_map(|(base, variant, at, data)| {
+                let mut lines: Vec<Vec<u8>> = base.iter().map(|l| l.to_vec()).collect();
+                lines.insert(at.index(lines.len() + 1), variant);
+                if data {
+                    lines.push(b"DATA\r\n".to_vec());
+                }
+                lines
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// Pipelined groups of corpus-shaped lines and their near misses
+        /// (parameters in odd case, order and duplicates, odd bytes in
+        /// paths, every line end, long lines, alias local parts), with one
+        /// byte anywhere replaced by an odd one, cut into two segments at any
+        /// point (withheld bytes presented again, like a retransmission):
+        /// the fast paths and the streaming path alone must agree on every
+        /// verdict, byte, event and counter.
+        #[test]
+        fn pipelined_groups_match_the_streaming_path(
+            lines in group(),
+            mutate in proptest::option::of((proptest::prelude::any::<proptest::sample::Index>(), proptest::sample::select(ODD_BYTES))),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            policy_kind in 0u8..4,
+        ) {
+            use crate::Policy;
+            let policy = match policy_kind {
+                0 => Policy::esmtp(),
+                1 => Policy { signatures: SignatureSet::all(), ..Policy::esmtp() },
+                2 => Policy { signatures: SignatureSet::empty(), ..Policy::esmtp() },
+                _ => Policy::default(),
+            };
+            let mut group = lines.concat();
+            if let Some((at, b)) = mutate {
+                let at = at.index(group.len());
+                group[at] = b;
+            }
+            let mut sides = crate::inspector::differential::pair(&policy);
+            for (client, seg) in [
+                (false, &b"220 mail.example.test ESMTP\r\n"[..]),
+                (true, b"EHLO relay.example.net\r\n"),
+                (false, b"250-mail.example.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250 DSN\r\n"),
+            ] {
+                let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, client, seg);
+                proptest::prop_assert_eq!(fast, slow);
+            }
+            let cut = cut.index(group.len() + 1);
+            let mut pending: Vec<u8> = Vec::new();
+            for piece in [&group[..cut], &group[cut..]] {
+                pending.extend_from_slice(piece);
+                let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, true, &pending);
+                proptest::prop_assert_eq!(&fast, &slow, "{:?}", String::from_utf8_lossy(&pending));
+                if fast.closed {
+                    return Ok(());
+                }
+                pending.drain(..fast.verdict.forward);
+            }
+        }
+    }
+
+    /// The whole-parameter word compares against the parameter-by-parameter
+    /// loop on the same bytes: [`common_param`] may only decline or agree.
+    #[test]
+    fn common_params_agree_with_the_parameter_loop() {
+        let mut checked = 0;
+        for kind in [ArgKind::Mail, ArgKind::Rcpt] {
+            for p in GROUP_PARAMS {
+                for end in [
+                    &b"\r\nRCPT TO:<a@b>\r\n"[..],
+                    b" SIZE=1\r\n",
+                    b"\r",
+                    b"x\r\n",
+                    b"\n",
+                ] {
+                    for &odd in ODD_BYTES {
+                        for at in 0..=p.len() {
+                            let mut tok = [p, end].concat();
+                            if at < p.len() {
+                                tok[at] = odd;
+                            }
+                            if let Some((bit, n)) = common_param(kind, &tok) {
+                                // The loop reads one parameter from `tok`
+                                // and must end it at the same offset.
+                                let kw = quick_keyword(kind, &tok[1..]).map(|(b, k)| (b, k + 2));
+                                let (kbit, vstart) = kw.expect("keyword");
+                                assert_eq!(kbit, bit, "{tok:?}");
+                                let vlen = quick_value_len(bit, &tok[vstart..]);
+                                assert_eq!(vlen.map(|v| vstart + v), Some(n), "{tok:?}");
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 500, "{checked}");
+    }
+
+    /// The index table against the bit table it is built from, and the
+    /// class by index against the class by bit, under varied policies.
+    #[test]
+    fn verb_index_table_matches_the_bit_table() {
+        for (i, (&(key, bit), &(ikey, idx))) in VERB4.iter().zip(VERB4_INDEX.iter()).enumerate() {
+            assert_eq!(key, ikey, "slot {i}");
+            if key != 0 {
+                assert_eq!(idx, bit.trailing_zeros(), "slot {i}");
+            }
+        }
+        for sigs in [
+            SignatureSet::default(),
+            SignatureSet::all(),
+            SignatureSet::empty(),
+        ] {
+            for mode in [Mode::Smtp, Mode::Esmtp] {
+                for allowed in [verbs::SMTP_VERBS, verbs::ESMTP_VERBS, ALL_VERBS] {
+                    let fc = fast_classes(allowed, sigs, mode);
+                    for (v, _) in verbs::VERBS.iter() {
+                        let bit = v.bit();
+                        assert_eq!(fc.of_index(bit.trailing_zeros() as usize), fc.of(bit));
+                    }
+                }
             }
         }
     }

@@ -200,7 +200,7 @@ const fn at_most_space(w: u64) -> u64 {
 /// end of `buf` (a zero byte is a control byte: it ends a keyword scan).
 #[inline(always)]
 fn word_at(buf: &[u8], at: usize) -> u64 {
-    match buf.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+    match crate::reply::chunk_at::<8>(buf, at) {
         Some(w) => u64::from_le_bytes(*w),
         None => word_near_end(buf, at),
     }
@@ -242,26 +242,29 @@ pub(crate) fn keyword_of_line(buf: &[u8], at: usize, set: u16) -> (Kw, usize) {
     // line is masked either way). Three words cover the longest keyword.
     let w0 = word_at(buf, at);
     let z0 = at_most_space(w0);
-    let (len, w1, w2) = if z0 != 0 {
-        (z0.trailing_zeros() as usize / 8, 0, 0)
+    // `stop`: the byte that ended the keyword, taken from its word (the
+    // lowest flagged byte is exact; a zero past the end of `buf` is no
+    // delimiter, as a byte that is not there).
+    let byte = |w: u64, z: u64| (w >> (z.trailing_zeros() & !7)) as u8;
+    let (len, w1, w2, stop) = if z0 != 0 {
+        (z0.trailing_zeros() as usize / 8, 0, 0, byte(w0, z0))
     } else {
         let w1 = word_at(buf, at + 8);
         let z1 = at_most_space(w1);
         if z1 != 0 {
-            (8 + z1.trailing_zeros() as usize / 8, w1, 0)
+            (8 + z1.trailing_zeros() as usize / 8, w1, 0, byte(w1, z1))
         } else {
             let w2 = word_at(buf, at + 16);
             let z2 = at_most_space(w2);
             if z2 == 0 {
                 return (Kw::Masked, at + 24);
             }
-            (16 + z2.trailing_zeros() as usize / 8, w1, w2)
+            (16 + z2.trailing_zeros() as usize / 8, w1, w2, byte(w2, z2))
         }
     };
     let end = at + len;
-    let delimited = buf
-        .get(end)
-        .is_some_and(|&d| d < 64 && DELIMITERS >> d & 1 != 0);
+    // `stop` is at most SP, so the shift stays inside the word.
+    let delimited = DELIMITERS >> (stop & 63) & 1 != 0;
     let s = &SLOTS[slot_of(len, w0 as u8)];
     if !delimited || s.len as usize != len || s.bit & set == 0 {
         return (Kw::Masked, end);
@@ -278,6 +281,46 @@ pub(crate) fn keyword_of_line(buf: &[u8], at: usize, set: u16) -> (Kw, usize) {
         pipelining: s.bit == PIPELINING_BIT,
     };
     (kw, end)
+}
+
+/// [`keyword_of_line`] on sixteen bytes of a line body at once (SSE2 via
+/// `wide`: one compare finds where the keyword ends, one where the line
+/// ends): the same outcome, the keyword's length, and the LF bits of the
+/// block (bit `k` for `block[k]`; the line's own LF, if any, is the lowest:
+/// a keyword never runs past an LF). `None` when the keyword runs through
+/// the sixteen bytes (ENHANCEDSTATUSCODES, or no keyword at all): the caller
+/// asks [`keyword_of_line`] then.
+#[inline(always)]
+pub(crate) fn keyword_of_block(block: &[u8; 16], set: u16) -> Option<(Kw, usize, u32)> {
+    use wide::u8x16;
+    let v = u8x16::new(*block);
+    // Bytes at most SP: `min(b, SP) == b`.
+    let low = v.min(u8x16::splat(b' ')).simd_eq(v).to_bitmask();
+    if low == 0 {
+        return None;
+    }
+    let lfs = v.simd_eq(u8x16::splat(b'\n')).to_bitmask();
+    let len = low.trailing_zeros() as usize;
+    let stop = block[len];
+    // `stop` is at most SP, so the shift stays inside the word.
+    let delimited = DELIMITERS >> (stop & 63) & 1 != 0;
+    let s = &SLOTS[slot_of(len, block[0])];
+    if !delimited || s.len as usize != len || s.bit & set == 0 {
+        return Some((Kw::Masked, len, lfs));
+    }
+    let (w0, w1) = block.split_at(8);
+    let word = |w: &[u8]| w.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+    // Bytes past the keyword are outside the slot's mask.
+    let diff = ((word(w0) | s.fold[0]) & s.mask[0]) ^ s.lower[0]
+        | ((word(w1) | s.fold[1]) & s.mask[1]) ^ s.lower[1];
+    let kw = if diff == 0 {
+        Kw::Accepted {
+            pipelining: s.bit == PIPELINING_BIT,
+        }
+    } else {
+        Kw::Masked
+    };
+    Some((kw, len, lfs))
 }
 
 #[cfg(test)]
@@ -423,6 +466,22 @@ mod tests {
             proptest::prop_assert_eq!(keyword_of_line(&seg, at, set).0, reference);
             // The scan stops at or before the LF.
             proptest::prop_assert!(keyword_of_line(&seg, at, set).1 <= lf);
+            // The sixteen-byte form, where sixteen bytes follow `at`.
+            if let Some(block) = seg.get(at..).and_then(<[u8]>::first_chunk::<16>) {
+                let (kw, end) = keyword_of_line(&seg, at, set);
+                if let Some((kw16, len, lfs)) = keyword_of_block(block, set) {
+                    proptest::prop_assert_eq!(kw16, reference);
+                    proptest::prop_assert_eq!((kw16, at + len), (kw, end));
+                    let first_lf = block.iter().position(|&b| b == b'\n');
+                    proptest::prop_assert_eq!(
+                        (lfs != 0).then(|| lfs.trailing_zeros() as usize),
+                        first_lf
+                    );
+                } else {
+                    // Only when no byte of the block ends the keyword.
+                    proptest::prop_assert!(block.iter().all(|&b| b > b' '));
+                }
+            }
             // The same line alone, and with only its LF after it.
             proptest::prop_assert_eq!(keyword_of_line(&seg[at..=lf], 0, set).0, reference);
             proptest::prop_assert_eq!(keyword_of_line(&seg[..=lf], at, set).0, reference);

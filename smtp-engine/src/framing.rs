@@ -8,8 +8,10 @@
 //! Whole lines are scanned eight bytes at a time (SWAR on `u64` words: the
 //! crate forbids `unsafe`, and short lines do not repay `memchr`'s set-up):
 //! [`first_unusual`] finds a command line's end and proves its content
-//! clean in one pass; [`first_unusual_or_close`] does the same for a
-//! MAIL/RCPT path and stops at its `>`; [`first_header_special`] finds what
+//! clean in one pass; [`first_plain_stop`] is the whole-line fast path's
+//! cheaper superset of it, and [`first_path_stop`] does the same for a
+//! MAIL/RCPT path and stops at its `>` (a few rare legal bytes also stop
+//! them, and the line is left to the general path); [`first_header_special`] finds what
 //! matters in a message header line; [`find_lf`] ends reply lines.
 
 /// Is `b` forbidden inside a command line (NUL, C0 except TAB/CR/LF, DEL)?
@@ -144,15 +146,6 @@ const fn unusual_word(x: u64) -> u64 {
     (ctrl | del | pipe | x) & HIGHS
 }
 
-/// [`unusual_word`] with `>` and `"` flagged too (each term's lowest
-/// flagged byte is exact, so the lowest of all is).
-#[inline(always)]
-const fn unusual_or_close_word(x: u64) -> u64 {
-    let gt = (x ^ (ONES * b'>' as u64)).wrapping_sub(ONES);
-    let quote = (x ^ (ONES * b'"' as u64)).wrapping_sub(ONES);
-    unusual_word(x) | (gt | quote) & HIGHS
-}
-
 /// Is `b` unusual in a command line (see [`unusual_word`])?
 #[inline(always)]
 const fn is_unusual(b: u8) -> bool {
@@ -168,14 +161,57 @@ pub(crate) fn first_unusual(hay: &[u8]) -> usize {
     first_flagged(hay, unusual_word, is_unusual)
 }
 
-/// Like [`first_unusual`], but `>` and `"` are flagged too: from just after
-/// a MAIL/RCPT path's `<`, the offset of its `>` when the path is clean (an
-/// unusual byte or a quote stops the scan first), in one pass.
+/// Non-zero iff some byte of `x` ends the fast path's scan of a MAIL/RCPT
+/// path: a byte below `0x23` (control bytes, SP, `!`, `"`), `>`, or one of
+/// `0x7C..=0xFF` (`|`, `}`, `~`, DEL, 8-bit). A superset of [`unusual_word`]
+/// with `>` and `"`, in four terms instead of six: SP, `!`, `}` and `~` are
+/// legal in a path but rare, and a path holding one just leaves the
+/// line to the general path. The lowest flagged byte is exact: `x - 0x23`
+/// borrows out of a byte only below `0x23`, `x + 4` carries out only of a
+/// byte from `0xFC`, `(x ^ '>') - 1` borrows only out of a `>`.
+#[inline(always)]
+const fn path_stop_word(x: u64) -> u64 {
+    let low = x.wrapping_sub(ONES * 0x23);
+    let high = x.wrapping_add(ONES * 4);
+    let gt = (x ^ (ONES * b'>' as u64)).wrapping_sub(ONES);
+    (low | high | gt | x) & HIGHS
+}
+
+/// Is `b` flagged by [`path_stop_word`]?
+#[inline(always)]
+const fn is_path_stop(b: u8) -> bool {
+    b < 0x23 || b >= 0x7C || b == b'>'
+}
+
+/// From just after a MAIL/RCPT path's `<`: the offset of the first byte
+/// [`path_stop_word`] flags (in a path the fast path takes, its `>`), or
+/// `hay.len()`; one pass, eight bytes at a time.
 #[inline]
-pub(crate) fn first_unusual_or_close(hay: &[u8]) -> usize {
-    first_flagged(hay, unusual_or_close_word, |b| {
-        is_unusual(b) || b == b'>' || b == b'"'
-    })
+pub(crate) fn first_path_stop(hay: &[u8]) -> usize {
+    first_flagged(hay, path_stop_word, is_path_stop)
+}
+
+/// Non-zero iff some byte of `x` is below `0x20` (control bytes, CR and LF
+/// included) or one of `0x7C..=0xFF` (`|`, `}`, `~`, DEL, 8-bit): a superset
+/// of [`unusual_word`] in two terms instead of four (`}` and `~` are rare in
+/// a command line and just leave it to the general path). The lowest
+/// flagged byte is exact (see [`path_stop_word`]).
+#[inline(always)]
+const fn plain_stop_word(x: u64) -> u64 {
+    (x.wrapping_sub(ONES * 0x20) | x.wrapping_add(ONES * 4) | x) & HIGHS
+}
+
+/// Is `b` flagged by [`plain_stop_word`]?
+#[inline(always)]
+const fn is_plain_stop(b: u8) -> bool {
+    b < 0x20 || b >= 0x7C
+}
+
+/// The offset of the first byte [`plain_stop_word`] flags (in a line the
+/// fast path takes, the CR of its CRLF or a bare LF), or `hay.len()`.
+#[inline]
+pub(crate) fn first_plain_stop(hay: &[u8]) -> usize {
+    first_flagged(hay, plain_stop_word, is_plain_stop)
 }
 
 /// Non-zero iff some byte of `x` matters to the header scanner's whole-line
@@ -375,12 +411,12 @@ mod tests {
             let first = |m: u64| (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
             let want = bytes.iter().position(|&b| is_unusual(b));
             assert_eq!(first(unusual_word(x)), want, "{bytes:?}");
-            let want = bytes
-                .iter()
-                .position(|&b| is_unusual(b) || b == b'>' || b == b'"');
-            assert_eq!(first(unusual_or_close_word(x)), want, "{bytes:?}");
             let want = bytes.iter().position(|&b| is_header_special(b));
             assert_eq!(first(header_special_word(x)), want, "{bytes:?}");
+            let want = bytes.iter().position(|&b| is_path_stop(b));
+            assert_eq!(first(path_stop_word(x)), want, "{bytes:?}");
+            let want = bytes.iter().position(|&b| is_plain_stop(b));
+            assert_eq!(first(plain_stop_word(x)), want, "{bytes:?}");
         }
     }
 
@@ -462,13 +498,12 @@ mod tests {
                         }
                         let want = v.iter().position(|&b| is_unusual(b)).unwrap_or(len);
                         assert_eq!(first_unusual(&v), want, "{v:?}");
-                        let want = v
-                            .iter()
-                            .position(|&b| is_unusual(b) || b == b'>' || b == b'"')
-                            .unwrap_or(len);
-                        assert_eq!(first_unusual_or_close(&v), want, "{v:?}");
                         let want = v.iter().position(|&b| is_header_special(b));
                         assert_eq!(first_header_special(&v), want.unwrap_or(len), "{v:?}");
+                        let want = v.iter().position(|&b| is_path_stop(b));
+                        assert_eq!(first_path_stop(&v), want.unwrap_or(len), "{v:?}");
+                        let want = v.iter().position(|&b| is_plain_stop(b));
+                        assert_eq!(first_plain_stop(&v), want.unwrap_or(len), "{v:?}");
                     }
                 }
             }
@@ -478,11 +513,19 @@ mod tests {
             assert_eq!(is_unusual(b), naive);
             let w = u64::from_le_bytes([b, b'a', b'a', b'a', b'a', b'a', b'a', b'a']);
             assert_eq!(unusual_word(w) & 0x80 != 0, naive, "{b}");
-            let close = naive || b == b'>' || b == b'"';
-            assert_eq!(unusual_or_close_word(w) & 0x80 != 0, close, "{b}");
+            let path_stop = matches!(b, 0..=0x22 | b'>' | 0x7C..=0xFF);
+            assert_eq!(is_path_stop(b), path_stop, "{b}");
+            assert_eq!(path_stop_word(w) & 0x80 != 0, path_stop, "{b}");
+            let plain_stop = matches!(b, 0..=0x1F | 0x7C..=0xFF);
+            assert_eq!(is_plain_stop(b), plain_stop, "{b}");
+            assert_eq!(plain_stop_word(w) & 0x80 != 0, plain_stop, "{b}");
             assert_eq!(
-                first_unusual_or_close(&[b'<', b'b', b'@', b'd', b'e', b, b'x', b'y', b'z']),
-                9 - usize::from(close) * 4
+                first_path_stop(&[b'b', b'@', b'd', b'e', b, b'x', b'y', b'z', b'>']),
+                8 - usize::from(path_stop) * 4
+            );
+            assert_eq!(
+                first_plain_stop(&[b'a', b'b', b'c', b'd', b'e', b, b'\r']),
+                6 - usize::from(plain_stop)
             );
             assert_eq!(
                 first_unusual(&[b'a', b'b', b'c', b'd', b'e', b]),

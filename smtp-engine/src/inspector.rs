@@ -158,14 +158,19 @@ pub(crate) const FIFO_LEN: usize = 32;
 const _: () = assert!(FIFO_LEN.is_power_of_two());
 
 /// Bounded FIFO of reply expectations.
+///
+/// A ring whose slots outside the live window `[head, head + len)` hold
+/// `None`: the front is then one load, `None` when the FIFO is empty (the
+/// reply path asks for it on every line).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReplyFifo {
-    buf: [Expect; FIFO_LEN],
+    buf: [Option<Expect>; FIFO_LEN],
     // Counters as `u32`, not `u8`: the client loop over a pipelined group
     // reads them right after the previous line wrote them, and LLVM had
     // merged the narrow loads into one wider load of adjacent fields, which a
     // narrower store cannot forward to. Whole-word fields keep every read the
     // width of the write that feeds it.
+    /// Always below `FIFO_LEN`.
     head: u32,
     len: u32,
     barriers: u32,
@@ -174,7 +179,7 @@ pub(crate) struct ReplyFifo {
 impl ReplyFifo {
     fn new() -> Self {
         let mut f = ReplyFifo {
-            buf: [Expect::Other; FIFO_LEN],
+            buf: [None; FIFO_LEN],
             head: 0,
             len: 0,
             barriers: 0,
@@ -191,8 +196,9 @@ impl ReplyFifo {
     pub(crate) fn has_barrier(&self) -> bool {
         self.barriers > 0
     }
+    #[inline(always)]
     pub(crate) fn front(&self) -> Option<Expect> {
-        (self.len > 0).then(|| self.buf[self.head as usize % FIFO_LEN])
+        self.buf[self.head as usize & (FIFO_LEN - 1)]
     }
     /// Push; false when full (callers check capacity before starting a line).
     #[inline]
@@ -200,7 +206,7 @@ impl ReplyFifo {
         if self.is_full() {
             return false;
         }
-        self.buf[(self.head as usize + self.len as usize) % FIFO_LEN] = e;
+        self.buf[(self.head as usize + self.len as usize) & (FIFO_LEN - 1)] = Some(e);
         self.len += 1;
         self.barriers += u32::from(e.ends_group());
         true
@@ -215,7 +221,9 @@ impl ReplyFifo {
     #[inline(always)]
     pub(crate) fn drop_front(&mut self, e: Expect) {
         debug_assert_eq!(self.front(), Some(e));
-        self.head = (self.head + 1) % FIFO_LEN as u32;
+        let h = self.head as usize & (FIFO_LEN - 1);
+        self.buf[h] = None;
+        self.head = (h as u32 + 1) & (FIFO_LEN as u32 - 1);
         self.len -= 1;
         self.barriers -= u32::from(e.ends_group());
     }
@@ -584,6 +592,7 @@ pub(crate) mod differential {
         pub passthrough: bool,
         pub closed: bool,
         pub server_closing: bool,
+        pub in_data: bool,
     }
 
     /// Two inspectors for `policy`: fast paths on, fast paths off.
@@ -632,6 +641,7 @@ pub(crate) mod differential {
             passthrough: insp.is_passthrough(),
             closed: insp.is_closed(),
             server_closing: insp.server_closing(),
+            in_data: insp.in_data(),
         }
     }
 }

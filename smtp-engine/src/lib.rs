@@ -39,6 +39,8 @@ mod inspector;
 mod params;
 pub mod policy;
 mod reply;
+#[cfg(test)]
+mod reply_differential;
 pub mod signatures;
 pub mod stats;
 mod verbs;

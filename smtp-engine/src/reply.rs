@@ -7,12 +7,16 @@
 //!
 //! Reply lines end at LF (CRLF or bare LF). A complete `NNN-`/`NNN ` line at
 //! a line start takes the whole-line fast path (the code by one word, the line
-//! end by SSE2, an EHLO keyword by [`crate::ehlo::keyword_of_line`]); any
-//! other line, and every line under debug or legacy, takes the byte-wise path,
-//! which examines the first four bytes byte by byte and skips the rest of an
-//! ordinary line. Differential property tests hold the two paths equal.
+//! end by SSE2 sixteen bytes at a time, inline); the keyword lines of a
+//! positive EHLO reply take it as one run ([`Inspector::ehlo_keyword_lines`]:
+//! keyword and line end from one sixteen-byte block by
+//! [`crate::ehlo::keyword_of_block`], else [`crate::ehlo::keyword_of_line`]);
+//! any other line, and every line under debug or legacy, takes the byte-wise
+//! path, which examines the first four bytes byte by byte and skips the rest
+//! of an ordinary line. Differential property tests hold the two paths equal
+//! (here, in `crate::ehlo`, and in `tests/reply_fast_path.rs`).
 
-use crate::ehlo::{keyword_of_line, keyword_set, Kw, KwMatch};
+use crate::ehlo::{keyword_of_block, keyword_of_line, keyword_set, Kw, KwMatch};
 use crate::events::{DebugEvent, Event};
 use crate::framing::{self, LIMIT_REPLY};
 use crate::inspector::{Action, Client, Expect, Inspector, Phase, Step, Verdict};
@@ -372,20 +376,7 @@ impl Inspector {
             Some(Expect::Ehlo)
                 if !first && self.mode == Mode::Esmtp && self.reply.reply_code / 100 == 2 =>
             {
-                let at = start + 4;
-                let (kw, end) = keyword_of_line(buf, at, keyword_set(self.allow_tls, self.bdat));
-                let lf = match buf.get(end..end + 2) {
-                    Some(b"\r\n") => end + 1,
-                    _ => find_lf_from(buf, end)?,
-                };
-                match kw {
-                    Kw::Accepted { pipelining } => self.reply.saw_pipelining |= pipelining,
-                    Kw::Open | Kw::Masked => {
-                        stats.ehlo_keywords_masked += 1;
-                        mask_keyword_line(&mut buf[at..lf]);
-                    }
-                }
-                lf - at
+                return self.ehlo_keyword_lines(buf, start, stats);
             }
             // A masked banner goes through the masker.
             Some(Expect::Greeting) if first && self.mask_banner => return None,
@@ -429,6 +420,14 @@ impl Inspector {
         }
         match front {
             Some(e) if e.bit() & ACTS_ON_REPLY == 0 => self.fifo.drop_front(e),
+            // The end of the DATA command's reply (`reply_complete`, inline).
+            Some(Expect::Data) => {
+                self.fifo.drop_front(Expect::Data);
+                if code.unwrap_or_else(|| decimal(d)) == 354 {
+                    self.client = Client::Data;
+                    self.data.start();
+                }
+            }
             _ => {
                 let code = code.unwrap_or_else(|| decimal(d));
                 self.reply_complete(code, saw_pipelining, stats);
@@ -436,32 +435,135 @@ impl Inspector {
         }
         Some(next)
     }
+
+    /// Lines 2.. of a positive ESMTP EHLO reply, from `start` (a line whose
+    /// code digits and separator the caller checked): one tight loop over the
+    /// keyword lines (what [`Self::reply_line_fast_at_start`] does for each
+    /// of them, without asking again what cannot change within the reply),
+    /// through the reply's last line and its completion. The offset after the
+    /// last line taken, or `None` (nothing changed) when not even the first
+    /// is complete in `buf`.
+    #[inline(never)]
+    fn ehlo_keyword_lines(
+        &mut self,
+        buf: &mut [u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Option<usize> {
+        let set = keyword_set(self.allow_tls, self.bdat);
+        let mut line = start;
+        let mut sep = buf.get(start + 3).copied()?;
+        let mut saw_pipelining = false;
+        loop {
+            let at = line + 4;
+            // Sixteen bytes of the body at once where there are, else word
+            // by word; then the line end, from where the scan stopped.
+            let block = chunk_at::<16>(buf, at);
+            let (kw, lf) = match block.and_then(|b| keyword_of_block(b, set)) {
+                Some((kw, _, lfs)) if lfs != 0 => (kw, Some(at + lfs.trailing_zeros() as usize)),
+                Some((kw, _, _)) => (kw, find_lf_from(buf, at + 16)),
+                None => {
+                    let (kw, end) = keyword_of_line(buf, at, set);
+                    let lf = match buf.get(end..end + 2) {
+                        Some(b"\r\n") => Some(end + 1),
+                        _ => find_lf_from(buf, end),
+                    };
+                    (kw, lf)
+                }
+            };
+            let Some(lf) = lf else {
+                break;
+            };
+            match kw {
+                Kw::Accepted { pipelining } => saw_pipelining |= pipelining,
+                Kw::Open | Kw::Masked => {
+                    stats.ehlo_keywords_masked += 1;
+                    mask_keyword_line(&mut buf[at..lf]);
+                }
+            }
+            let next = lf + 1;
+            if next - line > LIMIT_REPLY as usize {
+                stats.reply_overlong += 1;
+            }
+            self.reply_index += 1;
+            line = next;
+            if sep != b'-' {
+                // The reply's last line (its code is 2xx: no 421): the
+                // completion `reply_complete` gives an EHLO reply.
+                let saw = self.reply.saw_pipelining | saw_pipelining;
+                self.reply.first = true;
+                self.reply.reply_code = 0;
+                self.reply.saw_pipelining = false;
+                self.fifo.drop_front(Expect::Ehlo);
+                self.pipelining = saw;
+                return Some(next);
+            }
+            // The next line continues the reply if its head is a reply head.
+            let Some(head) = chunk_at::<4>(buf, next) else {
+                break;
+            };
+            let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
+            sep = head[3];
+            if (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) != 0
+                || (sep != b' ' && sep != b'-')
+            {
+                break;
+            }
+        }
+        self.reply.saw_pipelining |= saw_pipelining;
+        (line > start).then_some(line)
+    }
 }
 
-/// Offset of the first LF in `buf` at or after `from`: `memchr`'s SSE2
-/// searcher where sixteen bytes are left (SSE2 is part of x86-64, and this
-/// searcher inlines, unlike the run-time dispatched `memchr::memchr`, whose
-/// call and set-up cost more than a reply line's scan), the word-wise scan
-/// for shorter rests (a lockstep reply segment is often under sixteen bytes).
+/// Offset of the first LF in `buf` at or after `from`: sixteen bytes at a
+/// time by one SSE2 compare each (`wide`: pcmpeqb + pmovmskb, safe code),
+/// inline (a reply line is one to three such blocks, which cost less than a
+/// call to a searcher and the register spills around it), then the last
+/// sixteen bytes of the buffer, overlapping, for the rest; the word-wise scan
+/// for rests under sixteen bytes in a buffer that short.
 #[inline(always)]
 fn find_lf_from(buf: &[u8], from: usize) -> Option<usize> {
-    let hay = buf.get(from..)?;
-    #[cfg(target_arch = "x86_64")]
-    if hay.len() >= 16 {
-        return find_lf_sse2(hay).map(|k| from + k);
+    let mut at = from;
+    while let Some(block) = buf.get(at..).and_then(<[u8]>::first_chunk::<16>) {
+        let m = lf16(block);
+        if m != 0 {
+            return Some(at + m.trailing_zeros() as usize);
+        }
+        at += 16;
     }
-    framing::find_lf(hay).map(|k| from + k)
+    find_lf_near_end(buf, at)
 }
 
-/// [`find_lf_from`] for sixteen bytes or more (out of line: its set-up would
-/// otherwise be hoisted into every caller's loop, lockstep replies included).
-#[cfg(target_arch = "x86_64")]
-#[inline(never)]
-fn find_lf_sse2(hay: &[u8]) -> Option<usize> {
-    match memchr::arch::x86_64::sse2::memchr::One::new(b'\n') {
-        Some(lf) => lf.find(hay),
-        None => framing::find_lf(hay),
+/// [`find_lf_from`] where fewer than sixteen bytes are left from `at`.
+#[inline(always)]
+fn find_lf_near_end(buf: &[u8], at: usize) -> Option<usize> {
+    let n = buf.len();
+    match buf
+        .get(n.wrapping_sub(16)..)
+        .and_then(<[u8]>::first_chunk::<16>)
+    {
+        // The last sixteen bytes, from `at` on (bits before it shifted out).
+        Some(last) if at < n => {
+            let m = lf16(last) >> (at + 16 - n);
+            (m != 0).then(|| at + m.trailing_zeros() as usize)
+        }
+        Some(_) => None,
+        None => framing::find_lf(buf.get(at..)?).map(|k| at + k),
     }
+}
+
+/// The `N` bytes of `buf` from `at`, if there are (one bounds check).
+#[inline(always)]
+pub(crate) fn chunk_at<const N: usize>(buf: &[u8], at: usize) -> Option<&[u8; N]> {
+    buf.get(at..at.wrapping_add(N))?.first_chunk::<N>()
+}
+
+/// LF bits of sixteen bytes: bit `k` set iff `block[k]` is LF.
+#[inline(always)]
+fn lf16(block: &[u8; 16]) -> u32 {
+    wide::u8x16::new(*block)
+        .simd_eq(wide::u8x16::splat(b'\n'))
+        .to_bitmask()
 }
 
 /// An EHLO reply line body whose keyword is not supported, up to its LF:
@@ -626,13 +728,14 @@ mod tests {
             std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)))]
 
         /// The line-end scan finds the first LF at or after any offset of
-        /// any buffer, short and long rests alike (LFs followed by 0x0B and
-        /// 0x01 included: the bytes where a word-wise borrow could raise a
-        /// false flag).
+        /// any buffer, short and long rests alike, in whole blocks, in the
+        /// overlapping last block and in buffers under sixteen bytes (LFs
+        /// followed by 0x0B and 0x01 included: the bytes where a word-wise
+        /// borrow could raise a false flag; 0x8A: LF with the high bit).
         #[test]
         fn line_end_scan_finds_the_first_lf(
-            buf in proptest::collection::vec(proptest::sample::select(vec![b'\n', 0x0B, 0x01, 0, b'a', 0x8A, b'\r']), 0..70),
-            from in 0usize..72,
+            buf in proptest::collection::vec(proptest::sample::select(vec![b'\n', 0x0B, 0x01, 0, b'a', 0x8A, b'\r', b'a', b'a']), 0..90),
+            from in 0usize..92,
         ) {
             let naive = buf.get(from..).and_then(|t| t.iter().position(|&b| b == b'\n')).map(|k| from + k);
             proptest::prop_assert_eq!(super::find_lf_from(&buf, from), naive);
