@@ -9,19 +9,21 @@
 //! the limit), and scans the header section for F4/F5/I4 and every line for I5.
 //!
 //! Runs of ordinary bytes are skipped with `memchr2(CR, LF)`; only the header
-//! section is looked at byte by byte. Whole lines from a line start take
-//! tight loops first (`message_lines`, a fast path off with the others):
-//! header lines that one SWAR pass proves unable to complete a header
-//! signature (`HeaderScan::quick_line`), the empty line ending the header
-//! section, then body lines (`body_lines`), for which the general state
-//! machine would only count their length for I5; and a `.` line right after
-//! them ends the message at once.
+//! section is looked at byte by byte. Whole lines from a line start take a
+//! block walk first (`message_lines`, a fast path off with the others): each
+//! block of up to 64 bytes is classified once (`Block`: LF, CR and the header
+//! bytes `:`/`=` as bit masks, 16 bytes per vector compare through the safe
+//! `wide` crate), then every line is a `tzcnt`: header lines whose `:`/`=`
+//! cannot advance a header signature, the empty line ending the header
+//! section, body lines (for which the general state machine would only count
+//! their length for I5); a `.` line right after them ends the message at once.
 
 use crate::events::Event;
 use crate::framing::LIMIT_DATA_LINE;
 use crate::inspector::{Client, CloseReason, Expect, Inspector, Step};
 use crate::signatures::{HeaderScan, Signature};
 use crate::stats::SmtpStats;
+use wide::u8x16;
 
 /// Where the scanner is relative to line ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,17 +70,65 @@ impl DataScan {
 }
 
 impl Inspector {
-    /// Process message bytes from `start`.
-    pub(crate) fn data_chunk(
+    /// The common DATA segment from a line start, ahead of the general loop:
+    /// whole message lines ([`Self::message_lines`]) and, right after them,
+    /// the end of data, exactly as [`Self::data_chunk_at`] would take them.
+    /// Only when the whole rest of the segment is within max-data (else
+    /// nothing is touched: `Err(start)`). `Ok(i)`: the bytes up to `i` are
+    /// done and counted (the segment, or the message); `Err(i)`: the walk
+    /// stopped at the line start `i`, and [`Self::data_chunk_at`] must go on
+    /// from there, counting from `start` as the general path would (which
+    /// counts nothing if a signature closes the session). (A fast path: off
+    /// with the others.)
+    #[inline]
+    pub(crate) fn data_lines_entry(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Result<usize, usize> {
+        let len = buf.len();
+        let budget = self.max_data.saturating_sub(self.data_bytes);
+        if self.data.eol != Eol::LineStart || ((len - start) as u64) > budget {
+            return Err(start);
+        }
+        let mut i = self.message_lines(buf, start, len, stats);
+        let done = self.data.eol == Eol::LineStart && buf.get(i..i + 3) == Some(b".\r\n");
+        if done {
+            i += 3;
+        } else if i < len {
+            return Err(i);
+        }
+        self.data_consumed(i - start, done, stats);
+        Ok(i)
+    }
+
+    /// Count `used` message bytes; at the end of data (`done`), finish the
+    /// message and expect its reply.
+    #[inline(always)]
+    fn data_consumed(&mut self, used: usize, done: bool, stats: &mut SmtpStats) {
+        let used = used as u64;
+        self.data_bytes += used;
+        stats.data_bytes += used;
+        if done {
+            self.message_done(stats);
+            self.fifo.push(Expect::EndOfData);
+        }
+    }
+
+    /// Process message bytes from `start`, of which those before `from`
+    /// were already walked (by [`Self::data_lines_entry`]) but not counted.
+    pub(crate) fn data_chunk_at(
         &mut self,
         buf: &mut [u8],
         start: usize,
+        from: usize,
         stats: &mut SmtpStats,
     ) -> Step {
         let len = buf.len();
         let budget = self.max_data.saturating_sub(self.data_bytes);
         let end = start + (len - start).min(usize::try_from(budget).unwrap_or(usize::MAX));
-        let mut i = start;
+        let mut i = from;
         let mut done = false;
         while i < end {
             match self.data.eol {
@@ -105,8 +155,8 @@ impl Inspector {
                         // Whole lines first; the arms below take what they leave.
                         let j = self.message_lines(buf, i, end, stats);
                         if self.data.eol == Eol::LineStart
-                            && j + 3 <= end
                             && buf.get(j..j + 3) == Some(b".\r\n")
+                            && j + 3 <= end
                         {
                             // The end of data, as the arms below would find it
                             // (a `.` line completes no header signature).
@@ -165,9 +215,6 @@ impl Inspector {
                         if i + 1 < end && buf[i + 1] == b'\n' {
                             i += 2;
                             self.data_line_done();
-                            if self.fast {
-                                i = self.message_lines(buf, i, end, stats);
-                            }
                             continue;
                         }
                         if i + 1 < len && buf[i + 1] != b'\n' {
@@ -194,12 +241,8 @@ impl Inspector {
                 }
             }
         }
-        let used = (i - start) as u64;
-        self.data_bytes += used;
-        stats.data_bytes += used;
+        self.data_consumed(i - start, done, stats);
         if done {
-            self.message_done(stats);
-            self.fifo.push(Expect::EndOfData);
             return Step::Next(i);
         }
         if i < len {
@@ -216,42 +259,111 @@ impl Inspector {
         Step::Next(i)
     }
 
-    /// Whole message lines from the line start `i`, in tight loops: header
-    /// lines the header scanner proves free of signatures
-    /// ([`HeaderScan::quick_line`], only I5 left to check), the empty line
-    /// that ends the header section, then body lines ([`Self::body_lines`]).
-    /// Returns where the general arms go on: a line start in state
-    /// `LineStart` (a `.`, a line this cannot take, or `end`), or what
-    /// [`Self::body_lines`] leaves. (A fast path: off with the others.)
+    /// Whole message lines from the line start `i`, block by block: the
+    /// general arms would only count such a line's length for I5 and go back
+    /// to the line start, apart from what the header section adds (the
+    /// header scanner, and the empty line that ends the section). Takes
+    /// lines that end in CRLF within `end`, hold no bare CR or LF and do not
+    /// start with `.`; a header line only if every `:` and `=` in it passes
+    /// [`HeaderScan::special_is_inert`] (a `Reply-To:` line, where
+    /// back-quotes count too, goes to [`HeaderScan::quick_line`]). Returns
+    /// the start of the first line it does not take (a `.`, any other line
+    /// it cannot prove, or `end`), still in state `LineStart`, with nothing
+    /// of that line changed; or, for a body line that runs on past `end`,
+    /// `end` in state `Mid` with its length counted. (A fast path: off with
+    /// the others.)
+    ///
+    /// Each block of up to 64 bytes is classified once ([`Block::scan`]: LF,
+    /// CR and, in the header section, `:`/`=`, one bit per byte, 16 bytes
+    /// per vector compare), so a line costs one `tzcnt` and a few tests
+    /// however long it is.
     #[inline]
-    fn message_lines(
-        &mut self,
-        buf: &[u8],
-        mut i: usize,
-        end: usize,
-        stats: &mut SmtpStats,
-    ) -> usize {
+    fn message_lines(&mut self, buf: &[u8], i: usize, end: usize, stats: &mut SmtpStats) -> usize {
         debug_assert!(self.data.eol == Eol::LineStart);
-        while self.data.in_header {
-            let line = &buf[i..end];
-            match line.first() {
-                // The empty line: the general arms would end the header
-                // section at its CR and the line at its LF.
-                Some(b'\r') if line.get(1) == Some(&b'\n') => {
-                    self.data.in_header = false;
-                    i += 2;
+        let region = &buf[..end];
+        // The start of the line being walked, and the block being scanned.
+        let mut s = i;
+        let mut base = i;
+        // Was the byte before `base` a CR (an LF at `base` is not bare)?
+        let mut cr_before = false;
+        while base < end {
+            let blk = Block::scan(region, base, self.data.in_header);
+            let last = base + blk.n;
+            // Only LFs before the first bare CR or LF end lines taken here.
+            let bad = blk.bare(cr_before, region.get(last) == Some(&b'\n'));
+            let mut lfs = blk.lf & bad.wrapping_sub(1) & !bad;
+            // The `:`/`=` bits not yet passed (those of the line at `s` on).
+            let mut specials = blk.special;
+            while lfs != 0 {
+                let k = lfs.trailing_zeros();
+                lfs &= lfs - 1;
+                let e = base + k as usize;
+                // region[s..e - 1] is the content, region[e - 1] its CR.
+                let line = &region[s..e + 1];
+                if line[0] == b'.' {
+                    return s;
                 }
-                None | Some(b'.' | b'\r' | b'\n') => return i,
-                Some(_) => match self.data.header.quick_line(line) {
-                    Some(n) => {
-                        self.i5_whole_line(n as u32, stats);
-                        i += n + 2;
+                let n = e - 1 - s;
+                // (k < 64: the line's bits in this block are those below its LF.)
+                let line_specials = specials & ((1u64 << k) - 1);
+                specials ^= line_specials;
+                if self.data.in_header {
+                    if n == 0 {
+                        // The empty line: the general arms would end the
+                        // header section at its CR and the line at its LF.
+                        self.data.in_header = false;
+                    } else if self.header_line_may_start(line) {
+                        // (Its bytes in earlier blocks were checked there.)
+                        if !blk.specials_inert(line, s, line_specials) {
+                            return s;
+                        }
+                        self.data.header.clean_line_not_reply_to(line[0]);
+                    } else if self.data.header.quick_line(&region[s..]) != Some(n) {
+                        return s;
                     }
-                    None => return i,
-                },
+                }
+                self.i5_whole_line(n as u32, stats);
+                s = e + 1;
             }
+            if bad != 0 {
+                return s;
+            }
+            if self.data.in_header
+                && s < last
+                && self.header_line_may_start(&region[s..])
+                && !blk.specials_inert(&region[s..], s, specials)
+            {
+                // A header line going on into the next block: its part in
+                // this block already rules it out.
+                return s;
+            }
+            cr_before = blk.cr >> (blk.n - 1) & 1 != 0;
+            base = last;
         }
-        self.body_lines(buf, i, end, stats)
+        // A body line that goes on past `end` (no CR or LF left in it): the
+        // general arms would count its content and stay inside it.
+        if s < end && !self.data.in_header && region[s] != b'.' {
+            let n = (end - s) as u32;
+            self.i5_whole_line(n, stats);
+            self.data.line_len = n;
+            self.data.eol = Eol::Mid;
+            return end;
+        }
+        s
+    }
+
+    /// May [`Self::message_lines`] check the header line `line` (from its
+    /// start) by its `:`/`=` bytes alone? Not a `Reply-To:` line or a
+    /// continuation of one: F5 looks at their back-quotes.
+    #[inline(always)]
+    fn header_line_may_start(&self, line: &[u8]) -> bool {
+        match line[0] {
+            b' ' | b'\t' => !self.data.header.in_reply_to(),
+            b'r' | b'R' => !line
+                .first_chunk::<9>()
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"Reply-To:")),
+            _ => true,
+        }
     }
 
     /// I5 for a whole line of `n` content bytes (what [`Self::content`]
@@ -264,35 +376,6 @@ impl Inspector {
         {
             self.data.i5_fired = true;
             self.sig_hit(Signature::I5OverlongDataLine, stats);
-        }
-    }
-
-    /// Whole message-body lines (past the header section) from the line
-    /// start `i`, in a tight loop: for a line that does not start with `.`
-    /// and ends in CRLF within `end`, the general arms would only add its
-    /// length for I5 ([`Self::content`] outside the header section) and go
-    /// back to the line start. The first line that is anything else is left
-    /// to them: at its start (a `.`, or `end`), or, after its content, at
-    /// its CR/LF or `end`, in state `Mid` with its length counted. (A fast
-    /// path: off with the others, so the differential tests compare it.)
-    #[inline]
-    fn body_lines(&mut self, buf: &[u8], mut i: usize, end: usize, stats: &mut SmtpStats) -> usize {
-        debug_assert!(self.data.eol == Eol::LineStart && !self.data.in_header);
-        loop {
-            if i >= end || buf[i] == b'.' {
-                return i;
-            }
-            let j = memchr::memchr2(b'\r', b'\n', &buf[i..end]).map_or(end, |k| i + k);
-            // At a line start the line length is 0: this is `content(i, j)`.
-            let n = (j - i) as u32;
-            self.i5_whole_line(n, stats);
-            if j + 1 < end && buf[j] == b'\r' && buf[j + 1] == b'\n' {
-                i = j + 2;
-                continue;
-            }
-            self.data.line_len = n;
-            self.data.eol = Eol::Mid;
-            return j;
         }
     }
 
@@ -385,6 +468,113 @@ impl Inspector {
             stats.messages += 1;
             self.reset_transaction();
         }
+    }
+}
+
+/// One block of message text (up to 64 bytes), classified: bit `k` of each
+/// mask is byte `k` of the block.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    /// LF bytes.
+    lf: u64,
+    /// CR bytes.
+    cr: u64,
+    /// `:` and `=` (what a header signature of a non-`Reply-To:` line can
+    /// start to progress on): only in the header section, else 0.
+    special: u64,
+    /// Offset of the block's first byte.
+    base: usize,
+    /// Bytes in the block (at least 1).
+    n: usize,
+}
+
+impl Block {
+    /// Classifies `region[base..]`, at most its first 64 bytes, 16 at a
+    /// time with vector compares (`wide`: pcmpeqb + pmovmskb on x86-64). A
+    /// final partial chunk is read as the 16 bytes that end the block
+    /// (bytes before `base` are in `region` and their bits are shifted out);
+    /// only a region shorter than 16 bytes is copied into a padded chunk.
+    #[inline(always)]
+    fn scan(region: &[u8], base: usize, header: bool) -> Block {
+        let n = (region.len() - base).min(64);
+        let mut blk = Block {
+            lf: 0,
+            cr: 0,
+            special: 0,
+            base,
+            n,
+        };
+        let full = n / 16;
+        if let Some(block) = region.get(base..).and_then(|r| r.first_chunk::<64>()) {
+            for (c, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
+                blk.add(chunk, header, 16 * c as u32, 0);
+            }
+            return blk;
+        }
+        for c in 0..full {
+            let at = base + 16 * c;
+            if let Some(chunk) = region.get(at..).and_then(|r| r.first_chunk::<16>()) {
+                blk.add(chunk, header, 16 * c as u32, 0);
+            }
+        }
+        let rest = n % 16;
+        if rest != 0 {
+            let stop = base + n;
+            let at = 16 * full as u32;
+            match stop
+                .checked_sub(16)
+                .and_then(|from| region.get(from..stop))
+                .and_then(|r| r.first_chunk::<16>())
+            {
+                Some(chunk) => blk.add(chunk, header, at, 16 - rest as u32),
+                None => {
+                    let mut pad = [0u8; 16];
+                    pad[..rest].copy_from_slice(&region[base + 16 * full..stop]);
+                    blk.add(&pad, header, at, 0);
+                }
+            }
+        }
+        blk
+    }
+
+    /// Adds the classes of `chunk`, whose first `skip` bytes are not in the
+    /// block, at bit `at`.
+    #[inline(always)]
+    fn add(&mut self, chunk: &[u8; 16], header: bool, at: u32, skip: u32) {
+        let v = u8x16::new(*chunk);
+        let lf = v.simd_eq(u8x16::splat(b'\n')).to_bitmask();
+        let cr = v.simd_eq(u8x16::splat(b'\r')).to_bitmask();
+        self.lf |= u64::from(lf >> skip) << at;
+        self.cr |= u64::from(cr >> skip) << at;
+        if header {
+            let sp = (v.simd_eq(u8x16::splat(b':')) | v.simd_eq(u8x16::splat(b'='))).to_bitmask();
+            self.special |= u64::from(sp >> skip) << at;
+        }
+    }
+
+    /// The bare CRs and LFs of the block: a CR not followed by LF (the byte
+    /// after the block is an LF iff `lf_after`), an LF not preceded by CR
+    /// (the byte before the block is a CR iff `cr_before`).
+    #[inline(always)]
+    fn bare(&self, cr_before: bool, lf_after: bool) -> u64 {
+        let lf_next = (self.lf >> 1) | (u64::from(lf_after) << (self.n - 1));
+        let cr_prev = (self.cr << 1) | u64::from(cr_before);
+        (self.cr & !lf_next) | (self.lf & !cr_prev)
+    }
+
+    /// Does every `:`/`=` flagged in `bits` (bits of this block) of the
+    /// header line `line`, which starts at offset `s`, pass
+    /// [`HeaderScan::special_is_inert`]?
+    #[inline(always)]
+    fn specials_inert(&self, line: &[u8], s: usize, mut bits: u64) -> bool {
+        while bits != 0 {
+            let q = self.base + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if !HeaderScan::special_is_inert(line, q - s) {
+                return false;
+            }
+        }
+        true
     }
 }
 

@@ -378,11 +378,24 @@ impl Inspector {
             Phase::Inspecting => {}
         }
         let len = bytes.len();
+        // Where the general DATA arm goes on after the walk below stopped
+        // (counting message bytes from `i`).
+        let mut walked_to = None;
+        if self.client == Client::Data && self.fast {
+            // Message lines and the end of data without the general loop.
+            match self.data_lines_entry(bytes, i, stats) {
+                Ok(next) => i = next,
+                Err(at) => walked_to = Some(at),
+            }
+        }
         // (Each new command line tries the fast path first: `command_chunk`.)
         while i < len {
             let step = match self.client {
                 Client::Command => self.command_chunk(bytes, i, stats),
-                Client::Data => self.data_chunk(bytes, i, stats),
+                Client::Data => {
+                    let from = walked_to.take().unwrap_or(i);
+                    self.data_chunk_at(bytes, i, from, stats)
+                }
                 Client::Bdat => self.bdat_chunk(bytes, i, stats),
             };
             match step {
@@ -593,6 +606,7 @@ pub(crate) mod differential {
         pub closed: bool,
         pub server_closing: bool,
         pub in_data: bool,
+        pub data_bytes: u64,
     }
 
     /// Two inspectors for `policy`: fast paths on, fast paths off.
@@ -642,6 +656,7 @@ pub(crate) mod differential {
             closed: insp.is_closed(),
             server_closing: insp.server_closing(),
             in_data: insp.in_data(),
+            data_bytes: insp.data_bytes(),
         }
     }
 }

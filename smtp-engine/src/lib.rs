@@ -31,6 +31,8 @@
 mod command;
 mod command_fast;
 mod data;
+#[cfg(test)]
+mod data_differential;
 mod ehlo;
 pub mod events;
 pub mod fmt;

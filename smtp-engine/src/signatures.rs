@@ -451,40 +451,84 @@ impl HeaderScan {
     #[inline]
     pub(crate) fn quick_line(&mut self, line: &[u8]) -> Option<usize> {
         // (An empty line is no header line: it ends the header section.)
-        let first = *line.first().filter(|&&b| b != b'\r' && b != b'\n')?;
+        line.first().filter(|&&b| b != b'\r' && b != b'\n')?;
         let mut k = 0;
         let end = loop {
             let p = k + crate::framing::first_header_special(line.get(k..)?);
             match *line.get(p)? {
                 b'\r' if line.get(p + 1) == Some(&b'\n') => break p,
-                b'\r' | b'\n' | b'`' => return None,
-                // `: ` before `D`/`U` may start an F4 needle's match.
-                b':' if line.get(p + 1) == Some(&b' ')
-                    && matches!(line.get(p + 2), Some(b'd' | b'D' | b'u' | b'U')) =>
-                {
-                    return None
-                }
-                // `NAME=` starts a MIME name value (I4).
-                b'=' if p >= 4 && line[p - 4..p].eq_ignore_ascii_case(&NAME_EQ[..4]) => {
-                    return None
-                }
-                // Any other `:` or `=`, TAB or another control byte: content
-                // no pattern can complete on.
-                _ => {}
+                _ if Self::special_is_inert(line, p) => {}
+                _ => return None,
             }
             k = p + 1;
         };
+        self.clean_line(line, end);
+        Some(end)
+    }
+
+    /// [`Self::clean_line`] for a line known not to start a `Reply-To:`
+    /// field (a continuation line keeps the field it continues), starting
+    /// with byte `first`.
+    #[inline(always)]
+    pub(crate) fn clean_line_not_reply_to(&mut self, first: u8) {
         if first != b' ' && first != b'\t' {
-            self.in_reply_to = line
-                .get(..REPLY_TO.len())
-                .is_some_and(|h| end >= REPLY_TO.len() && h.eq_ignore_ascii_case(REPLY_TO));
+            self.in_reply_to = false;
         }
         self.name = 0xFF;
         self.decode = Needle::default();
         self.uudecode = Needle::default();
         self.name_eq = Needle::default();
         self.value_len = u32::MAX;
-        Some(end)
+    }
+
+    /// Is the header line being scanned part of a `Reply-To:` field (a
+    /// back-quote in it completes F5)?
+    #[inline(always)]
+    pub(crate) fn in_reply_to(&self) -> bool {
+        self.in_reply_to
+    }
+
+    /// May the header byte `line[p]` (one [`crate::framing::first_header_special`]
+    /// flags: a control byte, `:`, `=` or a back-quote) be passed over by a
+    /// whole-line check, `line` starting at the header line's start? False
+    /// for CR and LF (a line end or a bare one), a back-quote (F5), `: `
+    /// before `D`/`U` (may start an F4 needle's match) and the `=` of
+    /// `NAME=` (starts a MIME name value, I4); any other `:` or `=`, TAB or
+    /// another control byte is content no pattern can complete on. Bytes
+    /// after `p` are read only if present (a caller passing the line with
+    /// its CRLF sees every byte the patterns could need).
+    #[inline(always)]
+    pub(crate) fn special_is_inert(line: &[u8], p: usize) -> bool {
+        match line[p] {
+            b'\r' | b'\n' | b'`' => false,
+            b':' => {
+                !(line.get(p + 1) == Some(&b' ')
+                    && matches!(line.get(p + 2), Some(b'd' | b'D' | b'u' | b'U')))
+            }
+            b'=' => !(p >= 4 && line[p - 4..p].eq_ignore_ascii_case(&NAME_EQ[..4])),
+            _ => true,
+        }
+    }
+
+    /// The state after a header line of `content_len` content bytes
+    /// (`line` from its start, at least that long) that completes no
+    /// signature: what [`Self::line_start`] and [`Self::feed`] over the
+    /// content leave for every later line (the next line start resets
+    /// everything but the `Reply-To:` state, which is set here).
+    #[inline(always)]
+    pub(crate) fn clean_line(&mut self, line: &[u8], content_len: usize) {
+        let first = line[0];
+        if first != b' ' && first != b'\t' {
+            self.in_reply_to = content_len >= REPLY_TO.len()
+                && line
+                    .first_chunk::<9>()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(REPLY_TO));
+        }
+        self.name = 0xFF;
+        self.decode = Needle::default();
+        self.uudecode = Needle::default();
+        self.name_eq = Needle::default();
+        self.value_len = u32::MAX;
     }
 }
 

@@ -1,0 +1,321 @@
+//! Differential tests of the DATA-phase fast paths (the block walk over
+//! whole message lines and the segment entry ahead of the general loop)
+//! against the general streaming path alone (`Inspector::set_fast_paths(false)`).
+//!
+//! Two inspectors with the same policy see exactly the same calls; after
+//! every call they must agree on the verdict, the rewritten segment, the
+//! events, the counters and the visible state. The messages stress what the
+//! walk decides on: the end of data split across segments at every byte,
+//! dot-stuffing, bare CR/LF (also right at a 64-byte block edge), NUL and
+//! 8-bit bytes, header lines that fire F4/F5/I4 or nearly do (`Reply-To:`
+//! and its continuations, `: decode@`, `name=`), header lines longer than a
+//! block, over-long lines (I5) and max-data crossed at every byte.
+
+use proptest::prelude::*;
+
+use crate::inspector::differential::{feed_both, pair, Outcome};
+use crate::inspector::Inspector;
+use crate::policy::Policy;
+use crate::signatures::SignatureSet;
+use crate::stats::SmtpStats;
+
+type Pair = [(Inspector, SmtpStats); 2];
+
+/// Feeds `seg` to both sides and requires the same outcome: the fast side's.
+fn same(sides: &mut Pair, client: bool, seg: &[u8]) -> Result<Outcome, TestCaseError> {
+    let [f, s] = feed_both(sides, client, seg);
+    prop_assert_eq!(
+        &f,
+        &s,
+        "segment {:?} (client: {})",
+        String::from_utf8_lossy(seg),
+        client
+    );
+    Ok(f)
+}
+
+/// A fast and a slow inspector for `policy`, both in DATA state (ESMTP,
+/// PIPELINING, a pipelined MAIL/RCPT/DATA group and its replies).
+fn pair_in_data(policy: &Policy) -> Result<Pair, TestCaseError> {
+    let mut sides = pair(policy);
+    for (client, seg) in [
+        (false, &b"220 mail.example.test ESMTP\r\n"[..]),
+        (true, b"EHLO relay.example.net\r\n"),
+        (
+            false,
+            b"250-mail.example.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+        ),
+        (
+            true,
+            b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+        ),
+        (false, b"250 ok\r\n250 ok\r\n354 go ahead\r\n"),
+    ] {
+        same(&mut sides, client, seg)?;
+    }
+    prop_assert!(sides[0].0.in_data());
+    Ok(sides)
+}
+
+/// Feeds `stream` cut after the offsets `cuts` (cycled) to both sides and
+/// compares after every call. Withheld bytes (commands after the end of
+/// data) come again with the next segment; back in command state, the
+/// server answers.
+fn run(policy: &Policy, stream: &[u8], cuts: &[usize]) -> Result<(), TestCaseError> {
+    let mut sides = pair_in_data(policy)?;
+    let mut pos = 0;
+    for &n in cuts.iter().cycle() {
+        if pos >= stream.len() || sides[0].0.is_closed() {
+            break;
+        }
+        let end = (pos + n.max(1)).min(stream.len());
+        let seg = &stream[pos..end];
+        let f = same(&mut sides, true, seg)?;
+        pos += if f.verdict.forward == 0 {
+            seg.len()
+        } else {
+            f.verdict.forward
+        };
+        let insp = &sides[0].0;
+        if !insp.in_data() && !insp.is_closed() {
+            same(&mut sides, false, b"250 ok\r\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// The three signature sets worth telling apart here.
+fn policy(sigs: u8, max_data: u64) -> Policy {
+    Policy {
+        max_data,
+        signatures: match sigs {
+            0 => SignatureSet::default(),
+            1 => SignatureSet::all(),
+            _ => SignatureSet::empty(),
+        },
+        ..Policy::esmtp()
+    }
+}
+
+/// The transcript corpus's message (issue #2) and variants of it.
+const CORPUS_MESSAGE: &[u8] =
+    b"Subject: report 7\r\nFrom: sender7@example.net\r\n\r\nshort body line\r\n.\r\n";
+
+/// A header line from parts: names, the patterns and their near misses.
+fn header_line() -> impl Strategy<Value = Vec<u8>> {
+    let parts: Vec<&'static [u8]> = vec![
+        b"Subject: report",
+        b"From: sender@example.net",
+        b"To: decode@x",
+        b"To: Decode",
+        b"Cc: x, ::: UUDECODE@h",
+        b"X-A: :decode@",
+        b"Reply-To: a`b",
+        b"reply-to: a",
+        b"Reply-To",
+        b"X-Reply-To: `x`",
+        b" folded `x`",
+        b"\tfolded",
+        b"Content-Type: text/plain; name=",
+        b"filename=\"",
+        b"nam=",
+        b"a=b",
+        b"=",
+        b":",
+        b": ",
+        b"`",
+        b"\0",
+        b"\x01",
+        b"\xc3\xa9",
+        b"\t",
+        b"-",
+        b"*",
+        b" ",
+        b"v",
+    ];
+    (
+        proptest::collection::vec(proptest::sample::select(parts), 1..6),
+        prop_oneof![6 => Just(0usize), 1 => 40usize..80, 1 => 250usize..262],
+        proptest::sample::select(vec![
+            &b"\r\n"[..],
+            b"\r\n",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"\rx\r\n",
+        ]),
+    )
+        .prop_map(|(p, pad, end)| {
+            let mut l = p.concat();
+            l.extend(std::iter::repeat_n(b'v', pad));
+            l.extend_from_slice(end);
+            l
+        })
+}
+
+/// A body line: ordinary, dot-stuffed, a lone dot, empty, bare CR/LF,
+/// NUL/8-bit, long (I5), unterminated.
+fn body_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => proptest::sample::select(vec![
+            &b"short body line\r\n"[..],
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n",
+            b"..dot-stuffed\r\n",
+            b".x\r\n",
+            b".\r\n",
+            b"\r\n",
+            b"a\rb\r\n",
+            b"a\nb\r\n",
+            b"\n",
+            b"\r",
+            b"x\0y\xff\x80\r\n",
+            b"To: decode@x\r\n",
+            b"tail",
+        ])
+        .prop_map(<[u8]>::to_vec),
+        1 => (990usize..1010, proptest::sample::select(vec![&b"\r\n"[..], b"\n", b"\r"]))
+            .prop_map(|(n, end)| {
+                let mut v = vec![b'q'; n];
+                v.extend_from_slice(end);
+                v
+            }),
+        1 => (1usize..70).prop_map(|n| {
+            let mut v = vec![b'z'; n];
+            v.extend_from_slice(b"\r\n");
+            v
+        }),
+    ]
+}
+
+/// A message: header lines, maybe the empty line, body lines, maybe the end
+/// of data and a command after it.
+fn message() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::collection::vec(header_line(), 0..6),
+        any::<bool>(),
+        proptest::collection::vec(body_line(), 0..12),
+        proptest::sample::select(vec![
+            &b"\r\n.\r\n"[..],
+            b".\r\n",
+            b"\r\n.\r\nQUIT\r\n",
+            b"",
+            b"\r\n.",
+            b"\r\n.\r",
+        ]),
+    )
+        .prop_map(|(h, blank, b, end)| {
+            let mut m = h.concat();
+            if blank {
+                m.extend_from_slice(b"\r\n");
+            }
+            m.extend(b.concat());
+            m.extend_from_slice(end);
+            m
+        })
+}
+
+#[test]
+fn corpus_message_split_at_every_byte() {
+    let mut msg = CORPUS_MESSAGE.to_vec();
+    msg.extend_from_slice(b"QUIT\r\n");
+    for sigs in 0..3 {
+        let p = policy(sigs, 20_000_000);
+        run(&p, &msg, &[msg.len()]).unwrap();
+        for k in 1..msg.len() {
+            run(&p, &msg, &[k, msg.len()]).unwrap();
+        }
+    }
+}
+
+#[test]
+fn end_of_data_split_at_every_byte_after_every_line_shape() {
+    let heads: [&[u8]; 6] = [
+        b"Subject: x\r\n\r\nbody\r\n",
+        b"Subject: x\r\n\r\n..dot\r\n",
+        b"Subject: x\r\n\r\nbare\rcr\r\n",
+        b"Subject: x\r\n\r\nbare\nlf\r\n",
+        b"Subject: x\r\n",
+        b"",
+    ];
+    for head in heads {
+        let mut msg = head.to_vec();
+        msg.extend_from_slice(b".\r\nNOOP\r\n");
+        for k in 0..=msg.len() {
+            for j in k..=msg.len() {
+                run(&policy(0, 20_000_000), &msg, &[k, j - k, msg.len()]).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn max_data_crossed_at_every_byte() {
+    let mut msg = b"Subject: report 7\r\nX-Long: ".to_vec();
+    msg.extend(std::iter::repeat_n(b'h', 70));
+    msg.extend_from_slice(b"\r\n\r\nline one\r\n..two\r\n");
+    msg.extend(std::iter::repeat_n(b'b', 100));
+    msg.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
+    for limit in 0..=msg.len() as u64 + 1 {
+        run(&policy(0, limit), &msg, &[msg.len()]).unwrap();
+        run(&policy(1, limit), &msg, &[17, 64, 3]).unwrap();
+    }
+}
+
+#[test]
+fn bare_cr_lf_at_every_offset_of_a_block() {
+    // A bare CR or LF (or a CRLF) placed at every offset of two blocks'
+    // worth of header and body text.
+    for bad in [&b"\r"[..], b"\n", b"\r\n", b"\0", b":", b"="] {
+        for at in 0..140 {
+            let mut body: Vec<u8> = b"Subject: s\r\nX-Pad: "
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(b'p', 60))
+                .chain(*b"\r\n\r\n")
+                .chain(std::iter::repeat_n(b'b', 70))
+                .chain(*b"\r\n")
+                .collect();
+            let at = at.min(body.len());
+            body.splice(at..at, bad.iter().copied());
+            body.extend_from_slice(b"\r\n.\r\n");
+            run(&policy(1, 20_000_000), &body, &[body.len()]).unwrap();
+            run(&policy(1, 20_000_000), &body, &[64, 1, 7]).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(800)
+    ))]
+
+    /// Arbitrary messages of the shapes above, any segmentation, any
+    /// signature set, max-data anywhere.
+    #[test]
+    fn data_fast_paths_match_the_general_path(
+        sigs in 0u8..3,
+        max_data in prop_oneof![3 => Just(20_000_000u64), 1 => 0u64..400],
+        msgs in proptest::collection::vec(message(), 1..3),
+        cuts in proptest::collection::vec(prop_oneof![Just(1usize), 1usize..90, Just(4096)], 1..20),
+    ) {
+        run(&policy(sigs, max_data), &msgs.concat(), &cuts)?;
+    }
+
+    /// Random bytes rich in what the walk looks at, any segmentation.
+    #[test]
+    fn data_fast_paths_match_on_random_bytes(
+        sigs in 0u8..3,
+        bytes in proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::sample::select(b"abc: =`.DdUu@n".to_vec()),
+                2 => Just(b'\r'),
+                2 => Just(b'\n'),
+                1 => any::<u8>(),
+            ],
+            0..300,
+        ),
+        cuts in proptest::collection::vec(1usize..100, 1..10),
+    ) {
+        run(&policy(sigs, 20_000_000), &bytes, &cuts)?;
+    }
+}
