@@ -14,9 +14,9 @@
 //! needs is one shift and mask of the per-session class word
 //! ([`fast_classes`], built from the policy with a few bit operations when
 //! the session starts) instead of a chain of policy checks; a verb followed
-//! by the line end needs no scan at all; otherwise one SWAR pass frames the
-//! arguments and proves them clean ([`framing::first_plain_stop`]). For an
-//! ESMTP MAIL/RCPT line the SWAR pass covers only the path, up to its `>`
+//! by the line end needs no scan at all; otherwise one pass (16-byte SIMD
+//! blocks) frames the arguments and proves them clean ([`framing::first_plain_stop`]). For an
+//! ESMTP MAIL/RCPT line that pass covers only the path, up to its `>`
 //! ([`framing::first_path_stop`]); the parameters after it are parsed in
 //! place ([`params_in_place`]): the commonest whole parameters (`SIZE=`
 //! digits, `BODY=8BITMIME`, `NOTIFY=FAILURE`) by two or three folded word
@@ -272,7 +272,7 @@ impl Inspector {
         let (end, open) = if cls == class::PLAIN || !esmtp {
             (framing::first_plain_stop(args), 0)
         } else {
-            // ESMTP MAIL/RCPT: one SWAR pass over the path to its `>`
+            // ESMTP MAIL/RCPT: one block pass over the path to its `>`
             // proves it clean; the parameters after it are parsed in place,
             // which proves their bytes clean too and finds the line end.
             let open = path_open(cls, args)?;
@@ -290,9 +290,10 @@ impl Inspector {
                 open,
             )
         };
-        let (total, cr) = match (args.get(end), args.get(end + 1)) {
-            (Some(b'\r'), Some(b'\n')) => (5 + end + 2, true),
-            (Some(b'\n'), _) => (5 + end + 1, false),
+        // CRLF as one two-byte compare; a bare LF is rare.
+        let (total, cr) = match args.get(end..end.wrapping_add(2)) {
+            Some([b'\r', b'\n']) => (5 + end + 2, true),
+            _ if args.get(end) == Some(&b'\n') => (5 + end + 1, false),
             _ => return None,
         };
         if total > usize::from(self.fast_classes.max_total[cls as usize]) {
@@ -412,7 +413,9 @@ impl Inspector {
         }
         stats.cmd_lines += 1;
         self.cmd_index += 1;
-        self.fifo.push(EXPECT_OF_VERB[line.verb]);
+        // Room proven by `may_start_line`, which every caller checked for
+        // this line.
+        self.fifo.push_unchecked(EXPECT_OF_VERB[line.verb]);
     }
 }
 
@@ -1266,6 +1269,18 @@ mod tests {
         b"<a~b@x>",
         b"<a|b@x>",
         b"<\"a b\"@x>",
+        // Paths around the sixteen-byte blocks of the path scan (from the
+        // byte after `<`), with odd bytes in the second block.
+        b"<abcdefghijklmn@x>",
+        b"<abcdefghijklmno@x>",
+        b"<abcdefghijklmnop@x>",
+        b"<abcdefghijklmnopqrstuvwxyz0123@x>",
+        b"<abcdefghijklmnopqrstuvwxyz01234@x>",
+        b"<abcdefghijklmnopq|s@x>",
+        b"<abcdefghijklmnopq s@x>",
+        b"<abcdefghijklmnopq\x7Fs@x>",
+        b"<abcdefghijklmnopq}s@x>",
+        b"<abcdefghijklmnopq\"s@x>",
         b"<a\x80b@x>",
         b"<a\tb@x>",
         b"<@relay:a@b>",
@@ -1307,6 +1322,15 @@ mod tests {
         b"NOOP\r\n",
         b"RSET\r\n",
         b"HELO a}b\r\n",
+        // Arguments around the sixteen-byte blocks of the plain scan.
+        b"EHLO abcdefghijklmno\r\n",
+        b"EHLO abcdefghijklmnop\r\n",
+        b"EHLO abcdefghijklmnopq\r\n",
+        b"EHLO mx-0123456789abcdefghijklmnopq.example\r\n",
+        b"EHLO abcdefghijklmnopq|s\r\n",
+        b"EHLO abcdefghijklmnopq\x7Fs\r\n",
+        b"EHLO abcdefghijklmnopq\x80s\r\n",
+        b"HELO abcdefghijklmnopq~s\r\n",
         b"HELO a~b\r\n",
         b"VRFY root\r\n",
         b"EXPN x\r\n",

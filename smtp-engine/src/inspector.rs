@@ -211,6 +211,17 @@ impl ReplyFifo {
         self.barriers += u32::from(e.ends_group());
         true
     }
+    /// Push for a caller that has just proven room ([`Inspector::may_start_line`]
+    /// checks `!is_full()` before every command line): no second check.
+    /// (Safe code either way: a violated promise would only make the counters
+    /// wrong, and a debug build asserts it.)
+    #[inline(always)]
+    pub(crate) fn push_unchecked(&mut self, e: Expect) {
+        debug_assert!(!self.is_full());
+        self.buf[(self.head as usize + self.len as usize) & (FIFO_LEN - 1)] = Some(e);
+        self.len += 1;
+        self.barriers += u32::from(e.ends_group());
+    }
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Expect> {
         let e = self.front()?;
@@ -413,25 +424,23 @@ impl Inspector {
     /// Inspect server→client bytes.
     #[inline]
     pub fn handle_server(&mut self, bytes: &mut [u8], stats: &mut SmtpStats) -> Verdict {
-        // The common case first, in straight-line code: whole reply lines
-        // nobody rewrites (one per lockstep reply, several per pipelined
-        // group); the general path continues after them.
+        // The common case first, in a tight loop: whole reply lines nobody
+        // rewrites (one per lockstep reply, several per pipelined group, the
+        // EHLO reply's keyword lines); the general path continues after them.
         let mut i = 0;
         if self.phase == Phase::Inspecting && self.fast && self.reply.at_line_start() {
             // (The fast path leaves both conditions as they are.)
-            while let Some(next) = self.reply_line_fast_at_start(bytes, i, stats) {
-                if self.phase == Phase::Passthrough {
-                    // allow-tls: after the 220 to STARTTLS the whole segment
-                    // passes and inspection stops.
-                    return Verdict {
-                        forward: bytes.len(),
-                        action: Action::StopInspection,
-                    };
-                }
-                if next == bytes.len() {
-                    return Verdict::forward(next);
-                }
-                i = next;
+            i = self.reply_lines_fast(bytes, stats);
+            if i == bytes.len() {
+                return Verdict::forward(i);
+            }
+            if i == crate::reply::PASSTHROUGH {
+                // allow-tls: after the 220 to STARTTLS the whole segment
+                // passes and inspection stops.
+                return Verdict {
+                    forward: bytes.len(),
+                    action: Action::StopInspection,
+                };
             }
         }
         self.handle_server_from(bytes, i, stats)

@@ -7,16 +7,17 @@
 //!
 //! Reply lines end at LF (CRLF or bare LF). A complete `NNN-`/`NNN ` line at
 //! a line start takes the whole-line fast path (the code by one word, the line
-//! end by SSE2 sixteen bytes at a time, inline); the keyword lines of a
-//! positive EHLO reply take it as one run ([`Inspector::ehlo_keyword_lines`]:
-//! keyword and line end from one sixteen-byte block by
-//! [`crate::ehlo::keyword_of_block`], else [`crate::ehlo::keyword_of_line`]);
+//! end by SSE2 sixteen bytes at a time, inline): the single-line replies only
+//! popped (and DATA's) in one tight loop over the segment
+//! ([`Inspector::reply_lines_fast`]); a positive EHLO reply, its first line
+//! included, as one run ([`Inspector::ehlo_keyword_lines`]: keyword and line
+//! end from one thirty-two-byte block by [`crate::ehlo::keyword_of_block32`]);
 //! any other line, and every line under debug or legacy, takes the byte-wise
 //! path, which examines the first four bytes byte by byte and skips the rest
 //! of an ordinary line. Differential property tests hold the two paths equal
-//! (here, in `crate::ehlo`, and in `tests/reply_fast_path.rs`).
+//! (here, in `crate::ehlo`, and in `crate::reply_differential`).
 
-use crate::ehlo::{keyword_of_block, keyword_of_line, keyword_set, Kw, KwMatch};
+use crate::ehlo::{keyword_of_block32, keyword_set, Kw, KwMatch};
 use crate::events::{DebugEvent, Event};
 use crate::framing::{self, LIMIT_REPLY};
 use crate::inspector::{Action, Client, Expect, Inspector, Phase, Step, Verdict};
@@ -30,6 +31,14 @@ const ACTS_ON_REPLY: u32 = Expect::Ehlo.bit()
     | Expect::Auth.bit()
     | Expect::AuthCont.bit()
     | Expect::StartTls.bit();
+
+/// The expectations whose single-line reply [`Inspector::reply_lines_fast`]
+/// takes itself: those only popped, and DATA (`354` enters DATA).
+const QUIET_REPLY: u32 = !ACTS_ON_REPLY | Expect::Data.bit();
+
+/// [`Inspector::reply_lines_fast`]: inspection stopped (allow-tls, the
+/// server accepted STARTTLS); the whole segment passes.
+pub(crate) const PASSTHROUGH: usize = usize::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Body {
@@ -373,8 +382,14 @@ impl Inspector {
             // whole (`choose_body` and the keyword matcher of the byte-wise
             // path, for a complete line), then the line end from where the
             // keyword scan stopped (often right at the CR LF).
+            // Its first line too, when a `2xx-` line opens the reply.
             Some(Expect::Ehlo)
-                if !first && self.mode == Mode::Esmtp && self.reply.reply_code / 100 == 2 =>
+                if self.mode == Mode::Esmtp
+                    && if first {
+                        sep == b'-' && d & 0xFF == 2
+                    } else {
+                        self.reply.reply_code / 100 == 2
+                    } =>
             {
                 return self.ehlo_keyword_lines(buf, start, stats);
             }
@@ -436,8 +451,95 @@ impl Inspector {
         Some(next)
     }
 
-    /// Lines 2.. of a positive ESMTP EHLO reply, from `start` (a line whose
-    /// code digits and separator the caller checked): one tight loop over the
+    /// The whole-line fast path over a segment from its start (a line start,
+    /// fast paths on, inspecting): one tight loop over the common lines, the
+    /// single-line replies (`NNN ` as the first line of its reply) whose
+    /// expectation is only popped — MAIL, RCPT, RSET, NOOP, QUIT, end of
+    /// data, an unmasked greeting — or is DATA's (a `354` enters DATA), which
+    /// asks nothing of the line but its code and its end; every other line
+    /// through [`Self::reply_line_fast_at_start`] out of line. The offset
+    /// after the last line taken ([`PASSTHROUGH`] when inspection stopped:
+    /// allow-tls and the `220` to STARTTLS).
+    #[inline(always)]
+    pub(crate) fn reply_lines_fast(&mut self, buf: &mut [u8], stats: &mut SmtpStats) -> usize {
+        // The expectations a quiet line may answer (the greeting only when
+        // the banner is not masked).
+        let quiet = QUIET_REPLY & !(u32::from(self.mask_banner) * Expect::Greeting.bit());
+        let mut line = 0;
+        while let Some(head) = chunk_at::<4>(buf, line) {
+            let w = u32::from_le_bytes(*head);
+            // The code digits by one word (as `reply_line_fast_at_start`).
+            let d = w ^ 0x0030_3030;
+            let digits = (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0;
+            let front = self.fifo.front();
+            match front {
+                Some(e)
+                    if digits
+                        && w >> 24 == u32::from(b' ')
+                        && self.reply.first
+                        && e.bit() & quiet != 0 =>
+                {
+                    // The line end: within the first sixteen bytes (no
+                    // over-long line then), else further on.
+                    let lf = match block_at(buf, line).map(lf16) {
+                        Some(m) if m != 0 => line + m.trailing_zeros() as usize,
+                        Some(_) => {
+                            let Some(lf) = find_lf_from(buf, line + 16) else {
+                                break;
+                            };
+                            if lf + 1 - line > LIMIT_REPLY as usize {
+                                stats.reply_overlong += 1;
+                            }
+                            lf
+                        }
+                        // Fewer than sixteen bytes left: a short line.
+                        None => match find_lf_near_end(buf, line + 4) {
+                            Some(lf) => lf,
+                            None => break,
+                        },
+                    };
+                    // `reply_line_fast_at_start` for a first line that is
+                    // also the last: the reply's completion.
+                    self.reply_index += 1;
+                    self.reply.reply_code = 0;
+                    self.reply.saw_pipelining = false;
+                    // `d` holds the digit values in its low three bytes.
+                    let code = d & 0x00FF_FFFF;
+                    if code == 0x0001_0204 {
+                        self.closing = true;
+                    }
+                    self.fifo.drop_front(e);
+                    if e == Expect::Data && code == 0x0004_0503 {
+                        self.client = Client::Data;
+                        self.data.start();
+                    }
+                    line = lf + 1;
+                }
+                _ => match self.reply_line_other(buf, line, stats) {
+                    Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
+                    Some(next) => line = next,
+                    None => break,
+                },
+            }
+        }
+        line
+    }
+
+    /// [`Self::reply_line_fast_at_start`] out of line, for the lines
+    /// [`Self::reply_lines_fast`] does not take itself.
+    #[inline(never)]
+    fn reply_line_other(
+        &mut self,
+        buf: &mut [u8],
+        start: usize,
+        stats: &mut SmtpStats,
+    ) -> Option<usize> {
+        self.reply_line_fast_at_start(buf, start, stats)
+    }
+
+    /// A positive ESMTP EHLO reply from `start` (a line whose code digits
+    /// and separator the caller checked): its first line (`2xx-`) when it
+    /// opens the reply here, then one tight loop over the
     /// keyword lines (what [`Self::reply_line_fast_at_start`] does for each
     /// of them, without asking again what cannot change within the reply),
     /// through the reply's last line and its completion. The offset after the
@@ -454,21 +556,53 @@ impl Inspector {
         let mut line = start;
         let mut sep = buf.get(start + 3).copied()?;
         let mut saw_pipelining = false;
+        if self.reply.first {
+            // The reply's first line (`2xx-`, the caller checked): what
+            // `reply_line_fast_at_start` does for it, then the next head.
+            let next = find_lf_from(buf, start + 4)? + 1;
+            if next - start > LIMIT_REPLY as usize {
+                stats.reply_overlong += 1;
+            }
+            self.reply_index += 1;
+            self.reply.first = false;
+            let d = buf[start..start + 3]
+                .iter()
+                .fold(0u16, |c, &b| c * 10 + u16::from(b - b'0'));
+            self.reply.reply_code = d;
+            line = next;
+            let Some(head) = chunk_at::<4>(buf, next) else {
+                return Some(next);
+            };
+            let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
+            sep = head[3];
+            if (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) != 0
+                || (sep != b' ' && sep != b'-')
+            {
+                return Some(next);
+            }
+        }
         loop {
             let at = line + 4;
-            // Sixteen bytes of the body at once where there are, else word
-            // by word; then the line end, from where the scan stopped.
-            let block = chunk_at::<16>(buf, at);
-            let (kw, lf) = match block.and_then(|b| keyword_of_block(b, set)) {
-                Some((kw, _, lfs)) if lfs != 0 => (kw, Some(at + lfs.trailing_zeros() as usize)),
-                Some((kw, _, _)) => (kw, find_lf_from(buf, at + 16)),
-                None => {
-                    let (kw, end) = keyword_of_line(buf, at, set);
-                    let lf = match buf.get(end..end + 2) {
-                        Some(b"\r\n") => Some(end + 1),
-                        _ => find_lf_from(buf, end),
+            // Thirty-two bytes of the body at once (zero-padded past the
+            // end of the segment): the keyword and, mostly, the line end.
+            let (kw, lf) = match buf.get(at..).and_then(<[u8]>::first_chunk::<32>) {
+                Some(block) => {
+                    let (kw, lfs) = keyword_of_block32(block, set);
+                    let lf = if lfs != 0 {
+                        Some(at + lfs.trailing_zeros() as usize)
+                    } else {
+                        find_lf_from(buf, at + 32)
                     };
                     (kw, lf)
+                }
+                // Fewer than thirty-two bytes left (the last lines of a
+                // segment): zero-padded.
+                None => {
+                    let mut block = [0u8; 32];
+                    let rest = buf.get(at..).unwrap_or_default();
+                    block[..rest.len()].copy_from_slice(rest);
+                    let (kw, lfs) = keyword_of_block32(&block, set);
+                    (kw, (lfs != 0).then(|| at + lfs.trailing_zeros() as usize))
                 }
             };
             let Some(lf) = lf else {
@@ -556,6 +690,13 @@ fn find_lf_near_end(buf: &[u8], at: usize) -> Option<usize> {
 #[inline(always)]
 pub(crate) fn chunk_at<const N: usize>(buf: &[u8], at: usize) -> Option<&[u8; N]> {
     buf.get(at..at.wrapping_add(N))?.first_chunk::<N>()
+}
+
+/// The sixteen bytes of `buf` from `at`, if there are (`at` at most the
+/// length of `buf`, as a line start is: then one compare).
+#[inline(always)]
+fn block_at(buf: &[u8], at: usize) -> Option<&[u8; 16]> {
+    buf.get(at..)?.first_chunk::<16>()
 }
 
 /// LF bits of sixteen bytes: bit `k` set iff `block[k]` is LF.

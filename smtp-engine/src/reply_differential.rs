@@ -89,6 +89,39 @@ fn cut() -> impl Strategy<Value = usize> {
     prop_oneof![1usize..6, 1usize..90, Just(4096)]
 }
 
+/// The policy a test's `flags` select: SMTP mode, allow-tls, BDAT, a masked
+/// banner (bits 0 to 3).
+fn policy_of(flags: u8) -> Policy {
+    Policy {
+        mode: if flags & 1 != 0 {
+            Mode::Smtp
+        } else {
+            Mode::Esmtp
+        },
+        allow_tls: flags & 2 != 0,
+        bdat: flags & 4 != 0,
+        mask_banner: flags & 8 != 0,
+        ..Policy::esmtp()
+    }
+}
+
+/// Feeds `script` (client → server when `.0`) to a fast and a byte-wise
+/// inspector under `policy`; they must agree after every segment.
+fn same_outcomes(policy: &Policy, script: &[(bool, Vec<u8>)]) -> Result<(), TestCaseError> {
+    let mut sides = pair(policy);
+    for (client, seg) in script {
+        let [fast, slow] = feed_both(&mut sides, *client, seg);
+        prop_assert_eq!(
+            fast,
+            slow,
+            "client={} seg={:?}",
+            client,
+            String::from_utf8_lossy(seg)
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)))]
@@ -103,14 +136,7 @@ proptest! {
         ),
         cuts in proptest::collection::vec(cut(), 1..10),
     ) {
-        let policy = Policy {
-            mode: if flags & 1 != 0 { Mode::Smtp } else { Mode::Esmtp },
-            allow_tls: flags & 2 != 0,
-            bdat: flags & 4 != 0,
-            mask_banner: flags & 8 != 0,
-            ..Policy::esmtp()
-        };
-        let mut sides = pair(&policy);
+        let policy = policy_of(flags);
         let mut script: Vec<(bool, Vec<u8>)> = vec![
             (false, b"220 mail.example.test ESMTP Postfix\r\n".to_vec()),
             (true, b"EHLO relay.example.net\r\n".to_vec()),
@@ -122,9 +148,199 @@ proptest! {
             script.push((true, group.clone()));
             script.extend(segments(&replies.concat(), &cuts).into_iter().map(|s| (false, s)));
         }
-        for (client, seg) in &script {
-            let [fast, slow] = feed_both(&mut sides, *client, seg);
-            prop_assert_eq!(fast, slow, "client={} seg={:?}", client, String::from_utf8_lossy(seg));
+        same_outcomes(&policy, &script)?;
+    }
+}
+
+/// A single-line reply (`NNN ` + body of `n` bytes), now and then a
+/// continuation or malformed line: line lengths around the sixteen- and
+/// thirty-two-byte blocks of the quiet-line loop.
+fn quiet_line() -> impl Strategy<Value = Vec<u8>> {
+    let code = proptest::sample::select(vec![
+        &b"250"[..],
+        b"250",
+        b"250",
+        b"251",
+        b"221",
+        b"354",
+        b"421",
+        b"220",
+        b"334",
+        b"550",
+        b"25x",
+    ]);
+    let sep = proptest::sample::select(vec![&b" "[..], b" ", b" ", b" ", b"-", b"\t", b""]);
+    let end = proptest::sample::select(vec![&b"\r\n"[..], b"\r\n", b"\n", b"\r\r\n"]);
+    let body = prop_oneof![
+        4 => (0usize..40).prop_map(|n| (0..n).map(|k| b"2.1.0 Ok: queued as 4F"[k % 22]).collect::<Vec<u8>>()),
+        1 => (500usize..560).prop_map(|n| vec![b'a'; n]),
+        1 => proptest::collection::vec(any::<u8>(), 0..20),
+    ];
+    (code, sep, body, end).prop_map(|(c, s, b, e)| [c, s, &b, e].concat())
+}
+
+/// A command group whose replies the quiet-line loop takes (or must leave:
+/// DATA, STARTTLS, EHLO, AUTH).
+fn quiet_group() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        proptest::sample::select(vec![
+            &b"MAIL FROM:<a@example.net>\r\n"[..],
+            b"RCPT TO:<b@example.test>\r\n",
+            b"RCPT TO:<b@example.test>\r\n",
+            b"NOOP\r\n",
+            b"RSET\r\n",
+            b"VRFY x\r\n",
+            b"DATA\r\n",
+            b"STARTTLS\r\n",
+            b"EHLO relay.example.net\r\n",
+            b"AUTH LOGIN\r\n",
+            b"QUIT\r\n",
+        ]),
+        1..8,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)))]
+
+    /// Runs of single-line replies (the quiet-line loop of the fast path:
+    /// MAIL/RCPT/NOOP/RSET/QUIT/end-of-data replies, the greeting, `354` to
+    /// DATA, `421` anywhere, `220` to STARTTLS and EHLO/AUTH replies in the
+    /// middle of a run, lines of 0 to 40 body bytes around the block sizes,
+    /// over-long lines, the greeting masked or not) cut anywhere, even the
+    /// greeting: the fast path and the byte-wise path agree.
+    #[test]
+    fn quiet_reply_runs_match_the_byte_wise_path(
+        flags in 0u8..16,
+        greeting in quiet_line(),
+        groups in proptest::collection::vec(
+            (quiet_group(), proptest::collection::vec(quiet_line(), 0..10)),
+            1..4,
+        ),
+        cuts in proptest::collection::vec(cut(), 1..10),
+    ) {
+        let policy = policy_of(flags);
+        let mut script: Vec<(bool, Vec<u8>)> = Vec::new();
+        // The greeting: a quiet line too (unless masked).
+        script.extend(segments(&[&b"220 "[..], &greeting[4.min(greeting.len())..]].concat(), &cuts).into_iter().map(|s| (false, s)));
+        script.push((true, b"HELO relay.example.net\r\n".to_vec()));
+        script.push((false, b"250 mail.example.test\r\n".to_vec()));
+        for (group, replies) in &groups {
+            script.push((true, group.clone()));
+            script.extend(segments(&replies.concat(), &cuts).into_iter().map(|s| (false, s)));
+        }
+        same_outcomes(&policy, &script)?;
+    }
+}
+
+/// A keyword of exactly `n` bytes: a supported one where one has that
+/// length, else letters (16, 17, 31, 32, 33 bytes: no supported keyword, so
+/// masked; ENHANCEDSTATUSCODES cut or padded to `n`).
+fn keyword_of_len(n: usize, lower: bool) -> Vec<u8> {
+    let base: &[u8] = b"ENHANCEDSTATUSCODESXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+    let kw = crate::ehlo::KEYWORDS
+        .iter()
+        .find(|k| k.len() == n)
+        .map_or_else(|| base[..n].to_vec(), |k| k.to_vec());
+    if lower {
+        kw.to_ascii_lowercase()
+    } else {
+        kw
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)))]
+
+    /// EHLO replies whose first line opens the keyword loop (`2xx-`, else
+    /// not), keyword lines with keywords of 3 to 19 bytes and of 15, 16, 17,
+    /// 31, 32 and 33 bytes, lowercase, masked ones in the middle of the run,
+    /// parameters, and a `421`/`354`/`220` line or a STARTTLS keyword in the
+    /// run, cut into two segments at any byte: the fast path and the
+    /// byte-wise path agree.
+    #[test]
+    fn ehlo_keyword_runs_match_the_byte_wise_path(
+        flags in 0u8..16,
+        first in proptest::sample::select(vec![&b"250-mail.example.test"[..], b"250-x", b"220-mail", b"550-no", b"250 mail.example.test"]),
+        lines in proptest::collection::vec(
+            (
+                prop_oneof![
+                    3 => proptest::sample::select(vec![3usize, 4, 8, 10, 19]),
+                    2 => proptest::sample::select(vec![15usize, 16, 17, 31, 32, 33]),
+                ],
+                proptest::prelude::any::<bool>(),
+                proptest::sample::select(vec![&b""[..], b"", b" 52428800", b" PLAIN LOGIN", b"=x"]),
+                proptest::sample::select(vec![&b"250-"[..], b"250-", b"250-", b"250 ", b"421-", b"354 ", b"220-", b"25x-"]),
+            ),
+            1..10,
+        ),
+        last in proptest::sample::select(vec![&b"250 DSN\r\n"[..], b"250 STARTTLS\r\n", b"250 8bitmime\n", b"421 bye\r\n"]),
+        cut in 0usize..400,
+        tail in proptest::sample::select(vec![&b""[..], b"250 2.1.0 Ok\r\n"]),
+    ) {
+        let policy = policy_of(flags);
+        let mut reply = [first, b"\r\n"].concat();
+        for (n, lower, params, head) in &lines {
+            reply.extend_from_slice(head);
+            reply.extend_from_slice(&keyword_of_len(*n, *lower));
+            reply.extend_from_slice(params);
+            reply.extend_from_slice(b"\r\n");
+        }
+        reply.extend_from_slice(last);
+        reply.extend_from_slice(tail);
+        let cut = cut.min(reply.len());
+        let script: Vec<(bool, Vec<u8>)> = vec![
+            (false, b"220 mail.example.test ESMTP\r\n".to_vec()),
+            (true, b"EHLO relay.example.net\r\n".to_vec()),
+            (false, reply[..cut].to_vec()),
+            (false, reply[cut..].to_vec()),
+            (true, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec()),
+            (false, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n".to_vec()),
+        ];
+        same_outcomes(&policy, &script)?;
+    }
+}
+
+/// The corpus EHLO reply and a pipelined reply group, each cut into two
+/// segments at every byte (and fed whole, and byte by byte): the fast path
+/// and the byte-wise path agree.
+#[test]
+fn corpus_replies_cut_at_every_byte_match_the_byte_wise_path() {
+    let ehlo: &[u8] = b"250-mail.example.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-ETRN\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-enhancedstatuscodesx\r\n250-XENHANCEDSTATUSCODESXXXXXXXXXX\r\n250 DSN\r\n";
+    let group: &[u8] = b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Recipient address accepted\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n";
+    let greeting: &[u8] = b"220 mail.example.test ESMTP Postfix\r\n";
+    for mask_banner in [false, true] {
+        let policy = Policy {
+            mask_banner,
+            ..Policy::esmtp()
+        };
+        for cut in 0..=ehlo.len().max(group.len()) {
+            let mut sides = pair(&policy);
+            let c = |s: &[u8]| cut.min(s.len());
+            let script: Vec<(bool, &[u8])> = vec![
+                (false, &greeting[..c(greeting)]),
+                (false, &greeting[c(greeting)..]),
+                (true, b"EHLO relay.example.net\r\n"),
+                (false, &ehlo[..c(ehlo)]),
+                (false, &ehlo[c(ehlo)..]),
+                (
+                    true,
+                    b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@d>\r\nRCPT TO:<f@d>\r\nDATA\r\n",
+                ),
+                (false, &group[..c(group)]),
+                (false, &group[c(group)..]),
+                (true, b"x\r\n.\r\n"),
+                (false, b"250 2.0.0 Ok: queued as 4F1A2B3C\r\n"),
+                (true, b"QUIT\r\n"),
+                (false, b"221 2.0.0 Bye\r\n"),
+            ];
+            for (client, seg) in script {
+                let [fast, slow] = feed_both(&mut sides, client, seg);
+                assert_eq!(fast, slow, "cut={cut} client={client} seg={seg:?}");
+            }
         }
     }
 }
