@@ -616,6 +616,10 @@ pub(crate) mod differential {
         pub server_closing: bool,
         pub in_data: bool,
         pub data_bytes: u64,
+        /// The command and reply line numbers `debug ip inspect smtp`
+        /// prints: the fast paths must count every line they take, though
+        /// only a debug session (which has no fast paths) shows them.
+        pub line_indices: (u32, u32),
     }
 
     /// Two inspectors for `policy`: fast paths on, fast paths off.
@@ -666,6 +670,7 @@ pub(crate) mod differential {
             server_closing: insp.server_closing(),
             in_data: insp.in_data(),
             data_bytes: insp.data_bytes(),
+            line_indices: (insp.cmd_index, insp.reply_index),
         }
     }
 }
