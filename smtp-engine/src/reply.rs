@@ -40,6 +40,31 @@ const QUIET_REPLY: u32 = !ACTS_ON_REPLY | Expect::Data.bit();
 /// server accepted STARTTLS); the whole segment passes.
 pub(crate) const PASSTHROUGH: usize = usize::MAX;
 
+/// A reply line's head (`NNN-` or `NNN `): the code digits read as one word
+/// (their values in bytes 0 to 2, so that a code is compared or decoded
+/// without a loop) and the separator; `None` when it is no such head.
+#[inline(always)]
+fn reply_head(head: &[u8; 4]) -> Option<(u32, u8)> {
+    let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
+    let digits = (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0;
+    let sep = head[3];
+    (digits && (sep == b' ' || sep == b'-')).then_some((d & 0x00FF_FFFF, sep))
+}
+
+/// The digits word [`reply_head`] gives for `code`.
+const fn code_digits(code: &[u8; 3]) -> u32 {
+    (code[0] - b'0') as u32 | ((code[1] - b'0') as u32) << 8 | ((code[2] - b'0') as u32) << 16
+}
+
+/// A digits word of [`reply_head`] as the code's value.
+#[inline(always)]
+fn code_value(d: u32) -> u16 {
+    (d & 0xFF) as u16 * 100 + (d >> 8 & 0xFF) as u16 * 10 + (d >> 16 & 0xFF) as u16
+}
+
+const CODE_421: u32 = code_digits(b"421");
+const CODE_354: u32 = code_digits(b"354");
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Body {
     Plain,
@@ -364,17 +389,7 @@ impl Inspector {
         start: usize,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
-        let head = buf.get(start..)?.first_chunk::<4>()?;
-        // The three code digits by one word: `d` holds each digit's value
-        // (0..=9) in its byte iff the byte was a digit.
-        let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
-        if (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) != 0 {
-            return None;
-        }
-        let sep = head[3];
-        if sep != b' ' && sep != b'-' {
-            return None;
-        }
+        let (d, sep) = reply_head(chunk_at::<4>(buf, start)?)?;
         let first = self.reply.first;
         let front = self.fifo.front();
         let k = match front {
@@ -391,7 +406,7 @@ impl Inspector {
                         self.reply.reply_code / 100 == 2
                     } =>
             {
-                return self.ehlo_keyword_lines(buf, start, stats);
+                return self.ehlo_keyword_lines(buf, start, (d, sep), stats);
             }
             // A masked banner goes through the masker.
             Some(Expect::Greeting) if first && self.mask_banner => return None,
@@ -403,23 +418,19 @@ impl Inspector {
             stats.reply_overlong += 1;
         }
         self.reply_index += 1;
-        // The reply's code, in decimal only where it is needed.
-        let decimal = |d: u32| {
-            (d & 0xFF) as u16 * 100 + (d >> 8 & 0xFF) as u16 * 10 + (d >> 16 & 0xFF) as u16
-        };
         let next = start + line_len;
         // At a line start the line state is fresh (as `ReplyLine::new`) except
         // for these three, which carry the reply across its lines.
         if sep == b'-' {
             if first {
                 self.reply.first = false;
-                self.reply.reply_code = decimal(d);
+                self.reply.reply_code = code_value(d);
             }
             return Some(next);
         }
+        // The reply's code, in decimal only where it is needed.
         let (is_421, code) = if first {
-            // `d` holds the digit values: 4, 2, 1 in its low three bytes.
-            (d & 0x00FF_FFFF == 0x0001_0204, None)
+            (d == CODE_421, None)
         } else {
             let c = self.reply.reply_code;
             (c == 421, Some(c))
@@ -438,13 +449,13 @@ impl Inspector {
             // The end of the DATA command's reply (`reply_complete`, inline).
             Some(Expect::Data) => {
                 self.fifo.drop_front(Expect::Data);
-                if code.unwrap_or_else(|| decimal(d)) == 354 {
+                if code.unwrap_or_else(|| code_value(d)) == 354 {
                     self.client = Client::Data;
                     self.data.start();
                 }
             }
             _ => {
-                let code = code.unwrap_or_else(|| decimal(d));
+                let code = code.unwrap_or_else(|| code_value(d));
                 self.reply_complete(code, saw_pipelining, stats);
             }
         }
@@ -468,7 +479,8 @@ impl Inspector {
         let mut line = 0;
         while let Some(head) = chunk_at::<4>(buf, line) {
             let w = u32::from_le_bytes(*head);
-            // The code digits by one word (as `reply_line_fast_at_start`).
+            // The code digits by one word (`reply_head`'s test, as a flag:
+            // an `Option` in the guard costs this loop more).
             let d = w ^ 0x0030_3030;
             let digits = (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0;
             let front = self.fifo.front();
@@ -503,13 +515,12 @@ impl Inspector {
                     self.reply_index += 1;
                     self.reply.reply_code = 0;
                     self.reply.saw_pipelining = false;
-                    // `d` holds the digit values in its low three bytes.
                     let code = d & 0x00FF_FFFF;
-                    if code == 0x0001_0204 {
+                    if code == CODE_421 {
                         self.closing = true;
                     }
                     self.fifo.drop_front(e);
-                    if e == Expect::Data && code == 0x0004_0503 {
+                    if e == Expect::Data && code == CODE_354 {
                         self.client = Client::Data;
                         self.data.start();
                     }
@@ -537,8 +548,8 @@ impl Inspector {
         self.reply_line_fast_at_start(buf, start, stats)
     }
 
-    /// A positive ESMTP EHLO reply from `start` (a line whose code digits
-    /// and separator the caller checked): its first line (`2xx-`) when it
+    /// A positive ESMTP EHLO reply from `start` (a line whose `head` the
+    /// caller read: code digits and separator): its first line (`2xx-`) when it
     /// opens the reply here, then one tight loop over the
     /// keyword lines (what [`Self::reply_line_fast_at_start`] does for each
     /// of them, without asking again what cannot change within the reply),
@@ -550,11 +561,11 @@ impl Inspector {
         &mut self,
         buf: &mut [u8],
         start: usize,
+        (d, mut sep): (u32, u8),
         stats: &mut SmtpStats,
     ) -> Option<usize> {
         let set = keyword_set(self.allow_tls, self.bdat);
         let mut line = start;
-        let mut sep = buf.get(start + 3).copied()?;
         let mut saw_pipelining = false;
         if self.reply.first {
             // The reply's first line (`2xx-`, the caller checked): what
@@ -565,21 +576,12 @@ impl Inspector {
             }
             self.reply_index += 1;
             self.reply.first = false;
-            let d = buf[start..start + 3]
-                .iter()
-                .fold(0u16, |c, &b| c * 10 + u16::from(b - b'0'));
-            self.reply.reply_code = d;
+            self.reply.reply_code = code_value(d);
             line = next;
-            let Some(head) = chunk_at::<4>(buf, next) else {
+            let Some((_, s)) = chunk_at::<4>(buf, next).and_then(reply_head) else {
                 return Some(next);
             };
-            let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
-            sep = head[3];
-            if (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) != 0
-                || (sep != b' ' && sep != b'-')
-            {
-                return Some(next);
-            }
+            sep = s;
         }
         loop {
             let at = line + 4;
@@ -633,16 +635,10 @@ impl Inspector {
                 return Some(next);
             }
             // The next line continues the reply if its head is a reply head.
-            let Some(head) = chunk_at::<4>(buf, next) else {
+            let Some((_, s)) = chunk_at::<4>(buf, next).and_then(reply_head) else {
                 break;
             };
-            let d = u32::from_le_bytes(*head) ^ 0x0030_3030;
-            sep = head[3];
-            if (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) != 0
-                || (sep != b' ' && sep != b'-')
-            {
-                break;
-            }
+            sep = s;
         }
         self.reply.saw_pipelining |= saw_pipelining;
         (line > start).then_some(line)
