@@ -477,7 +477,11 @@ impl Inspector {
         // the banner is not masked).
         let quiet = QUIET_REPLY & !(u32::from(self.mask_banner) * Expect::Greeting.bit());
         let mut line = 0;
-        while let Some(head) = chunk_at::<4>(buf, line) {
+        // (The rest of the segment as a slice: one length test per block.)
+        while let Some(rest) = buf.get(line..) {
+            let Some(head) = rest.first_chunk::<4>() else {
+                break;
+            };
             let w = u32::from_le_bytes(*head);
             // The code digits by one word (`reply_head`'s test, as a flag:
             // an `Option` in the guard costs this loop more).
@@ -493,7 +497,7 @@ impl Inspector {
                 {
                     // The line end: within the first sixteen bytes (no
                     // over-long line then), else further on.
-                    let lf = match block_at(buf, line).map(lf16) {
+                    let lf = match rest.first_chunk::<16>().map(lf16) {
                         Some(m) if m != 0 => line + m.trailing_zeros() as usize,
                         Some(_) => {
                             let Some(lf) = find_lf_from(buf, line + 16) else {
@@ -650,18 +654,29 @@ impl Inspector {
 /// inline (a reply line is one to three such blocks, which cost less than a
 /// call to a searcher and the register spills around it), then the last
 /// sixteen bytes of the buffer, overlapping, for the rest; the word-wise scan
-/// for rests under sixteen bytes in a buffer that short.
+/// in a buffer under sixteen bytes.
 #[inline(always)]
 fn find_lf_from(buf: &[u8], from: usize) -> Option<usize> {
+    let n = buf.len();
+    // The start of the last sixteen bytes (none in a buffer that short).
+    let Some(last) = n.checked_sub(16) else {
+        return framing::find_lf(buf.get(from..)?).map(|k| from + k);
+    };
     let mut at = from;
-    while let Some(block) = buf.get(at..).and_then(<[u8]>::first_chunk::<16>) {
-        let m = lf16(block);
+    while at <= last {
+        let m = lf16(chunk_at::<16>(buf, at)?);
         if m != 0 {
             return Some(at + m.trailing_zeros() as usize);
         }
         at += 16;
     }
-    find_lf_near_end(buf, at)
+    // Fewer than sixteen bytes left from `at`: the last sixteen, from `at`
+    // on (the bits before it shifted out).
+    if at >= n {
+        return None;
+    }
+    let m = lf16(chunk_at::<16>(buf, last)?) >> (at - last);
+    (m != 0).then(|| at + m.trailing_zeros() as usize)
 }
 
 /// [`find_lf_from`] where fewer than sixteen bytes are left from `at`.
@@ -686,13 +701,6 @@ fn find_lf_near_end(buf: &[u8], at: usize) -> Option<usize> {
 #[inline(always)]
 pub(crate) fn chunk_at<const N: usize>(buf: &[u8], at: usize) -> Option<&[u8; N]> {
     buf.get(at..at.wrapping_add(N))?.first_chunk::<N>()
-}
-
-/// The sixteen bytes of `buf` from `at`, if there are (`at` at most the
-/// length of `buf`, as a line start is: then one compare).
-#[inline(always)]
-fn block_at(buf: &[u8], at: usize) -> Option<&[u8; 16]> {
-    buf.get(at..)?.first_chunk::<16>()
 }
 
 /// LF bits of sixteen bytes: bit `k` set iff `block[k]` is LF.
