@@ -12,11 +12,15 @@
 //! section is looked at byte by byte. Whole lines from a line start take a
 //! block walk first (`message_lines`, a fast path off with the others): each
 //! block of up to 64 bytes is classified once (`Block`: LF, CR and the header
-//! bytes `:`/`=` as bit masks, 16 bytes per vector compare through the safe
-//! `wide` crate), then every line is a `tzcnt`: header lines whose `:`/`=`
+//! bytes `:`/`=` that matter under the policy as bit masks, 16 bytes per
+//! vector compare through the safe `wide` crate; the first of those bytes a
+//! header line may not pass over is found once per block), then every line
+//! is a `tzcnt` and a test of its first byte: header lines whose `:`/`=`
 //! cannot advance a header signature, the empty line ending the header
 //! section, body lines (for which the general state machine would only count
-//! their length for I5); a `.` line right after them ends the message at once.
+//! their length for I5); a `.\r\n` line right after them ends the message at
+//! once. The common message segment (a short message from its first header
+//! line to the end of data) is all one walk: no general loop runs for it.
 
 use crate::events::Event;
 use crate::framing::LIMIT_DATA_LINE;
@@ -92,8 +96,7 @@ impl Inspector {
         if self.data.eol != Eol::LineStart || ((len - start) as u64) > budget {
             return Err(start);
         }
-        let mut i = self.message_lines(buf, start, len, stats);
-        let done = self.data.eol == Eol::LineStart && buf.get(i..i + 3) == Some(b".\r\n");
+        let (mut i, done) = self.message_lines(buf, start, len, stats);
         if done {
             i += 3;
         } else if i < len {
@@ -109,11 +112,11 @@ impl Inspector {
     fn data_consumed(&mut self, used: usize, done: bool, stats: &mut SmtpStats) {
         let used = used as u64;
         self.data_bytes += used;
-        stats.data_bytes += used;
         if done {
             self.message_done(stats);
             self.fifo.push(Expect::EndOfData);
         }
+        stats.data_bytes += used;
     }
 
     /// Process message bytes from `start`, of which those before `from`
@@ -153,11 +156,8 @@ impl Inspector {
                 Eol::LineStart => {
                     if self.fast {
                         // Whole lines first; the arms below take what they leave.
-                        let j = self.message_lines(buf, i, end, stats);
-                        if self.data.eol == Eol::LineStart
-                            && buf.get(j..j + 3) == Some(b".\r\n")
-                            && j + 3 <= end
-                        {
+                        let (j, end_of_data) = self.message_lines(buf, i, end, stats);
+                        if end_of_data {
                             // The end of data, as the arms below would find it
                             // (a `.` line completes no header signature).
                             i = j + 3;
@@ -264,119 +264,197 @@ impl Inspector {
     /// to the line start, apart from what the header section adds (the
     /// header scanner, and the empty line that ends the section). Takes
     /// lines that end in CRLF within `end`, hold no bare CR or LF and do not
-    /// start with `.`; a header line only if every `:` and `=` in it passes
-    /// [`HeaderScan::special_is_inert`] (a `Reply-To:` line, where
-    /// back-quotes count too, goes to [`HeaderScan::quick_line`]). Returns
+    /// start with `.`; a header line only if every `:` (under F4) and `=`
+    /// (under I4) in it passes [`HeaderScan::special_is_inert`] (a
+    /// `Reply-To:` line, where back-quotes count too, goes to
+    /// [`HeaderScan::quick_line`]). Returns
     /// the start of the first line it does not take (a `.`, any other line
     /// it cannot prove, or `end`), still in state `LineStart`, with nothing
-    /// of that line changed; or, for a body line that runs on past `end`,
-    /// `end` in state `Mid` with its length counted. (A fast path: off with
-    /// the others.)
+    /// of that line changed, and whether that line is the end of data
+    /// `.\r\n` (ending before `end`); or, for a body line that runs on past
+    /// `end`, `end` in state `Mid` with its length counted. (A fast path:
+    /// off with the others.)
     ///
     /// Each block of up to 64 bytes is classified once ([`Block::scan`]: LF,
     /// CR and, in the header section, `:`/`=`, one bit per byte, 16 bytes
     /// per vector compare), so a line costs one `tzcnt` and a few tests
-    /// however long it is.
-    #[inline]
-    fn message_lines(&mut self, buf: &[u8], i: usize, end: usize, stats: &mut SmtpStats) -> usize {
+    /// however long it is: header lines in one loop, body lines in a
+    /// tighter one. Only the first line ending in a block can have started
+    /// before it, so only that one can be long enough for I5, which is
+    /// checked before anything else of the line (as the general arms count
+    /// a run's length before they scan it: a line not taken then finds I5
+    /// fired already, and its other hits come after it either way). Header lines
+    /// taken by their `:`/`=` alone all leave the header scanner in the same
+    /// clean state, so it is written once at the end (and not at all once
+    /// the section is over: nothing reads it in the body).
+    #[inline(always)]
+    fn message_lines(
+        &mut self,
+        buf: &[u8],
+        i: usize,
+        end: usize,
+        stats: &mut SmtpStats,
+    ) -> (usize, bool) {
         debug_assert!(self.data.eol == Eol::LineStart);
         let region = &buf[..end];
+        let mut in_header = self.data.in_header;
+        // Where the scanner was last written ([`HeaderScan::quick_line`]
+        // writes it): header lines taken after it, by their `:`/`=` alone,
+        // left it clean (its `Reply-To:` flag off) but unwritten.
+        let mut written = i;
+        // A `:` can only matter to F4 (`: decode@`), a `=` only to I4
+        // (`name=`): with the signature off, no pattern that starts there
+        // has any effect, and the next line start resets its matcher.
+        let colons = self.sigs.contains(Signature::F4DecodeAlias);
+        let equals = self.sigs.contains(Signature::I4MimeFilename);
         // The start of the line being walked, and the block being scanned.
         let mut s = i;
         let mut base = i;
-        // Was the byte before `base` a CR (an LF at `base` is not bare)?
-        let mut cr_before = false;
-        while base < end {
-            let blk = Block::scan(region, base, self.data.in_header);
-            let last = base + blk.n;
-            // Only LFs before the first bare CR or LF end lines taken here.
-            let bad = blk.bare(cr_before, region.get(last) == Some(&b'\n'));
-            let mut lfs = blk.lf & bad.wrapping_sub(1) & !bad;
-            // The `:`/`=` bits not yet passed (those of the line at `s` on).
-            let mut specials = blk.special;
-            while lfs != 0 {
-                let k = lfs.trailing_zeros();
-                lfs &= lfs - 1;
-                let e = base + k as usize;
-                // region[s..e - 1] is the content, region[e - 1] its CR.
-                let line = &region[s..e + 1];
-                if line[0] == b'.' {
-                    return s;
+        // 1 if the byte before `base` is a CR (an LF must follow it).
+        let mut cr_carry = 0u64;
+        let stop = 'walk: {
+            while base < end {
+                // In the header section, the `:`/`=` bytes that matter
+                // under this policy, and the first of them a whole-line
+                // check may not pass over (a header line with one is not
+                // taken here), or `usize::MAX`.
+                let (blk, live) = match (in_header, colons, equals) {
+                    (false, ..) | (true, false, false) => {
+                        (Block::scan::<false, false>(region, base), usize::MAX)
+                    }
+                    (true, true, false) => Block::scan_header::<true, false>(region, base, i),
+                    (true, false, true) => Block::scan_header::<false, true>(region, base, i),
+                    (true, true, true) => Block::scan_header::<true, true>(region, base, i),
+                };
+                // Bit `k`: byte `k - 1` is a CR xor byte `k` is an LF, so
+                // the lowest one is the first bare LF, or the byte after the
+                // first bare CR (bit `n` for a CR ending the region).
+                let bad = ((blk.cr << 1) | cr_carry) ^ blk.lf;
+                // Only LFs before it end lines taken here.
+                let mut lfs = blk.lf & bad.wrapping_sub(1) & !bad;
+                // (Its LF is at most `base + 63`: no I5 unless it started
+                // more than `LIMIT_DATA_LINE - 65` bytes before the block.)
+                if base - s > (LIMIT_DATA_LINE - 65) as usize && lfs != 0 {
+                    let n = base + lfs.trailing_zeros() as usize - 1 - s;
+                    self.i5_whole_line(n, stats);
                 }
-                let n = e - 1 - s;
-                // (k < 64: the line's bits in this block are those below its LF.)
-                let line_specials = specials & ((1u64 << k) - 1);
-                specials ^= line_specials;
-                if self.data.in_header {
-                    if n == 0 {
-                        // The empty line: the general arms would end the
-                        // header section at its CR and the line at its LF.
-                        self.data.in_header = false;
-                    } else if self.header_line_may_start(line) {
-                        // (Its bytes in earlier blocks were checked there.)
-                        if !blk.specials_inert(line, s, line_specials) {
-                            return s;
+                if in_header {
+                    while lfs != 0 {
+                        // region[s..e - 1] is the content, region[e - 1] its CR.
+                        let e = base + lfs.trailing_zeros() as usize;
+                        lfs &= lfs - 1;
+                        let n = e - 1 - s;
+                        if n == 0 {
+                            // The empty line: the general arms would end the
+                            // header section at its CR and the line at its LF.
+                            in_header = false;
+                            s = e + 1;
+                            break;
                         }
-                        self.data.header.clean_line_not_reply_to(line[0]);
-                    } else if self.data.header.quick_line(&region[s..]) != Some(n) {
-                        return s;
+                        match region[s] {
+                            b'.' => break 'walk (s, n == 1),
+                            // (A `Reply-To:` field is one only if no line was
+                            // taken since the scanner was written.)
+                            0..=b' ' | b'r' | b'R'
+                                if !header_line_may_start(
+                                    &region[s..],
+                                    s == written && self.data.header.in_reply_to(),
+                                ) =>
+                            {
+                                if !self.reply_to_line(&region[s..], n) {
+                                    break 'walk (s, false);
+                                }
+                                written = e + 1;
+                            }
+                            _ => {
+                                // (No live one before `s` in this block: those
+                                // lines were taken. Its bytes in earlier blocks
+                                // were checked there.)
+                                if live < e {
+                                    break 'walk (s, false);
+                                }
+                            }
+                        }
+                        s = e + 1;
+                    }
+                    if in_header
+                        && s < base + blk.n
+                        && live < base + blk.n
+                        && header_line_may_start(
+                            &region[s..],
+                            s == written && self.data.header.in_reply_to(),
+                        )
+                    {
+                        // A header line going on into the next block: its
+                        // part in this block already rules it out.
+                        break 'walk (s, false);
                     }
                 }
-                self.i5_whole_line(n as u32, stats);
-                s = e + 1;
+                while lfs != 0 {
+                    let e = base + lfs.trailing_zeros() as usize;
+                    lfs &= lfs - 1;
+                    if region[s] == b'.' {
+                        break 'walk (s, e - s == 2);
+                    }
+                    s = e + 1;
+                }
+                if bad != 0 {
+                    break 'walk (s, false);
+                }
+                // (Only a full block can have a next one.)
+                cr_carry = blk.cr >> 63;
+                base += blk.n;
             }
-            if bad != 0 {
-                return s;
+            // A body line that goes on past `end` (no CR or LF left in it): the
+            // general arms would count its content and stay inside it.
+            if s < end && cr_carry == 0 && !in_header && region[s] != b'.' {
+                let n = end - s;
+                self.i5_whole_line(n, stats);
+                self.data.line_len = n as u32;
+                self.data.eol = Eol::Mid;
+                break 'walk (end, false);
             }
-            if self.data.in_header
-                && s < last
-                && self.header_line_may_start(&region[s..])
-                && !blk.specials_inert(&region[s..], s, specials)
-            {
-                // A header line going on into the next block: its part in
-                // this block already rules it out.
-                return s;
+            (s, false)
+        };
+        // (At the end of data both callers finish the message, which
+        // starts the next one's scan afresh.)
+        if !stop.1 {
+            self.data.in_header = in_header;
+            if in_header && s != written {
+                self.data.header.after_inert_lines();
             }
-            cr_before = blk.cr >> (blk.n - 1) & 1 != 0;
-            base = last;
         }
-        // A body line that goes on past `end` (no CR or LF left in it): the
-        // general arms would count its content and stay inside it.
-        if s < end && !self.data.in_header && region[s] != b'.' {
-            let n = (end - s) as u32;
-            self.i5_whole_line(n, stats);
-            self.data.line_len = n;
-            self.data.eol = Eol::Mid;
-            return end;
-        }
-        s
+        stop
     }
 
-    /// May [`Self::message_lines`] check the header line `line` (from its
-    /// start) by its `:`/`=` bytes alone? Not a `Reply-To:` line or a
-    /// continuation of one: F5 looks at their back-quotes.
-    #[inline(always)]
-    fn header_line_may_start(&self, line: &[u8]) -> bool {
-        match line[0] {
-            b' ' | b'\t' => !self.data.header.in_reply_to(),
-            b'r' | b'R' => !line
-                .first_chunk::<9>()
-                .is_some_and(|h| h.eq_ignore_ascii_case(b"Reply-To:")),
-            _ => true,
-        }
+    /// A `Reply-To:` header line, or a continuation of one, of `n` content
+    /// bytes (`line` from its start, at least to its CRLF), taken whole if
+    /// [`HeaderScan::quick_line`] can (which writes the scanner's state);
+    /// false: nothing changed. (Rare: out of the walk's loop.)
+    #[cold]
+    #[inline(never)]
+    fn reply_to_line(&mut self, line: &[u8], n: usize) -> bool {
+        self.data.header.quick_line(line) == Some(n)
     }
 
-    /// I5 for a whole line of `n` content bytes (what [`Self::content`]
-    /// checks for a line from its start).
+    /// I5 for a line of `n` content bytes from its start (what
+    /// [`Self::content`] checks for it).
     #[inline(always)]
-    fn i5_whole_line(&mut self, n: u32, stats: &mut SmtpStats) {
-        if n > LIMIT_DATA_LINE - 2
+    fn i5_whole_line(&mut self, n: usize, stats: &mut SmtpStats) {
+        if n > (LIMIT_DATA_LINE - 2) as usize
             && !self.data.i5_fired
             && self.sigs.contains(Signature::I5OverlongDataLine)
         {
-            self.data.i5_fired = true;
-            self.sig_hit(Signature::I5OverlongDataLine, stats);
+            self.i5_hit(stats);
         }
+    }
+
+    /// I5 fires (its first hit in this message, the signature enabled).
+    #[cold]
+    #[inline(never)]
+    fn i5_hit(&mut self, stats: &mut SmtpStats) {
+        self.data.i5_fired = true;
+        self.sig_hit(Signature::I5OverlongDataLine, stats);
     }
 
     /// Content bytes `buf[from..to]` of the current line (no CR/LF, except a
@@ -471,6 +549,21 @@ impl Inspector {
     }
 }
 
+/// May [`Inspector::message_lines`] check the header line `line` (from its
+/// start) by its `:`/`=` bytes alone? Not a `Reply-To:` line, nor a
+/// continuation of one (`reply_to`: the field being scanned is one): F5
+/// looks at their back-quotes.
+#[inline(always)]
+fn header_line_may_start(line: &[u8], reply_to: bool) -> bool {
+    match line[0] {
+        b' ' | b'\t' => !reply_to,
+        b'r' | b'R' => !line
+            .first_chunk::<9>()
+            .is_some_and(|h| h.eq_ignore_ascii_case(b"Reply-To:")),
+        _ => true,
+    }
+}
+
 /// One block of message text (up to 64 bytes), classified: bit `k` of each
 /// mask is byte `k` of the block.
 #[derive(Clone, Copy, Debug)]
@@ -480,107 +573,181 @@ struct Block {
     /// CR bytes.
     cr: u64,
     /// `:` and `=` (what a header signature of a non-`Reply-To:` line can
-    /// start to progress on): only in the header section, else 0.
+    /// start to progress on), those that matter under the policy: only in
+    /// the header section, else 0.
     special: u64,
-    /// Offset of the block's first byte.
-    base: usize,
     /// Bytes in the block (at least 1).
     n: usize,
 }
 
 impl Block {
     /// Classifies `region[base..]`, at most its first 64 bytes, 16 at a
-    /// time with vector compares (`wide`: pcmpeqb + pmovmskb on x86-64). A
-    /// final partial chunk is read as the 16 bytes that end the block
-    /// (bytes before `base` are in `region` and their bits are shifted out);
-    /// only a region shorter than 16 bytes is copied into a padded chunk.
+    /// time with vector compares (`wide`: pcmpeqb + pmovmskb on x86-64):
+    /// LF, CR and, as `special`, `:` if `COLON` and `=` if `EQUALS`. A short
+    /// block takes its whole chunks, then the 16 bytes that end it,
+    /// overlapping the last whole chunk or reaching back before `base` (the
+    /// classes of a byte are the same in either chunk, and bits before the
+    /// block are shifted out); only a region shorter than 16 bytes is copied
+    /// into a padded chunk.
     #[inline(always)]
-    fn scan(region: &[u8], base: usize, header: bool) -> Block {
-        let n = (region.len() - base).min(64);
+    fn scan<const COLON: bool, const EQUALS: bool>(region: &[u8], base: usize) -> Block {
+        let rest = &region[base..];
         let mut blk = Block {
             lf: 0,
             cr: 0,
             special: 0,
-            base,
-            n,
+            n: 64,
         };
-        let full = n / 16;
-        if let Some(block) = region.get(base..).and_then(|r| r.first_chunk::<64>()) {
+        if let Some(block) = rest.first_chunk::<64>() {
             for (c, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
-                blk.add(chunk, header, 16 * c as u32, 0);
+                blk.add::<COLON, EQUALS>(chunk, |m| u64::from(m) << (16 * c));
             }
             return blk;
         }
-        for c in 0..full {
-            let at = base + 16 * c;
-            if let Some(chunk) = region.get(at..).and_then(|r| r.first_chunk::<16>()) {
-                blk.add(chunk, header, 16 * c as u32, 0);
-            }
+        let n = rest.len();
+        blk.n = n;
+        let mut at = 0;
+        while let Some(chunk) = rest.get(at..).and_then(|r| r.first_chunk::<16>()) {
+            blk.add::<COLON, EQUALS>(chunk, |m| u64::from(m) << at);
+            at += 16;
         }
-        let rest = n % 16;
-        if rest != 0 {
+        if at < n {
+            // Bit `j` of the last 16 bytes is byte `n - 16 + j` of the block
+            // (`n < 64`: the shift is 1..=63).
+            let place = |m: u16| (u64::from(m) << 48) >> (64 - n);
             let stop = base + n;
-            let at = 16 * full as u32;
             match stop
                 .checked_sub(16)
                 .and_then(|from| region.get(from..stop))
                 .and_then(|r| r.first_chunk::<16>())
             {
-                Some(chunk) => blk.add(chunk, header, at, 16 - rest as u32),
+                Some(chunk) => blk.add::<COLON, EQUALS>(chunk, place),
                 None => {
                     let mut pad = [0u8; 16];
-                    pad[..rest].copy_from_slice(&region[base + 16 * full..stop]);
-                    blk.add(&pad, header, at, 0);
+                    pad[16 - n..].copy_from_slice(rest);
+                    blk.add::<COLON, EQUALS>(&pad, place);
                 }
             }
         }
         blk
     }
 
-    /// Adds the classes of `chunk`, whose first `skip` bytes are not in the
-    /// block, at bit `at`.
+    /// [`Self::scan`] of a header block, and its first `:`/`=` that fails
+    /// [`HeaderScan::special_is_inert`] for the header line it is in (or
+    /// `usize::MAX`), the walk having started at the line start `i`.
+    /// (Exact without knowing where that line starts: only `NAME=` looks
+    /// back, four bytes, and four bytes that reach back past a line start
+    /// hold its LF, so they are not `name`; before `i` nothing is looked at.)
     #[inline(always)]
-    fn add(&mut self, chunk: &[u8; 16], header: bool, at: u32, skip: u32) {
-        let v = u8x16::new(*chunk);
-        let lf = v.simd_eq(u8x16::splat(b'\n')).to_bitmask();
-        let cr = v.simd_eq(u8x16::splat(b'\r')).to_bitmask();
-        self.lf |= u64::from(lf >> skip) << at;
-        self.cr |= u64::from(cr >> skip) << at;
-        if header {
-            let sp = (v.simd_eq(u8x16::splat(b':')) | v.simd_eq(u8x16::splat(b'='))).to_bitmask();
-            self.special |= u64::from(sp >> skip) << at;
-        }
-    }
-
-    /// The bare CRs and LFs of the block: a CR not followed by LF (the byte
-    /// after the block is an LF iff `lf_after`), an LF not preceded by CR
-    /// (the byte before the block is a CR iff `cr_before`).
-    #[inline(always)]
-    fn bare(&self, cr_before: bool, lf_after: bool) -> u64 {
-        let lf_next = (self.lf >> 1) | (u64::from(lf_after) << (self.n - 1));
-        let cr_prev = (self.cr << 1) | u64::from(cr_before);
-        (self.cr & !lf_next) | (self.lf & !cr_prev)
-    }
-
-    /// Does every `:`/`=` flagged in `bits` (bits of this block) of the
-    /// header line `line`, which starts at offset `s`, pass
-    /// [`HeaderScan::special_is_inert`]?
-    #[inline(always)]
-    fn specials_inert(&self, line: &[u8], s: usize, mut bits: u64) -> bool {
+    fn scan_header<const COLON: bool, const EQUALS: bool>(
+        region: &[u8],
+        base: usize,
+        i: usize,
+    ) -> (Block, usize) {
+        let blk = Self::scan::<COLON, EQUALS>(region, base);
+        let mut bits = blk.special;
         while bits != 0 {
-            let q = self.base + bits.trailing_zeros() as usize;
+            let q = base + bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            if !HeaderScan::special_is_inert(line, q - s) {
-                return false;
+            // (With one kind flagged, the byte is known.)
+            let inert = match (COLON, EQUALS) {
+                (true, false) => HeaderScan::colon_is_inert(region, q),
+                _ => HeaderScan::special_is_inert_at(region, i, q),
+            };
+            if !inert {
+                return (blk, q);
             }
         }
-        true
+        (blk, usize::MAX)
+    }
+
+    /// Adds the classes of `chunk`, each 16-bit mask placed in the block by
+    /// `place`.
+    #[inline(always)]
+    fn add<const COLON: bool, const EQUALS: bool>(
+        &mut self,
+        chunk: &[u8; 16],
+        place: impl Fn(u16) -> u64,
+    ) {
+        let v = u8x16::new(*chunk);
+        let bits = |m: u32| place(m as u16);
+        self.lf |= bits(v.simd_eq(u8x16::splat(b'\n')).to_bitmask());
+        self.cr |= bits(v.simd_eq(u8x16::splat(b'\r')).to_bitmask());
+        let special = match (COLON, EQUALS) {
+            (false, false) => return,
+            (true, false) => v.simd_eq(u8x16::splat(b':')),
+            (false, true) => v.simd_eq(u8x16::splat(b'=')),
+            (true, true) => v.simd_eq(u8x16::splat(b':')) | v.simd_eq(u8x16::splat(b'=')),
+        };
+        self.special |= bits(special.to_bitmask());
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::Block;
     use crate::{Action, Inspector, Policy, SmtpStats};
+
+    /// The bits of `bytes` equal to one of `set`, as [`Block::scan`] should
+    /// give them for the block at `base`.
+    fn bits(bytes: &[u8], base: usize, set: &[u8]) -> u64 {
+        bytes[base..]
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, b)| set.contains(b))
+            .fold(0, |m, (k, _)| m | 1 << k)
+    }
+
+    #[test]
+    fn block_scan_classifies_every_shape() {
+        // The corpus message (a full block, then a short one read as the
+        // 16 bytes that end it), a region shorter than 16 bytes (padded),
+        // and whole chunks plus an overlapping last one.
+        let corpus =
+            b"Subject: report 17\r\nFrom: sender17@example.net\r\n\r\nshort body line\r\n.\r\n";
+        let cases: [(&[u8], usize); 7] = [
+            (corpus, 0),
+            (corpus, 64),
+            (corpus, 60),
+            (b".\r\n", 0),
+            (b"a:b=c\r\n", 2),
+            (b"0123456789abcdef:=\r\nxyz0123456789abcdef:=\r", 0),
+            (b"0123456789abcdef:=\r\nxyz0123456789abcdef:=\r", 5),
+        ];
+        for (bytes, base) in cases {
+            let n = (bytes.len() - base).min(64);
+            let blk = Block::scan::<true, true>(bytes, base);
+            assert_eq!(blk.n, n);
+            assert_eq!(blk.lf, bits(bytes, base, b"\n"), "{base} {bytes:?}");
+            assert_eq!(blk.cr, bits(bytes, base, b"\r"), "{base} {bytes:?}");
+            assert_eq!(blk.special, bits(bytes, base, b":="), "{base} {bytes:?}");
+            assert_eq!(
+                Block::scan::<true, false>(bytes, base).special,
+                bits(bytes, base, b":")
+            );
+            assert_eq!(
+                Block::scan::<false, true>(bytes, base).special,
+                bits(bytes, base, b"=")
+            );
+            assert_eq!(Block::scan::<false, false>(bytes, base).special, 0);
+        }
+    }
+
+    #[test]
+    fn header_scan_finds_the_first_live_special() {
+        let hdr = b"To: a\r\nCc: x, ::: UUDECODE@h\r\nContent-Type: a; name=b\r\n";
+        // `: U` at 16 is the first F4 start; `name=` (its `=` at 51) the
+        // first I4 start.
+        assert_eq!(Block::scan_header::<true, false>(hdr, 0, 0).1, 16);
+        assert_eq!(Block::scan_header::<false, true>(hdr, 0, 0).1, 51);
+        assert_eq!(Block::scan_header::<true, true>(hdr, 0, 0).1, 16);
+        assert_eq!(Block::scan_header::<true, true>(hdr, 20, 20).1, 51);
+        // A `name` before the walk's start is not looked at.
+        assert_eq!(Block::scan_header::<false, true>(hdr, 51, 51).1, usize::MAX);
+        assert_eq!(Block::scan_header::<false, true>(hdr, 48, 48).1, usize::MAX);
+        assert_eq!(Block::scan_header::<false, true>(hdr, 47, 47).1, 51);
+    }
 
     /// An SMTP-mode inspector in data state.
     fn in_data(max_data: u64) -> (Inspector, SmtpStats) {

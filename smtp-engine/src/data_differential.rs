@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use crate::inspector::differential::{feed_both, pair, Outcome};
 use crate::inspector::Inspector;
 use crate::policy::Policy;
-use crate::signatures::SignatureSet;
+use crate::signatures::{Signature, SignatureSet};
 use crate::stats::SmtpStats;
 
 type Pair = [(Inspector, SmtpStats); 2];
@@ -84,14 +84,26 @@ fn run(policy: &Policy, stream: &[u8], cuts: &[usize]) -> Result<(), TestCaseErr
     Ok(())
 }
 
-/// The three signature sets worth telling apart here.
+/// How many signature sets [`policy`] tells apart.
+const POLICIES: u8 = 5;
+
+/// The signature sets worth telling apart here: the walk flags `:` only
+/// under F4 and `=` only under I4, so every combination of the two (and I5
+/// for the over-long lines).
 fn policy(sigs: u8, max_data: u64) -> Policy {
     Policy {
         max_data,
         signatures: match sigs {
             0 => SignatureSet::default(),
             1 => SignatureSet::all(),
-            _ => SignatureSet::empty(),
+            2 => SignatureSet::empty(),
+            3 => SignatureSet::default()
+                .without(Signature::F4DecodeAlias)
+                .with(Signature::I4MimeFilename)
+                .with(Signature::I5OverlongDataLine),
+            _ => SignatureSet::empty()
+                .with(Signature::F4DecodeAlias)
+                .with(Signature::I5OverlongDataLine),
         },
         ..Policy::esmtp()
     }
@@ -218,7 +230,7 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
 fn corpus_message_split_at_every_byte() {
     let mut msg = CORPUS_MESSAGE.to_vec();
     msg.extend_from_slice(b"QUIT\r\n");
-    for sigs in 0..3 {
+    for sigs in 0..POLICIES {
         let p = policy(sigs, 20_000_000);
         run(&p, &msg, &[msg.len()]).unwrap();
         for k in 1..msg.len() {
@@ -284,6 +296,94 @@ fn bare_cr_lf_at_every_offset_of_a_block() {
     }
 }
 
+#[test]
+fn every_corpus_message_whole_and_split_at_the_block_edge() {
+    // The 256 message segments of the transcript corpus (67-72 bytes: a
+    // full block and a short one), whole and cut around byte 64.
+    for n in 0..256 {
+        let msg = format!(
+            "Subject: report {n}\r\nFrom: sender{n}@example.net\r\n\r\nshort body line\r\n.\r\nQUIT\r\n"
+        )
+        .into_bytes();
+        for sigs in 0..POLICIES {
+            let p = policy(sigs, 20_000_000);
+            run(&p, &msg, &[msg.len()]).unwrap();
+            for k in [1, 16, 48, 63, 64, 65, 66] {
+                run(&p, &msg, &[k, msg.len()]).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn header_specials_at_every_offset_of_two_blocks() {
+    // One header line with a `:`/`=` pattern (or a near miss) placed at
+    // every offset of the first two blocks, so it sits at a block edge, at
+    // the line start, right after the walk's start, and with its next bytes
+    // in the next block or the next segment.
+    let patterns: [&[u8]; 12] = [
+        b": decode@x",
+        b": Uudecode@x",
+        b": dx",
+        b": ux",
+        b":d",
+        b": ",
+        b":",
+        b"name=long",
+        b"NaMe=\"q\"",
+        b"ame=",
+        b"=",
+        b"Reply-To: a`b",
+    ];
+    for pat in patterns {
+        for at in 0..130 {
+            let mut msg = b"X-Pad: ".to_vec();
+            msg.extend(std::iter::repeat_n(b'p', at));
+            msg.extend_from_slice(pat);
+            msg.extend_from_slice(b"\r\nSubject: s\r\n\r\nbody\r\n.\r\n");
+            for sigs in 0..POLICIES {
+                let p = policy(sigs, 20_000_000);
+                run(&p, &msg, &[msg.len()]).unwrap();
+                run(&p, &msg, &[at + 7, msg.len()]).unwrap();
+                run(&p, &msg, &[64, 64, msg.len()]).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn lines_around_the_i5_limit_from_every_block_offset() {
+    // Header and body lines of 990-1005 content bytes starting at several
+    // offsets, so their LF lands anywhere in a block, with I5 on and off.
+    for header in [true, false] {
+        for len in 990..1006 {
+            for lead in [0usize, 1, 30, 62, 63, 64, 100] {
+                let mut msg = Vec::new();
+                if !header {
+                    msg.extend_from_slice(b"Subject: s\r\n\r\n");
+                }
+                msg.extend(std::iter::repeat_n(b'a', lead));
+                msg.extend_from_slice(b"\r\n");
+                msg.extend_from_slice(if header { b"X-Long: " } else { b"" });
+                msg.extend(std::iter::repeat_n(b'q', len));
+                // (A header line that fires I5 and then F4; a body line
+                // that fires I5 starting with a dot.)
+                msg.extend_from_slice(if header {
+                    &b": decode@x\r\n\r\n.\r\n"[..]
+                } else {
+                    b"\r\n.."
+                });
+                msg.extend(std::iter::repeat_n(b'd', len));
+                msg.extend_from_slice(b"\r\n.\r\n");
+                for sigs in [0, 1, 3] {
+                    run(&policy(sigs, 20_000_000), &msg, &[msg.len()]).unwrap();
+                    run(&policy(sigs, 20_000_000), &msg, &[500, 1448]).unwrap();
+                }
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(800)
@@ -293,7 +393,7 @@ proptest! {
     /// signature set, max-data anywhere.
     #[test]
     fn data_fast_paths_match_the_general_path(
-        sigs in 0u8..3,
+        sigs in 0u8..POLICIES,
         max_data in prop_oneof![3 => Just(20_000_000u64), 1 => 0u64..400],
         msgs in proptest::collection::vec(message(), 1..3),
         cuts in proptest::collection::vec(prop_oneof![Just(1usize), 1usize..90, Just(4096)], 1..20),
@@ -304,7 +404,7 @@ proptest! {
     /// Random bytes rich in what the walk looks at, any segmentation.
     #[test]
     fn data_fast_paths_match_on_random_bytes(
-        sigs in 0u8..3,
+        sigs in 0u8..POLICIES,
         bytes in proptest::collection::vec(
             prop_oneof![
                 4 => proptest::sample::select(b"abc: =`.DdUu@n".to_vec()),

@@ -376,11 +376,35 @@ impl Inspector {
     }
 
     /// The general client path from offset `i` (every state, any bytes).
+    /// A DATA segment from a line start takes the message-line walk first
+    /// ([`Self::data_lines_entry`]); when that finishes the segment (the
+    /// common message segment), nothing else runs. Anything left goes to
+    /// [`Self::client_loop`], out of line, so the walk is compiled on its
+    /// own and not among the general loop's registers.
     #[inline(never)]
-    fn handle_client_from(
+    fn handle_client_from(&mut self, bytes: &mut [u8], i: usize, stats: &mut SmtpStats) -> Verdict {
+        if self.phase == Phase::Inspecting && self.client == Client::Data && self.fast {
+            // Message lines and the end of data without the general loop.
+            return match self.data_lines_entry(bytes, i, stats) {
+                Ok(next) if next == bytes.len() => Verdict::forward(next),
+                Ok(next) => self.client_loop(bytes, next, None, stats),
+                // The general DATA arm goes on where the walk stopped
+                // (counting message bytes from `i`).
+                Err(at) => self.client_loop(bytes, i, Some(at), stats),
+            };
+        }
+        self.client_loop(bytes, i, None, stats)
+    }
+
+    /// The general client loop from offset `i`; in DATA state with
+    /// `walked_to`, the message bytes from `i` up to it were walked (not
+    /// counted) already.
+    #[inline(never)]
+    fn client_loop(
         &mut self,
         bytes: &mut [u8],
         mut i: usize,
+        mut walked_to: Option<usize>,
         stats: &mut SmtpStats,
     ) -> Verdict {
         match self.phase {
@@ -389,16 +413,6 @@ impl Inspector {
             Phase::Inspecting => {}
         }
         let len = bytes.len();
-        // Where the general DATA arm goes on after the walk below stopped
-        // (counting message bytes from `i`).
-        let mut walked_to = None;
-        if self.client == Client::Data && self.fast {
-            // Message lines and the end of data without the general loop.
-            match self.data_lines_entry(bytes, i, stats) {
-                Ok(next) => i = next,
-                Err(at) => walked_to = Some(at),
-            }
-        }
         // (Each new command line tries the fast path first: `command_chunk`.)
         while i < len {
             let step = match self.client {

@@ -466,14 +466,13 @@ impl HeaderScan {
         Some(end)
     }
 
-    /// [`Self::clean_line`] for a line known not to start a `Reply-To:`
-    /// field (a continuation line keeps the field it continues), starting
-    /// with byte `first`.
+    /// The state after header lines that complete no signature, none of
+    /// them a `Reply-To:` line or a continuation of one: what
+    /// [`Self::clean_line`] leaves after the last of them (the next line
+    /// start resets everything else).
     #[inline(always)]
-    pub(crate) fn clean_line_not_reply_to(&mut self, first: u8) {
-        if first != b' ' && first != b'\t' {
-            self.in_reply_to = false;
-        }
+    pub(crate) fn after_inert_lines(&mut self) {
+        self.in_reply_to = false;
         self.name = 0xFF;
         self.decode = Needle::default();
         self.uudecode = Needle::default();
@@ -499,14 +498,44 @@ impl HeaderScan {
     /// its CRLF sees every byte the patterns could need).
     #[inline(always)]
     pub(crate) fn special_is_inert(line: &[u8], p: usize) -> bool {
-        match line[p] {
+        Self::special_is_inert_at(line, 0, p)
+    }
+
+    /// [`Self::special_is_inert`] for the byte `bytes[q]` of the header line
+    /// that starts at `bytes[s]` (`s <= q`): `special_is_inert(&bytes[s..], q - s)`
+    /// without the slice.
+    #[inline(always)]
+    pub(crate) fn special_is_inert_at(bytes: &[u8], s: usize, q: usize) -> bool {
+        match bytes[q] {
             b'\r' | b'\n' | b'`' => false,
-            b':' => {
-                !(line.get(p + 1) == Some(&b' ')
-                    && matches!(line.get(p + 2), Some(b'd' | b'D' | b'u' | b'U')))
+            b':' => Self::colon_is_inert(bytes, q),
+            // `name` in any case: all four are letters, for which ORing in
+            // `0x20` is exactly ASCII case folding.
+            b'=' => {
+                !(q - s >= 4
+                    && bytes
+                        .get(q - 4..q)
+                        .and_then(|w| w.first_chunk::<4>())
+                        .is_some_and(|w| {
+                            u32::from_le_bytes(*w) | 0x2020_2020 == u32::from_le_bytes(*b"name")
+                        }))
             }
-            b'=' => !(p >= 4 && line[p - 4..p].eq_ignore_ascii_case(&NAME_EQ[..4])),
             _ => true,
+        }
+    }
+
+    /// [`Self::special_is_inert_at`] for a `:` at `bytes[q]`: not `: `
+    /// before `d`, `D`, `u` or `U`. (The two bytes after it as one word,
+    /// with `0x20` ORed into the second: that folds exactly `D` to `d` and
+    /// `U` to `u`.)
+    #[inline(always)]
+    pub(crate) fn colon_is_inert(bytes: &[u8], q: usize) -> bool {
+        match bytes.get(q + 1..q + 3).and_then(|w| w.first_chunk::<2>()) {
+            Some(w) => {
+                let w = u16::from_le_bytes(*w) | 0x2000;
+                w != u16::from_le_bytes(*b" d") && w != u16::from_le_bytes(*b" u")
+            }
+            None => true,
         }
     }
 
@@ -809,6 +838,32 @@ mod tests {
             hit |= m.finish();
             proptest::prop_assert_eq!(RcptLocalPart::matches(&args), hit, "{:?}", String::from_utf8_lossy(&args));
         }
+    }
+
+    #[test]
+    fn specials_that_may_start_a_pattern() {
+        let line = b"To: decode@x, a: Uu, b:  d, c:d, name=x, NAME=, nam=, :";
+        let live: Vec<usize> = (0..line.len())
+            .filter(|&q| matches!(line[q], b':' | b'='))
+            .filter(|&q| !HeaderScan::special_is_inert_at(line, 0, q))
+            .collect();
+        // `: d` at 2, `: U` at 15, `name=` at 37, `NAME=` at 45; not `:  d`,
+        // `:d`, `nam=` or a `:` with nothing after it.
+        assert_eq!(live, [2, 15, 37, 45]);
+        for q in [2, 15] {
+            assert!(!HeaderScan::colon_is_inert(line, q));
+        }
+        for q in [22, 29, line.len() - 1] {
+            assert!(HeaderScan::colon_is_inert(line, q));
+        }
+        // `name=` needs its four letters in the line: from a later start
+        // they are not looked at.
+        assert!(HeaderScan::special_is_inert_at(line, 34, 37));
+        assert!(!HeaderScan::special_is_inert_at(line, 33, 37));
+        assert_eq!(
+            HeaderScan::special_is_inert(&line[33..], 4),
+            HeaderScan::special_is_inert_at(line, 33, 37)
+        );
     }
 
     #[test]
