@@ -344,3 +344,93 @@ fn corpus_replies_cut_at_every_byte_match_the_byte_wise_path() {
         }
     }
 }
+
+/// A keyword line body for [`ehlo_lines_around_block_edges_match_the_byte_wise_path`]:
+/// a supported keyword or a near miss (the same first two bytes, and so
+/// the same classifier slot; one byte short or long; a control byte after
+/// it), in random case, then parameters of `n` bytes so that the line's LF
+/// falls on every offset around the sixteen- and thirty-two-byte blocks.
+fn edge_body() -> impl Strategy<Value = Vec<u8>> {
+    let word = prop_oneof![
+        4 => proptest::sample::select(crate::ehlo::KEYWORDS.to_vec()).prop_map(<[u8]>::to_vec),
+        3 => proptest::sample::select(vec![
+            &b"SIGN"[..], b"SIZ", b"SIZES", b"ETR", b"BINARYMIM", b"PIPELININGS", b"PIPE", b"AUT",
+            b"AUTHX", b"DS", b"DSNN", b"ENHANCEDSTATUSCODE", b"ENHANCEDSTATUSCODESX",
+            b"ENHANCEDSTATUSCO", b"ENHANCEDSTATUSCOD", b"ENHANCED", b"8BITMIM", b"8BIT", b"STARTTL",
+            b"STARTTLSS", b"CHUNKIN", b"CHUNKINGS", b"X-EXPS", b"SMTPUTF8", b"\x18BITMIME",
+            b"SIZE\t", b"DSN\0", b"PIPELINING\x0b", b"ENHANCEDSTATUSCODES\t", b"", b"-",
+        ]).prop_map(<[u8]>::to_vec),
+        1 => proptest::collection::vec(any::<u8>(), 0..24),
+    ];
+    (word, any::<u32>(), 0usize..40, any::<bool>()).prop_map(|(w, flips, n, spaced)| {
+        let mut v: Vec<u8> = w
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if flips >> (i % 32) & 1 != 0 {
+                    b.to_ascii_lowercase()
+                } else {
+                    b
+                }
+            })
+            .collect();
+        if n > 0 {
+            v.push(if spaced { b' ' } else { b'=' });
+            v.extend((1..n).map(|k| b"PLAIN LOGIN 52428800"[k % 20]));
+        }
+        v
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
+
+    /// The EHLO keyword-line loop (one sixteen-byte block per line, a
+    /// second for long keywords and parameters, the segment's last twenty
+    /// bytes zero-padded, the head by one compare when it continues the
+    /// code before it) against the byte-wise path: keyword lines whose LF
+    /// falls on every offset around the blocks, supported keywords and near
+    /// misses that share their classifier slot, mixed codes and heads
+    /// within the reply (`251-` after `250-`, a last line with another
+    /// code, malformed heads), under every policy, the reply cut into up to
+    /// three segments anywhere (segments under sixteen and twenty bytes
+    /// included), then a pipelined command group and its replies.
+    #[test]
+    fn ehlo_lines_around_block_edges_match_the_byte_wise_path(
+        flags in 0u8..16,
+        first in proptest::sample::select(vec![&b"250-mail.example.test"[..], b"250-x", b"250-a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q", b"251-m", b"250 m"]),
+        lines in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![&b"250-"[..], b"250-", b"250-", b"250-", b"251-", b"250 ", b"251 ", b"25x-", b"250\t", b"2500"]),
+                edge_body(),
+                proptest::sample::select(vec![&b"\r\n"[..], b"\r\n", b"\n", b"\r\r\n"]),
+            ),
+            1..10,
+        ),
+        last in proptest::sample::select(vec![&b"250 DSN\r\n"[..], b"250 dsn\n", b"251 DSN\r\n", b"250 STARTTLS\r\n", b"250 CHUNKING\r\n", b"250 X\r\n", b""]),
+        cuts in (0usize..600, 0usize..600),
+    ) {
+        let policy = policy_of(flags);
+        let mut reply = [first, b"\r\n"].concat();
+        for (head, body, end) in &lines {
+            reply.extend_from_slice(head);
+            reply.extend_from_slice(body);
+            reply.extend_from_slice(end);
+        }
+        reply.extend_from_slice(last);
+        let (a, b) = (cuts.0.min(reply.len()), cuts.1.min(reply.len()));
+        let (a, b) = (a.min(b), a.max(b));
+        let script: Vec<(bool, Vec<u8>)> = vec![
+            (false, b"220 mail.example.test ESMTP\r\n".to_vec()),
+            (true, b"EHLO relay.example.net\r\n".to_vec()),
+            (false, reply[..a].to_vec()),
+            (false, reply[a..b].to_vec()),
+            (false, reply[b..].to_vec()),
+            (false, b"250 DSN\r\n".to_vec()),
+            (true, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec()),
+            (false, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n".to_vec()),
+        ];
+        same_outcomes(&policy, &script)?;
+    }
+}
