@@ -8,55 +8,50 @@
 //! arguments in their ordinary form). Anything else returns `None` before any
 //! state is touched and the streaming path handles the line.
 //!
-//! Cost per line (issue #2), in three tiers. The lean tier (`lean_line`)
-//! comes first on every line of a group and takes the commonest shapes in
-//! leaf functions, which keep their state in the registers a leaf has
-//! (no call, so nothing to save around one): a verb without arguments
-//! right in the dispatch; other arguments in `lean_plain`; an ESMTP MAIL or
-//! RCPT line in `lean_mail`/`lean_rcpt`, which take the path in whole
-//! sixteen-byte blocks and only the commonest whole parameters
-//! ([`common_param16`]: one sixteen-byte read), and go on from line to line
-//! while RCPT lines follow that may start (a tail call to the other copy of
-//! the leaf, so a run of RCPTs skips the group loop's dispatch) and take
-//! the DATA that ends a group (RFC 2920). Whatever a leaf cannot finish
-//! without a call (a path in the segment's last bytes, other parameters) it
-//! hands to its full variant in a tail call; anything else, and a RCPT that
-//! would fire I3, it declines with nothing changed. The lean tier takes
-//! only lines `quick_line` takes, with the same effects (a property test
-//! checks exactly that, line by line against `quick_line`).
-//! (Measured and kept out: the dispatch inline in the group loop, fewer
-//! instructions but slower pipelined groups in CPU time; a loop over a RCPT
-//! run instead of the tail calls, whose hoisted fields cost more than they
-//! saved; the line's last sixteen bytes as one overlapping block, slower on
-//! lockstep lines.)
-//!
-//! `quick_line` takes the common shapes: the first four bytes are one folded word looked up in a
-//! compile-time perfect hash that gives the verb's index; what the verb
-//! needs is one shift and mask of the per-session class word
+//! Cost per line (issue #2), in two tiers. The lean tier (`lean_line`)
+//! comes first on every line and takes the common shapes in leaf functions,
+//! which keep their state in the registers a leaf has (no call, so nothing
+//! to save around one). The first four bytes are one folded word looked up
+//! in a compile-time perfect hash that gives the verb's index; what the
+//! verb needs is one shift and mask of the per-session class word
 //! ([`fast_classes`], built from the policy with a few bit operations when
-//! the session starts) instead of a chain of policy checks; a verb followed
-//! by the line end needs no scan at all; otherwise one pass (16-byte SIMD
-//! blocks) frames the arguments and proves them clean ([`framing::first_plain_stop`]). For an
-//! ESMTP MAIL/RCPT line that pass covers only the path, up to its `>`
-//! ([`framing::first_path_stop`]); the parameters after it are parsed in
-//! place ([`params_in_place`]): the commonest whole parameters (`SIZE=`
-//! digits, `BODY=8BITMIME`, `NOTIFY=FAILURE`) by two or three folded word
-//! compares each, inline; any other parameter by the keyword-and-value
-//! loop, out of line ([`params_from`]). That proves their bytes clean and
-//! finds the line end, so no byte is read twice and the F4 alias check
-//! starts at the path's `<`. Both scans stop at a few rare legal bytes too
-//! (SP, `!`, `}`, `~` in a path; `}`, `~` elsewhere): such a line is simply
-//! left to the next tier. `quick_line` accepts the line itself, out of line,
-//! so the loop over a pipelined group stays small. `general_line` takes
-//! every other line the fast path may accept (verbs that are not four
-//! letters, `|` and 8-bit bytes classified byte by byte). The reply
-//! expectation comes from a static table. `tests/fast_path.rs` runs random
-//! legal and hostile command streams (and MAIL/RCPT lines assembled from
-//! ordinary and odd parts), in any segmentation and with random replies,
-//! through an inspector with the fast paths and one without
-//! (`Inspector::set_fast_paths(false)`) and requires identical results; the
-//! tests below do the same for pipelined groups of corpus lines around one
-//! variant line, with one byte anywhere replaced and the group cut anywhere.
+//! the session starts) instead of a chain of policy checks. A verb without
+//! arguments is taken right in the dispatch; other arguments in
+//! `lean_plain`, by one pass of 16-byte SIMD blocks that frames them and
+//! proves them clean ([`framing::first_plain_stop`]); an ESMTP MAIL or RCPT
+//! line in `lean_mail`/`lean_rcpt`, which take the path to its `>` in whole
+//! sixteen-byte blocks ([`framing::stop_in_blocks`]) and only the commonest
+//! whole parameters after it (`SIZE=` digits, `BODY=8BITMIME`,
+//! `NOTIFY=FAILURE`, [`common_param16`]: one sixteen-byte read each), which
+//! proves their bytes clean and finds the line end, so no byte is read
+//! twice and the F4 alias check starts at the path's `<`. They go on from
+//! line to line while RCPT lines follow that may start (a tail call to the
+//! other copy of the leaf, so a run of RCPTs skips the group loop's
+//! dispatch) and take the DATA that ends a group (RFC 2920). Whatever a
+//! leaf cannot finish without a call (a path in the segment's last bytes,
+//! other parameters: the keyword-and-value loop, [`params_from`]) it hands
+//! to its full variant in a tail call; a line that might be an F4 alias
+//! outside ESMTP, or a RCPT that would fire I3, it declines with nothing
+//! changed. The scans stop at a few rare legal bytes too (SP, `!`, `}`, `~`
+//! in a path; `}`, `~` elsewhere): such a line is simply left to the next
+//! tier. (Measured and kept out: the dispatch inline in the group loop,
+//! fewer instructions but slower pipelined groups in CPU time; a loop over
+//! a RCPT run instead of the tail calls, whose hoisted fields cost more than
+//! they saved; the line's last sixteen bytes as one overlapping block,
+//! slower on lockstep lines.)
+//!
+//! `general_line` takes every other line the fast path may accept (verbs
+//! that are not four letters, `|` and 8-bit bytes classified byte by byte,
+//! any ESMTP parameters), out of line. The reply expectation comes from a
+//! static table. `tests/fast_path.rs` runs random legal and hostile command
+//! streams (and MAIL/RCPT lines assembled from ordinary and odd parts), in
+//! any segmentation and with random replies, through an inspector with the
+//! fast paths and one without (`Inspector::set_fast_paths(false)`) and
+//! requires identical results; the tests below do the same for pipelined
+//! groups of corpus lines around one variant line, with one byte anywhere
+//! replaced and the group cut anywhere, and hold the lean tier to the
+//! second: every line it takes, `general_line` takes with the same length,
+//! inspector state and counters.
 
 use crate::framing::{self, LIMIT_DEFAULT, LIMIT_ESMTP_PATH};
 use crate::inspector::{Expect, Inspector};
@@ -178,7 +173,7 @@ impl Inspector {
             return None;
         }
         let rest = buf.get(start..)?;
-        let total = self.quick_line(rest, stats);
+        let total = self.lean_line(rest, stats);
         if total != 0 {
             return Some(start + total);
         }
@@ -212,10 +207,7 @@ impl Inspector {
             if !self.may_start_line() {
                 break;
             }
-            let mut total = self.lean_line(rest, stats);
-            if total == 0 {
-                total = self.quick_line(rest, stats);
-            }
+            let total = self.lean_line(rest, stats);
             if total != 0 {
                 i += total;
                 continue;
@@ -229,119 +221,6 @@ impl Inspector {
             }
         }
         i
-    }
-
-    /// The common shapes in straight-line code: a four-letter verb (one
-    /// hashed word) followed by the line end, or by SP and arguments that one
-    /// scan frames and proves clean; for ESMTP MAIL/RCPT the same scan stops
-    /// at the path's `>` first, so the path is never re-read. `None` = not
-    /// such a line (or not certainly legal): [`Self::general_line`] decides.
-    ///
-    /// Accepts the line itself and answers its length (0 = not taken), out of
-    /// line: the caller's loop over a pipelined group stays small enough to
-    /// keep its state in registers. The caller knows that a command line may
-    /// start at `rest` and [`Self::fast_lines_allowed`].
-    #[inline(never)]
-    fn quick_line(&mut self, rest: &[u8], stats: &mut SmtpStats) -> usize {
-        match self.quick_line_checked(rest) {
-            Some(line) => {
-                self.accept_line(line, stats);
-                line.total
-            }
-            None => 0,
-        }
-    }
-
-    #[inline(always)]
-    fn quick_line_checked(&self, rest: &[u8]) -> Option<FastLine> {
-        let (head, tail) = rest.split_first_chunk::<4>()?;
-        let k = u32::from_le_bytes(*head) | 0x2020_2020;
-        let (key, verb) = VERB4_INDEX[verb4_slot(k, VERB4_MUL)];
-        if key != k {
-            return None;
-        }
-        let verb = verb as usize;
-        let cls = self.fast_classes.of_index(verb);
-        let (&delim, args) = tail.split_first()?;
-        if delim != b' ' {
-            // No arguments: only the line end may follow (`NOOP`, `RSET`,
-            // `DATA`, `QUIT`); far below every length limit.
-            if cls != class::PLAIN {
-                return None;
-            }
-            return match (delim, args.first()) {
-                (b'\r', Some(b'\n')) => Some(FastLine {
-                    verb,
-                    cls,
-                    total: 6,
-                    cr: true,
-                }),
-                (b'\n', _) => Some(FastLine {
-                    verb,
-                    cls,
-                    total: 5,
-                    cr: false,
-                }),
-                _ => None,
-            };
-        }
-        let esmtp = self.mode == Mode::Esmtp;
-        // `end`: the line end in `args`; `open`: the path's `<` (ESMTP).
-        // (Tests rather than a `match`: the compiler made that a jump table,
-        // whose indirect branch the alternating classes of a pipelined
-        // group mispredict.)
-        if cls == class::SLOW {
-            return None;
-        }
-        let (end, open) = if cls == class::PLAIN || !esmtp {
-            (framing::first_plain_stop(args), 0)
-        } else {
-            // ESMTP MAIL/RCPT: one block pass over the path to its `>`
-            // proves it clean; the parameters after it are parsed in place,
-            // which proves their bytes clean too and finds the line end.
-            let open = path_open(cls, args)?;
-            let close = open + 1 + framing::first_path_stop(args.get(open + 1..)?);
-            if args.get(close) != Some(&b'>') {
-                return None;
-            }
-            let kind = if cls == class::MAIL {
-                ArgKind::Mail
-            } else {
-                ArgKind::Rcpt
-            };
-            (
-                close + 1 + params_in_place(kind, args.get(close + 1..)?)?,
-                open,
-            )
-        };
-        // CRLF as one two-byte compare; a bare LF is rare.
-        let (total, cr) = match args.get(end..end.wrapping_add(2)) {
-            Some([b'\r', b'\n']) => (5 + end + 2, true),
-            _ if args.get(end) == Some(&b'\n') => (5 + end + 1, false),
-            _ => return None,
-        };
-        if total > usize::from(self.fast_classes.max_total[cls as usize]) {
-            return None;
-        }
-        let args = args.get(..end)?;
-        if cls == class::RCPT && self.sigs.contains(Signature::F4DecodeAlias) {
-            // With the path's `<` known (ESMTP), only the local part is left
-            // to compare; otherwise a cheap pre-check first.
-            let alias = if esmtp {
-                RcptLocalPart::local_is_alias(args.get(open + 1..)?)
-            } else {
-                may_be_alias(args) && RcptLocalPart::matches(args)
-            };
-            if alias {
-                return None;
-            }
-        }
-        Some(FastLine {
-            verb,
-            cls,
-            total,
-            cr,
-        })
     }
 
     /// Every other line the fast path may take: any verb (the byte automaton
@@ -423,13 +302,14 @@ impl Inspector {
         })
     }
 
-    /// The lean tier, tried first on every line of a group: a subset of
-    /// what [`Self::quick_line`] accepts, in code small enough to keep its
+    /// The lean tier, tried first on every line: a subset of what
+    /// [`Self::general_line`] accepts, in code small enough to keep its
     /// state in registers. A line without arguments is taken here; a line
     /// with arguments goes to a leaf function for its class
     /// ([`Self::lean_plain`], [`Self::lean_path`]). Each accepts the line(s)
     /// itself and answers the length taken; 0 = not taken (nothing
-    /// changed), `quick_line` decides. (Out of line: inline in the group
+    /// changed), `general_line` decides. The caller knows that a command
+    /// line may start at `rest` and [`Self::fast_lines_allowed`]. (Out of line: inline in the group
     /// loop it took fewer instructions but ran pipelined groups slower.)
     #[inline(never)]
     fn lean_line(&mut self, rest: &[u8], stats: &mut SmtpStats) -> usize {
@@ -481,9 +361,9 @@ impl Inspector {
 
     /// A line of a four-letter verb `verb` of class `CLS` (`PLAIN`, or
     /// outside ESMTP `MAIL`/`RCPT`) with SP and arguments at `rest[5..]`:
-    /// exactly what [`Self::quick_line`] does with it, less the alias
-    /// check's call (`RcptLocalPart::matches`) and I3 firing, which answer
-    /// 0. A leaf.
+    /// exactly what [`Self::general_line`] and [`Self::accept_line`] do
+    /// with it, less the alias check's call (`RcptLocalPart::matches`) and
+    /// I3 firing, which answer 0. A leaf.
     #[inline(never)]
     fn lean_plain<const CLS: u8>(
         &mut self,
@@ -491,7 +371,7 @@ impl Inspector {
         stats: &mut SmtpStats,
         verb: usize,
     ) -> usize {
-        let end = 5 + framing::first_plain_stop_inline(rest.get(5..).unwrap_or_default());
+        let end = 5 + framing::first_plain_stop(rest.get(5..).unwrap_or_default());
         let (total, cr) = match rest.get(end) {
             Some(b'\r') if rest.get(end + 1) == Some(&b'\n') => (end + 2, true),
             Some(b'\n') => (end + 1, false),
@@ -514,8 +394,9 @@ impl Inspector {
     /// ESMTP MAIL and RCPT lines from `rest[base..]` (a line start): the
     /// offset in `rest` after the last line taken, `base` for none. The
     /// line at `base` has a verb of class `MAIL` (`RCPT` false) or RCPT and
-    /// its SP. Each line taken is exactly what [`Self::quick_line`] does
-    /// with it unless a RCPT would fire I3 (not taken). A run goes on
+    /// its SP. Each line taken is exactly what [`Self::general_line`] and
+    /// [`Self::accept_line`] do with it unless a RCPT would fire I3 (not
+    /// taken). A run goes on
     /// while a RCPT line follows that may start (spec §6.3), without the
     /// group loop's dispatch. `FULL` false: a leaf that takes the path in
     /// whole sixteen-byte blocks and the commonest whole parameters
@@ -607,7 +488,7 @@ impl Inspector {
         }
         if RCPT {
             // (The local part runs on past the line here, where
-            // `quick_line` cuts it at the line end: the same answer, as the
+            // `general_line` cuts it at the line end: the same answer, as the
             // path's `>` comes first and no alias word holds a `>`.)
             if self.sigs.contains(Signature::F4DecodeAlias) && RcptLocalPart::local_is_alias(path) {
                 return base;
@@ -2007,21 +1888,21 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
-        /// [`lean_tier_takes_only_what_quick_line_takes`] on [`lean_group`]s.
+        /// [`lean_tier_takes_only_what_general_line_takes`] on [`lean_group`]s.
         #[test]
-        fn lean_tier_matches_quick_line_on_dense_groups(
+        fn lean_tier_matches_general_line_on_dense_groups(
             lines in lean_group(),
             mutate in proptest::option::of((proptest::prelude::any::<proptest::sample::Index>(), proptest::sample::select(ODD_BYTES))),
             cut in proptest::prelude::any::<proptest::sample::Index>(),
             policy_kind in 0u8..5,
         ) {
-            check_lean_against_quick(&lines, mutate, cut, policy_kind)?;
+            check_lean_against_general(&lines, mutate, cut, policy_kind)?;
         }
     }
 
     /// The body of the lean-tier differential tests: see
-    /// [`lean_tier_takes_only_what_quick_line_takes`].
-    fn check_lean_against_quick(
+    /// [`lean_tier_takes_only_what_general_line_takes`].
+    fn check_lean_against_general(
         lines: &[Vec<u8>],
         mutate: Option<(proptest::sample::Index, u8)>,
         cut: proptest::sample::Index,
@@ -2040,26 +1921,28 @@ mod tests {
             return Ok(());
         }
         let (mut lean, mut lean_stats) = (insp.clone(), stats);
-        let (mut quick, mut quick_stats) = (insp.clone(), stats);
+        let (mut general, mut general_stats) = (insp.clone(), stats);
         let n = lean.lean_line(&seg, &mut lean_stats);
         let mut i = 0;
         while i < n {
             proptest::prop_assert!(
-                quick.may_start_line(),
+                general.may_start_line(),
                 "{:?}",
                 String::from_utf8_lossy(&seg)
             );
-            let t = quick.quick_line(&seg[i..], &mut quick_stats);
+            let line = general.general_line(&seg[i..]);
             proptest::prop_assert!(
-                t > 0,
-                "lean took a line quick_line does not: {:?}",
+                line.is_some(),
+                "lean took a line general_line does not: {:?}",
                 String::from_utf8_lossy(&seg[i..])
             );
-            i += t;
+            let Some(line) = line else { break };
+            general.accept_line(line, &mut general_stats);
+            i += line.total;
         }
         proptest::prop_assert_eq!(i, n, "{:?}", String::from_utf8_lossy(&seg));
-        proptest::prop_assert_eq!(format!("{lean:?}"), format!("{quick:?}"));
-        proptest::prop_assert_eq!(lean_stats, quick_stats);
+        proptest::prop_assert_eq!(format!("{lean:?}"), format!("{general:?}"));
+        proptest::prop_assert_eq!(lean_stats, general_stats);
         Ok(())
     }
 
@@ -2067,21 +1950,22 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
         /// The lean tier (`lean_line`: the leaves, the RCPT runs, the DATA
         /// that ends a group, the tail calls to the full variants) against
-        /// `quick_line` line by line on a copy of the same session: the
-        /// lean tier may take fewer lines (0 = none, nothing changed), but
-        /// every line it takes `quick_line` takes too, with the same length,
+        /// the second tier (`general_line`, then `accept_line`) line by line
+        /// on a copy of the same session: the lean tier may take fewer lines
+        /// (0 = none, nothing changed), but every line it takes the second
+        /// tier takes too, with the same length,
         /// and both leave the same inspector state (every field) and
         /// counters. Groups of corpus lines and near misses, one byte
         /// replaced anywhere, cut anywhere (the last line may end the
         /// segment, or be incomplete).
         #[test]
-        fn lean_tier_takes_only_what_quick_line_takes(
+        fn lean_tier_takes_only_what_general_line_takes(
             lines in group(),
             mutate in proptest::option::of((proptest::prelude::any::<proptest::sample::Index>(), proptest::sample::select(ODD_BYTES))),
             cut in proptest::prelude::any::<proptest::sample::Index>(),
             policy_kind in 0u8..5,
         ) {
-            check_lean_against_quick(&lines, mutate, cut, policy_kind)?;
+            check_lean_against_general(&lines, mutate, cut, policy_kind)?;
         }
     }
 

@@ -14,10 +14,9 @@
 //! them, and the line is left to the general path). Those two run sixteen
 //! bytes at a time where there are sixteen (`wide`'s safe SSE2: one add and
 //! one or two compares per block, against three SWAR words of about ten
-//! instructions for a 20–30-byte argument); [`stop_in_blocks`] and
-//! [`first_plain_stop_inline`] are the same scans for the lean tier of the
-//! command fast path, whole blocks only or with the short tail inline, so
-//! that they need no call; [`first_header_special`] finds what
+//! instructions for a 20–30-byte argument), inline so that the lean tier
+//! of the command fast path makes no call ([`stop_in_blocks`]: whole blocks
+//! only); [`first_header_special`] finds what
 //! matters in a message header line; [`find_lf`] ends reply lines.
 
 /// Is `b` forbidden inside a command line (NUL, C0 except TAB/CR/LF, DEL)?
@@ -220,25 +219,6 @@ pub(crate) fn stop_in_blocks(
     Err(at)
 }
 
-/// [`first_plain_stop`] with its short tail inline too (a caller that must
-/// make no call: the lean tier of the command fast path). The last fewer
-/// than sixteen bytes by the SWAR scan: the last sixteen bytes of the line
-/// as one more block took fewer instructions but measured slower on
-/// lockstep lines (40.6 against 36.1 ns per line), as it had before.
-#[inline(always)]
-pub(crate) fn first_plain_stop_inline(hay: &[u8]) -> usize {
-    match stop_in_blocks(hay, plain_stop16) {
-        Ok(at) => at,
-        Err(at) => {
-            at + first_flagged(
-                hay.get(at..).unwrap_or_default(),
-                plain_stop_word,
-                is_plain_stop,
-            )
-        }
-    }
-}
-
 /// The bytes of `block` that [`path_stop_word`] flags, as bits (bit `k` for
 /// `block[k]`): with `x + 4` (wrapping) the legal bytes `0x23..=0x7B` become
 /// exactly the signed bytes from `0x27` up, so one signed compare finds every
@@ -269,12 +249,24 @@ const fn is_plain_stop(b: u8) -> bool {
 }
 
 /// The offset of the first byte [`plain_stop_word`] flags (in a line the
-/// fast path takes, the CR of its CRLF or a bare LF), or `hay.len()`.
-#[inline]
+/// fast path takes, the CR of its CRLF or a bare LF), or `hay.len()`: whole
+/// sixteen-byte blocks ([`plain_stop16`]), then the last fewer than sixteen
+/// bytes by the SWAR scan, all inline (the lean tier of the command fast
+/// path makes no call). The last sixteen bytes of the line as one more,
+/// overlapping block took fewer instructions but measured slower on
+/// lockstep lines (40.6 against 36.1 ns per line), as it had before.
+#[inline(always)]
 pub(crate) fn first_plain_stop(hay: &[u8]) -> usize {
-    first_flagged16(hay, plain_stop16, |h| {
-        first_flagged(h, plain_stop_word, is_plain_stop)
-    })
+    match stop_in_blocks(hay, plain_stop16) {
+        Ok(at) => at,
+        Err(at) => {
+            at + first_flagged(
+                hay.get(at..).unwrap_or_default(),
+                plain_stop_word,
+                is_plain_stop,
+            )
+        }
+    }
 }
 
 /// The bytes of `block` that [`plain_stop_word`] flags, as bits: with
@@ -654,7 +646,7 @@ mod tests {
                     v[at] = b;
                     for _ in 0..2 {
                         let plain = v.iter().position(|&c| is_plain_stop(c)).unwrap_or(len);
-                        assert_eq!(first_plain_stop_inline(&v), plain, "{v:?}");
+                        assert_eq!(first_plain_stop(&v), plain, "{v:?}");
                         let whole = len / 16 * 16;
                         let path = v.iter().position(|&c| is_path_stop(c));
                         let want = match path {
