@@ -112,16 +112,18 @@ impl Expect {
     /// (One bit test: the FIFO asks this on every push and pop.)
     #[inline(always)]
     pub(crate) const fn ends_group(self) -> bool {
-        const GROUP_ENDS: u32 = Expect::Data.bit()
-            | Expect::Auth.bit()
-            | Expect::AuthCont.bit()
-            | Expect::Ehlo.bit()
-            | Expect::EhloAsNoop.bit()
-            | Expect::Quit.bit()
-            | Expect::StartTls.bit()
-            | Expect::Greeting.bit();
-        GROUP_ENDS & self.bit() != 0
+        Self::GROUP_ENDS & self.bit() != 0
     }
+
+    /// The expectations that end a group, as bits ([`Self::ends_group`]).
+    const GROUP_ENDS: u32 = Expect::Data.bit()
+        | Expect::Auth.bit()
+        | Expect::AuthCont.bit()
+        | Expect::Ehlo.bit()
+        | Expect::EhloAsNoop.bit()
+        | Expect::Quit.bit()
+        | Expect::StartTls.bit()
+        | Expect::Greeting.bit();
 
     /// This expectation as a one-bit set.
     #[inline(always)]
@@ -156,6 +158,14 @@ impl Expect {
 /// power of two, so the ring indices wrap with a mask.
 pub(crate) const FIFO_LEN: usize = 32;
 const _: () = assert!(FIFO_LEN.is_power_of_two());
+
+/// [`ReplyFifo::front_raw`] of an empty FIFO: one past every expectation's
+/// number (the representation an empty slot has), so that its bit is in no
+/// set of expectations.
+const FIFO_EMPTY: u32 = Expect::Other as u32 + 1;
+
+/// The bit of [`FIFO_EMPTY`].
+pub(crate) const FIFO_EMPTY_BIT: u32 = 1 << FIFO_EMPTY;
 
 /// Bounded FIFO of reply expectations.
 ///
@@ -222,6 +232,29 @@ impl ReplyFifo {
         self.len += 1;
         self.barriers += u32::from(e.ends_group());
     }
+    /// The front as its number (`Expect as u32`), [`FIFO_EMPTY`] when the
+    /// FIFO is empty: a test against a set of expectations' bits is then
+    /// one bit test, an empty FIFO in none.
+    #[inline(always)]
+    pub(crate) fn front_raw(&self) -> u32 {
+        match self.front() {
+            Some(e) => e as u32,
+            None => FIFO_EMPTY,
+        }
+    }
+
+    /// Pop the front, which the caller has just read by [`Self::front_raw`]
+    /// as `e` (an expectation, not [`FIFO_EMPTY`]).
+    #[inline(always)]
+    pub(crate) fn drop_front_raw(&mut self, e: u32) {
+        debug_assert!(self.front().is_some_and(|f| f as u32 == e));
+        let h = self.head as usize & (FIFO_LEN - 1);
+        self.buf[h] = None;
+        self.head = (h as u32 + 1) & (FIFO_LEN as u32 - 1);
+        self.len -= 1;
+        self.barriers -= Expect::GROUP_ENDS >> e & 1;
+    }
+
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Expect> {
         let e = self.front()?;
@@ -231,12 +264,7 @@ impl ReplyFifo {
     /// Pop the front, which the caller has just read as `e`.
     #[inline(always)]
     pub(crate) fn drop_front(&mut self, e: Expect) {
-        debug_assert_eq!(self.front(), Some(e));
-        let h = self.head as usize & (FIFO_LEN - 1);
-        self.buf[h] = None;
-        self.head = (h as u32 + 1) & (FIFO_LEN as u32 - 1);
-        self.len -= 1;
-        self.barriers -= u32::from(e.ends_group());
+        self.drop_front_raw(e as u32);
     }
 }
 
@@ -290,6 +318,9 @@ pub struct Inspector {
     pub(crate) data_bytes: u64,
     pub(crate) fifo: ReplyFifo,
     pub(crate) reply: ReplyLine,
+    /// The expectations whose single-line reply the quiet-line loop takes
+    /// ([`crate::reply::quiet_expectations`] of the policy).
+    pub(crate) quiet_expect: u32,
     pub(crate) pipelining: bool,
     pub(crate) auth_cont: bool,
     pub(crate) closing: bool,
@@ -342,6 +373,7 @@ impl Inspector {
             data_bytes: 0,
             fifo: ReplyFifo::new(),
             reply: ReplyLine::new(),
+            quiet_expect: crate::reply::quiet_expectations(policy.mask_banner),
             pipelining: false,
             auth_cont: false,
             closing: false,
@@ -718,6 +750,38 @@ mod tests {
         assert!(f.has_barrier());
         assert_eq!(f.pop(), Some(Expect::Data));
         assert_eq!(f.pop(), None);
+    }
+
+    #[test]
+    fn fifo_front_raw_numbers_expectations_below_empty() {
+        use Expect::*;
+        let all = [
+            Greeting, Helo, Ehlo, EhloAsNoop, Mail, Rcpt, Rset, Data, EndOfData, Auth, AuthCont,
+            StartTls, Quit, Bdat, Masked, Other,
+        ];
+        let mut f = ReplyFifo::new();
+        assert_eq!(f.front_raw(), Greeting as u32);
+        f.drop_front_raw(Greeting as u32);
+        assert_eq!(f.front_raw(), FIFO_EMPTY);
+        assert!(!f.has_barrier());
+        for e in all {
+            assert!((e as u32) < FIFO_EMPTY && FIFO_EMPTY < 32);
+            assert!(f.push(e) && f.push(Rcpt));
+            assert_eq!(f.has_barrier(), e.ends_group());
+            assert_eq!(f.front_raw(), e as u32);
+            f.drop_front_raw(e as u32);
+            assert!(!f.has_barrier());
+            assert_eq!(f.front_raw(), Rcpt as u32);
+            assert_eq!(f.pop(), Some(Rcpt));
+            assert_eq!(f.front_raw(), FIFO_EMPTY);
+        }
+        // The quiet set never holds the empty FIFO's bit.
+        for mask_banner in [false, true] {
+            assert_eq!(
+                crate::reply::quiet_expectations(mask_banner) & FIFO_EMPTY_BIT,
+                0
+            );
+        }
     }
 
     #[test]

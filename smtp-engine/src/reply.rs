@@ -9,7 +9,10 @@
 //! a line start takes the whole-line fast path (the code by one word, the line
 //! end by SSE2 sixteen bytes at a time, inline): the single-line replies only
 //! popped (and DATA's) in one tight loop over the segment
-//! ([`Inspector::reply_lines_fast`]); a positive EHLO reply, its first line
+//! ([`Inspector::reply_lines_fast`]: head by one word, expectation by one
+//! bit test, line end by one block, or the first and last eight bytes of a
+//! short segment, or two blocks for the long greeting-sized lines); a
+//! positive EHLO reply, its first line
 //! included, as one run ([`Inspector::ehlo_keyword_lines`]: each keyword
 //! line's head by one compare, its keyword and line end from one sixteen-byte
 //! block, the keyword by one vector compare, [`crate::ehlo::Keywords`]);
@@ -36,6 +39,19 @@ const ACTS_ON_REPLY: u32 = Expect::Ehlo.bit()
 /// The expectations whose single-line reply [`Inspector::reply_lines_fast`]
 /// takes itself: those only popped, and DATA (`354` enters DATA).
 const QUIET_REPLY: u32 = !ACTS_ON_REPLY | Expect::Data.bit();
+
+/// The expectations whose single-line reply [`Inspector::reply_lines_fast`]
+/// takes itself in a session whose banner is masked or not (the greeting
+/// only when not), as bits of [`crate::inspector::ReplyFifo::front_raw`]
+/// (none set for an empty FIFO); kept by the inspector for the session.
+pub(crate) const fn quiet_expectations(mask_banner: bool) -> u32 {
+    let quiet = QUIET_REPLY & (crate::inspector::FIFO_EMPTY_BIT - 1);
+    if mask_banner {
+        quiet & !Expect::Greeting.bit()
+    } else {
+        quiet
+    }
+}
 
 /// [`Inspector::reply_lines_fast`]: inspection stopped (allow-tls, the
 /// server accepted STARTTLS); the whole segment passes.
@@ -312,9 +328,13 @@ impl Inspector {
         self.reply = ReplyLine::new();
         if !last {
             // Continuation (or malformed line treated as one, spec §7.1). A
-            // malformed first line leaves the next line to open the reply.
+            // malformed first line leaves the next line to open the reply
+            // (with no code yet, as every line that opens one: the quiet
+            // lines of `reply_lines_fast` rely on it).
             self.reply.first = first && !valid;
-            self.reply.reply_code = reply_code;
+            if !self.reply.first {
+                self.reply.reply_code = reply_code;
+            }
             self.reply.saw_pipelining = saw_pipelining;
             return Step::Next(next);
         }
@@ -472,73 +492,72 @@ impl Inspector {
     /// through [`Self::reply_line_fast_at_start`] out of line. The offset
     /// after the last line taken ([`PASSTHROUGH`] when inspection stopped:
     /// allow-tls and the `220` to STARTTLS).
+    ///
+    /// Per quiet line: the head (three digits and SP) by one word test, the
+    /// expectation by one bit test of the session's quiet set
+    /// (`Inspector::quiet_expect`; an empty FIFO has no bit in it), the line
+    /// end by [`quiet_line_end`] (one block for the common short line), the
+    /// completion without the code unless it is not 2xx (only a `421` or a
+    /// `354` asks more), and no reply state written: a reply's first line
+    /// already carries no code and no PIPELINING.
     #[inline(always)]
     pub(crate) fn reply_lines_fast(&mut self, buf: &mut [u8], stats: &mut SmtpStats) -> usize {
-        // The expectations a quiet line may answer (the greeting only when
-        // the banner is not masked).
-        let quiet = QUIET_REPLY & !(u32::from(self.mask_banner) * Expect::Greeting.bit());
+        // The expectations a quiet line may answer (the session's policy
+        // decided them: `quiet_expectations`).
+        let quiet = self.quiet_expect;
         let mut line = 0;
         // (The rest of the segment as a slice: one length test per block.)
         while let Some(rest) = buf.get(line..) {
             let Some(head) = rest.first_chunk::<4>() else {
                 break;
             };
-            let w = u32::from_le_bytes(*head);
-            // The code digits by one word (`reply_head`'s test, as a flag:
-            // an `Option` in the guard costs this loop more).
-            let d = w ^ 0x0030_3030;
-            let digits = (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0;
-            let front = self.fifo.front();
-            match front {
-                Some(e)
-                    if digits
-                        && w >> 24 == u32::from(b' ')
-                        && self.reply.first
-                        && e.bit() & quiet != 0 =>
-                {
-                    // The line end: within the first sixteen bytes (no
-                    // over-long line then), else further on.
-                    let lf = match rest.first_chunk::<16>().map(lf16) {
-                        Some(m) if m != 0 => line + m.trailing_zeros() as usize,
-                        Some(_) => {
-                            let Some(lf) = find_lf_from(buf, line + 16) else {
-                                break;
-                            };
-                            if lf + 1 - line > LIMIT_REPLY as usize {
-                                stats.reply_overlong += 1;
-                            }
-                            lf
-                        }
-                        // Fewer than sixteen bytes left: a short line.
-                        None => match find_lf_near_end(buf, line + 4) {
-                            Some(lf) => lf,
-                            None => break,
-                        },
-                    };
-                    // `reply_line_fast_at_start` for a first line that is
-                    // also the last: the reply's completion.
-                    self.reply_index += 1;
-                    self.reply.reply_code = 0;
-                    self.reply.saw_pipelining = false;
-                    let code = d & 0x00FF_FFFF;
-                    if code == CODE_421 {
-                        self.closing = true;
-                    }
-                    self.fifo.drop_front(e);
-                    if e == Expect::Data && code == CODE_354 {
-                        self.client = Client::Data;
-                        self.data.start();
-                    }
-                    line = lf + 1;
+            // Three code digits and SP by one word: `d` holds the digits'
+            // values in bytes 0 to 2 and zero for the SP (a flag: an
+            // `Option` in the guard costs this loop more).
+            let d = u32::from_le_bytes(*head) ^ 0x2030_3030;
+            let quiet_head = (d & 0xFFF0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0;
+            // The front expectation as its bit number (none: a bit no
+            // expectation has, so no test of its own).
+            let e = self.fifo.front_raw();
+            if quiet_head && self.reply.first && quiet >> e & 1 != 0 {
+                let Some(lf) = quiet_line_end(rest, stats) else {
+                    break;
+                };
+                // `reply_line_fast_at_start` for a first line that is
+                // also the last: the reply's completion. (The reply
+                // state is already what completion leaves: a first
+                // line carries no code and no PIPELINING.)
+                debug_assert!(self.reply.reply_code == 0 && !self.reply.saw_pipelining);
+                self.reply_index += 1;
+                self.fifo.drop_front_raw(e);
+                // Only a code other than 2xx asks more: 421 closes, a
+                // 354 to DATA enters DATA.
+                if d & 0xFF != 2 {
+                    self.quiet_reply_code(e, d & 0x00FF_FFFF);
                 }
-                _ => match self.reply_line_other(buf, line, stats) {
-                    Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
-                    Some(next) => line = next,
-                    None => break,
-                },
+                line += lf + 1;
+                continue;
+            }
+            match self.reply_line_other(buf, line, stats) {
+                Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
+                Some(next) => line = next,
+                None => break,
             }
         }
         line
+    }
+
+    /// The end of a quiet line (digits `code`, answering `e`, just popped)
+    /// whose code is not 2xx: `reply_complete`'s `421` and `354` cases.
+    #[inline(always)]
+    fn quiet_reply_code(&mut self, e: u32, code: u32) {
+        if code == CODE_421 {
+            self.closing = true;
+        }
+        if e == Expect::Data as u32 && code == CODE_354 {
+            self.client = Client::Data;
+            self.data.start();
+        }
     }
 
     /// [`Self::reply_line_fast_at_start`] out of line, for the lines
@@ -894,6 +913,63 @@ fn padded16(buf: &[u8], at: usize) -> [u8; 16] {
     }
 }
 
+/// The offset in `rest` of the LF that ends the quiet line at its start
+/// (its head, digits and SP, holds no LF), counting an over-long line; `None`
+/// when the line does not end in `rest`, or `rest` is under eight bytes (the
+/// byte-wise path takes such a line). The first sixteen bytes by one block
+/// (the common short line: no over-long line then); a `rest` under sixteen
+/// bytes from its first and last eight bytes, overlapping, as one block; a
+/// longer line by [`lf_after_first_block`].
+#[inline(always)]
+fn quiet_line_end(rest: &[u8], stats: &mut SmtpStats) -> Option<usize> {
+    let n = rest.len();
+    let Some(b) = rest.first_chunk::<16>() else {
+        // Bytes 0 to 7, then bytes `n - 8` to `n - 1`: their LF bits, the
+        // second eight moved to their offsets (those they share with the
+        // first eight are the same bytes).
+        let lo = u64::from_le_bytes(*rest.first_chunk::<8>()?);
+        let hi = u64::from_le_bytes(*rest.last_chunk::<8>()?);
+        let m = lf16(&(u128::from(lo) | u128::from(hi) << 64).to_le_bytes());
+        let m = (m & 0xFF) | (m >> 8) << ((n - 8) & 7);
+        return (m != 0).then(|| m.trailing_zeros() as usize);
+    };
+    let m = lf16(b);
+    if m != 0 {
+        return Some(m.trailing_zeros() as usize);
+    }
+    lf_after_first_block(rest, stats)
+}
+
+/// The first LF in `rest` (sixteen bytes or more, none LF) from offset
+/// sixteen on: the second block, else (within forty-eight bytes: the long
+/// single-line replies, greeting, `354`, `250 ... queued as`) the last
+/// sixteen bytes of `rest` with the bits before offset thirty-two shifted
+/// out, else [`find_lf_from`] (only then may the line be over-long: it is
+/// counted).
+#[inline(always)]
+fn lf_after_first_block(rest: &[u8], stats: &mut SmtpStats) -> Option<usize> {
+    let n = rest.len();
+    let last = rest.last_chunk::<16>()?;
+    let Some(b1) = chunk_at::<16>(rest, 16) else {
+        // Under thirty-two bytes: the last sixteen hold the rest.
+        let m = lf16(last) >> (32 - n);
+        return (m != 0).then(|| 16 + m.trailing_zeros() as usize);
+    };
+    let m = lf16(b1);
+    if m != 0 {
+        return Some(16 + m.trailing_zeros() as usize);
+    }
+    if n <= 48 {
+        let m = lf16(last) >> (48 - n);
+        return (m != 0).then(|| 32 + m.trailing_zeros() as usize);
+    }
+    let lf = find_lf_from(rest, 32)?;
+    if lf + 1 > LIMIT_REPLY as usize {
+        stats.reply_overlong += 1;
+    }
+    Some(lf)
+}
+
 /// Offset of the first LF in `buf` at or after `from`: sixteen bytes at a
 /// time by one SSE2 compare each (`wide`: pcmpeqb + pmovmskb, safe code),
 /// inline (a reply line is one to three such blocks, which cost less than a
@@ -922,24 +998,6 @@ fn find_lf_from(buf: &[u8], from: usize) -> Option<usize> {
     }
     let m = lf16(chunk_at::<16>(buf, last)?) >> (at - last);
     (m != 0).then(|| at + m.trailing_zeros() as usize)
-}
-
-/// [`find_lf_from`] where fewer than sixteen bytes are left from `at`.
-#[inline(always)]
-fn find_lf_near_end(buf: &[u8], at: usize) -> Option<usize> {
-    let n = buf.len();
-    match buf
-        .get(n.wrapping_sub(16)..)
-        .and_then(<[u8]>::first_chunk::<16>)
-    {
-        // The last sixteen bytes, from `at` on (bits before it shifted out).
-        Some(last) if at < n => {
-            let m = lf16(last) >> (at + 16 - n);
-            (m != 0).then(|| at + m.trailing_zeros() as usize)
-        }
-        Some(_) => None,
-        None => framing::find_lf(buf.get(at..)?).map(|k| at + k),
-    }
 }
 
 /// The `N` bytes of `buf` from `at`, if there are (one bounds check).
@@ -1110,6 +1168,122 @@ mod tests {
                 proptest::prop_assert_eq!(fast, slow, "client={} seg={:?}", client, String::from_utf8_lossy(seg));
             }
             proptest::prop_assert_eq!(sides[0].0.is_passthrough(), code == b"220");
+        }
+    }
+
+    /// A reply line for the quiet-line loop: a single-line head (2xx, the
+    /// codes acted upon, and near misses of the one-word head test: a byte
+    /// next to a digit, a high bit, an LF in the head) or another, then a
+    /// body whose LF falls on every offset around the loop's blocks (under
+    /// eight bytes, under sixteen, in the second block, within forty-eight
+    /// bytes, beyond), now and then an early bare LF or no line end at all.
+    fn quiet_run_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let head = proptest::sample::select(vec![
+            &b"250 "[..],
+            b"250 ",
+            b"250 ",
+            b"221 ",
+            b"220 ",
+            b"251 ",
+            b"354 ",
+            b"421 ",
+            b"334 ",
+            b"550 ",
+            b"299 ",
+            b"200 ",
+            b"209 ",
+            b"2:0 ",
+            b"2/0 ",
+            b"20: ",
+            b"25/ ",
+            b"/50 ",
+            b":50 ",
+            b"\xb250 ",
+            b"2\xb00 ",
+            b"25\xb0 ",
+            b"250\xa0",
+            b"250\x00",
+            b"250!",
+            b"250-",
+            b"250\n",
+            b"2\n0 ",
+            b"250",
+            b"",
+            b"\x32\x35\x30\x20",
+        ]);
+        let body = prop_oneof![
+            4 => (0usize..60).prop_map(|n| (0..n).map(|k| b"2.0.0 Ok: queued as 4F1A2B3C End data "[k % 38]).collect::<Vec<u8>>()),
+            1 => proptest::collection::vec(proptest::sample::select(vec![b'a', b' ', b'\r', b'\n', 0x8A, 0x0B]), 0..60),
+            1 => (500usize..540).prop_map(|n| vec![b'q'; n]),
+        ];
+        let end = proptest::sample::select(vec![&b"\r\n"[..], b"\r\n", b"\n", b""]);
+        (head, body, end).prop_map(|(h, b, e)| [h, &b, e].concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
+
+        /// The quiet-line loop (one-word head test, 2xx without code
+        /// checks, the line end from one block, from the first and last
+        /// eight bytes of a short rest, from the second block or the last
+        /// sixteen bytes of a long one) against the byte-wise path alone:
+        /// the greeting and runs of replies to command groups, cut anywhere,
+        /// under every policy knob the reply path reads, agree after every
+        /// segment (verdicts, bytes, events, counters, flags, line numbers).
+        #[test]
+        fn quiet_line_ends_and_heads_match_the_byte_wise_path(
+            flags in 0u8..16,
+            greeting in quiet_run_line(),
+            groups in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        &b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@d>\r\n"[..],
+                        b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
+                        b"NOOP\r\nRSET\r\nNOOP\r\nNOOP\r\n",
+                        b"QUIT\r\n",
+                        b"EHLO relay.example.net\r\n",
+                    ]),
+                    proptest::collection::vec(quiet_run_line(), 0..8),
+                ),
+                1..4,
+            ),
+            cuts in proptest::collection::vec(proptest::prop_oneof![1usize..10, 1usize..70, proptest::strategy::Just(4096)], 1..8),
+        ) {
+            let policy = crate::Policy {
+                mode: if flags & 1 != 0 { crate::Mode::Smtp } else { crate::Mode::Esmtp },
+                allow_tls: flags & 2 != 0,
+                bdat: flags & 4 != 0,
+                mask_banner: flags & 8 != 0,
+                ..crate::Policy::esmtp()
+            };
+            let cut = |stream: &[u8]| -> Vec<(bool, Vec<u8>)> {
+                let mut out = Vec::new();
+                let mut pos = 0;
+                for c in cuts.iter().cycle() {
+                    if pos >= stream.len() {
+                        break;
+                    }
+                    let n = (*c).min(stream.len() - pos);
+                    out.push((false, stream[pos..pos + n].to_vec()));
+                    pos += n;
+                }
+                out
+            };
+            let mut script = cut(&greeting);
+            script.push((false, b"220 mail.example.test ESMTP\r\n".to_vec()));
+            script.push((true, b"HELO relay.example.net\r\n".to_vec()));
+            script.push((false, b"250 mail.example.test\r\n".to_vec()));
+            for (group, replies) in &groups {
+                script.push((true, group.to_vec()));
+                script.extend(cut(&replies.concat()));
+            }
+            let mut sides = crate::inspector::differential::pair(&policy);
+            for (client, seg) in &script {
+                let [fast, slow] = crate::inspector::differential::feed_both(&mut sides, *client, seg);
+                proptest::prop_assert_eq!(fast, slow, "client={} seg={:?}", client, String::from_utf8_lossy(seg));
+            }
         }
     }
 
