@@ -235,6 +235,98 @@ proptest! {
     }
 }
 
+/// A reply line for the quiet-line loop: a single-line head (2xx, the
+/// codes acted upon, and near misses of the one-word head test: a byte
+/// next to a digit, a high bit, an LF in the head) or another, then a
+/// body whose LF falls on every offset around the loop's blocks (under
+/// eight bytes, under sixteen, in the second block, within forty-eight
+/// bytes, beyond), now and then an early bare LF or no line end at all.
+fn quiet_run_line() -> impl Strategy<Value = Vec<u8>> {
+    let head = proptest::sample::select(vec![
+        &b"250 "[..],
+        b"250 ",
+        b"250 ",
+        b"221 ",
+        b"220 ",
+        b"251 ",
+        b"354 ",
+        b"421 ",
+        b"334 ",
+        b"550 ",
+        b"299 ",
+        b"200 ",
+        b"209 ",
+        b"2:0 ",
+        b"2/0 ",
+        b"20: ",
+        b"25/ ",
+        b"/50 ",
+        b":50 ",
+        b"\xb250 ",
+        b"2\xb00 ",
+        b"25\xb0 ",
+        b"250\xa0",
+        b"250\x00",
+        b"250!",
+        b"250-",
+        b"250\n",
+        b"2\n0 ",
+        b"250",
+        b"",
+        b"\x32\x35\x30\x20",
+    ]);
+    let body = prop_oneof![
+        4 => (0usize..60).prop_map(|n| (0..n).map(|k| b"2.0.0 Ok: queued as 4F1A2B3C End data "[k % 38]).collect::<Vec<u8>>()),
+        1 => proptest::collection::vec(proptest::sample::select(vec![b'a', b' ', b'\r', b'\n', 0x8A, 0x0B]), 0..60),
+        1 => (500usize..540).prop_map(|n| vec![b'q'; n]),
+    ];
+    let end = proptest::sample::select(vec![&b"\r\n"[..], b"\r\n", b"\n", b""]);
+    (head, body, end).prop_map(|(h, b, e)| [h, &b, e].concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
+
+    /// The quiet-line loop's own shapes (one-word head test, 2xx without
+    /// code checks, the line end from one block, from the first and last
+    /// eight bytes of a short rest, from the second block or the last
+    /// sixteen bytes of a long one): the greeting and runs of replies to
+    /// command groups, cut anywhere, under every policy knob the reply path
+    /// reads, agree after every segment.
+    #[test]
+    fn quiet_line_ends_and_heads_match_the_byte_wise_path(
+        flags in 0u8..16,
+        greeting in quiet_run_line(),
+        groups in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![
+                    &b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@d>\r\n"[..],
+                    b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
+                    b"NOOP\r\nRSET\r\nNOOP\r\nNOOP\r\n",
+                    b"QUIT\r\n",
+                    b"EHLO relay.example.net\r\n",
+                ]),
+                proptest::collection::vec(quiet_run_line(), 0..8),
+            ),
+            1..4,
+        ),
+        cuts in proptest::collection::vec(cut(), 1..8),
+    ) {
+        let policy = policy_of(flags);
+        let mut script: Vec<(bool, Vec<u8>)> =
+            segments(&greeting, &cuts).into_iter().map(|s| (false, s)).collect();
+        script.push((false, b"220 mail.example.test ESMTP\r\n".to_vec()));
+        script.push((true, b"HELO relay.example.net\r\n".to_vec()));
+        script.push((false, b"250 mail.example.test\r\n".to_vec()));
+        for (group, replies) in &groups {
+            script.push((true, group.to_vec()));
+            script.extend(segments(&replies.concat(), &cuts).into_iter().map(|s| (false, s)));
+        }
+        same_outcomes(&policy, &script)?;
+    }
+}
+
 /// A keyword of exactly `n` bytes: a supported one where one has that
 /// length, else letters (16, 17, 31, 32, 33 bytes: no supported keyword, so
 /// masked; ENHANCEDSTATUSCODES cut or padded to `n`).
