@@ -581,15 +581,16 @@ impl Inspector {
     /// last line taken, or `None` (nothing changed) when not even the first
     /// is complete in `buf`.
     ///
-    /// The loop takes a keyword line that is whole within twenty bytes of
+    /// The loop ([`keyword_lines_fast`]) takes a keyword line that is whole
+    /// within twenty bytes of
     /// its start (thirty-six for a long keyword or parameters) and names a
     /// supported keyword by one bounds check, its head by one compare (a
     /// continuation line with the code of the line before, the common case)
     /// and one sixteen-byte block of its body ([`BodyBlock`]: its LF bits),
     /// the keyword found by its first two bytes and compared by one vector
-    /// operation ([`Keywords::keyword_of_block`]). A line in the segment's
-    /// last twenty bytes is taken the same way from a zero-padded copy of
-    /// them; any other line (over thirty-six bytes, or masked) goes through
+    /// operation ([`Keywords::keyword_of_block`]). The lines in the segment's
+    /// last twenty bytes are taken by the same loop over a zero-padded copy
+    /// of them; any other line (over thirty-six bytes, or masked) goes through
     /// [`ehlo_keyword_line`] out of line. The reply's state is written once,
     /// at the end.
     // Inline in `reply_line_other` (its one caller there): 13 instructions
@@ -638,64 +639,16 @@ impl Inspector {
         let mut lines = u32::from(first);
         // `true` when the reply's last line was taken.
         let last = 'reply: loop {
-            let mut rest: &[u8] = buf.get(line..).unwrap_or_default();
-            // The common lines (whole in twenty bytes, thirty-six with
-            // parameters or a long keyword; a supported keyword), until one
-            // that is not.
-            let taken = loop {
-                // The head and the first sixteen body bytes.
-                let Some((c, after)) = rest.split_first_chunk::<20>() else {
-                    break FastLine::Other;
-                };
-                let Some(last) = line_head(c, continued) else {
-                    break FastLine::NoHead;
-                };
-                let b0 = BodyBlock::new(c.last_chunk::<16>().unwrap_or(&[0; 16]));
-                if b0.lf != 0 {
-                    // The line ends in the first block.
-                    let Some(pipelining) = keywords.keyword_of_block(&b0) else {
-                        break FastLine::Other;
-                    };
-                    saw_pipelining |= pipelining;
-                    lines += 1;
-                    rest = rest
-                        .get(5 + (b0.lf.trailing_zeros() as usize & 15)..)
-                        .unwrap_or_default();
-                    if last {
-                        break FastLine::Taken {
-                            rest,
-                            last,
-                            pipelining,
-                        };
-                    }
-                    continue;
-                }
-                // Parameters, or a keyword of sixteen bytes or more
-                // (ENHANCEDSTATUSCODES): the next block.
-                let Some(next) = after.first_chunk::<16>() else {
-                    break FastLine::Other;
-                };
-                let b1 = BodyBlock::new(next);
-                let (Some(pipelining), true) = (keywords.keyword_of_blocks(&b0, &b1), b1.lf != 0)
-                else {
-                    break FastLine::Other;
-                };
-                saw_pipelining |= pipelining;
-                lines += 1;
-                rest = after
-                    .get(1 + (b1.lf.trailing_zeros() as usize & 15)..)
-                    .unwrap_or_default();
-                if last {
-                    break FastLine::Taken {
-                        rest,
-                        last,
-                        pipelining,
-                    };
-                }
-            };
+            let (taken, rest) = keyword_lines_fast(
+                buf.get(line..).unwrap_or_default(),
+                continued,
+                keywords,
+                &mut saw_pipelining,
+                &mut lines,
+            );
             line = buf.len() - rest.len();
             match taken {
-                FastLine::Taken { .. } => break 'reply true,
+                FastLine::Taken => break 'reply true,
                 FastLine::NoHead => break 'reply false,
                 // Near the end of the segment: the segment's last twenty
                 // bytes and zeros, the line at `o` in them.
@@ -703,24 +656,20 @@ impl Inspector {
                     let mut tail = [0u8; 40];
                     let o = 20 - rest.len();
                     tail[..20].copy_from_slice(buf.last_chunk::<20>().unwrap_or(&[0; 20]));
-                    match keyword_line_fast(tail.get(o..).unwrap_or_default(), continued, keywords)
-                    {
-                        // The line ends in the segment (padding has no LF).
-                        FastLine::Taken {
-                            rest: r,
-                            last,
-                            pipelining,
-                        } if 40 - o - r.len() <= rest.len() => {
-                            saw_pipelining |= pipelining;
-                            lines += 1;
-                            line += 40 - o - r.len();
-                            if last {
-                                break 'reply true;
-                            }
-                            continue 'reply;
-                        }
+                    // (Padding is no LF: a line taken ends in the segment.)
+                    let (taken, r) = keyword_lines_fast(
+                        tail.get(o..).unwrap_or_default(),
+                        continued,
+                        keywords,
+                        &mut saw_pipelining,
+                        &mut lines,
+                    );
+                    debug_assert!(40 - o - r.len() <= rest.len());
+                    line += 40 - o - r.len();
+                    match taken {
+                        FastLine::Taken => break 'reply true,
                         FastLine::NoHead => break 'reply false,
-                        _ => {}
+                        FastLine::Other => {}
                     }
                 }
                 FastLine::Other => {}
@@ -759,63 +708,78 @@ impl Inspector {
     }
 }
 
-/// What [`keyword_line_fast`] made of a line.
+/// Where [`keyword_lines_fast`] stopped.
 #[derive(Clone, Copy)]
-enum FastLine<'a> {
-    /// A keyword line ending within the bytes given, its keyword supported:
-    /// the bytes after it, whether it is the reply's last, and whether it
-    /// is PIPELINING.
-    Taken {
-        rest: &'a [u8],
-        last: bool,
-        pipelining: bool,
-    },
-    /// No reply head: the reply's lines end before it.
+enum FastLine {
+    /// After the reply's last line.
+    Taken,
+    /// At a line with no reply head: the reply's lines end before it.
     NoHead,
-    /// Any other line (masked, long, or not ending within the bytes given).
+    /// At any other line (masked, long, or not ending within the bytes
+    /// given).
     Other,
 }
 
-/// The loop of [`Inspector::ehlo_keyword_lines`] for one line at the start
-/// of `rest`, if its head and first sixteen body bytes are there (and the
-/// next sixteen, when needed). The head by one compare when it is
-/// `continued` (the code of the line before and `-`), else by
-/// [`is_reply_head`]; where the keyword and the line end from one
+/// The loop of [`Inspector::ehlo_keyword_lines`]: the keyword lines at the
+/// start of `rest` whose head and body it can judge from twenty bytes
+/// (thirty-six for parameters or a long keyword), each line's head by one
+/// compare when it is `continued` (the code of the line before and `-`),
+/// else by [`is_reply_head`], its keyword and line end from one
 /// [`BodyBlock`] (a second for a long keyword or parameters), the keyword
-/// by one vector compare.
+/// by one vector compare. Counts the lines taken into `lines` and their
+/// PIPELINING into `saw_pipelining`; answers why it stopped (`Taken`: the
+/// reply's last line was taken) and the bytes from there.
 #[inline(always)]
-fn keyword_line_fast(rest: &[u8], continued: u32, keywords: Keywords) -> FastLine<'_> {
-    let Some((c, after)) = rest.split_first_chunk::<20>() else {
-        return FastLine::Other;
-    };
-    let Some(last) = line_head(c, continued) else {
-        return FastLine::NoHead;
-    };
-    let b0 = BodyBlock::new(c.last_chunk::<16>().unwrap_or(&[0; 16]));
-    // The keyword, and the LF bits of the body's first thirty-two bytes.
-    let (kw, lf) = if b0.lf != 0 {
-        // The line ends in the first block.
-        (keywords.keyword_of_block(&b0), b0.lf)
-    } else {
+fn keyword_lines_fast<'a>(
+    mut rest: &'a [u8],
+    continued: u32,
+    keywords: Keywords,
+    saw_pipelining: &mut bool,
+    lines: &mut u32,
+) -> (FastLine, &'a [u8]) {
+    let taken = loop {
+        // The head and the first sixteen body bytes.
+        let Some((c, after)) = rest.split_first_chunk::<20>() else {
+            break FastLine::Other;
+        };
+        let Some(last) = line_head(c, continued) else {
+            break FastLine::NoHead;
+        };
+        let b0 = BodyBlock::new(c.last_chunk::<16>().unwrap_or(&[0; 16]));
+        if b0.lf != 0 {
+            // The line ends in the first block.
+            let Some(pipelining) = keywords.keyword_of_block(&b0) else {
+                break FastLine::Other;
+            };
+            *saw_pipelining |= pipelining;
+            *lines += 1;
+            rest = rest
+                .get(5 + (b0.lf.trailing_zeros() as usize & 15)..)
+                .unwrap_or_default();
+            if last {
+                break FastLine::Taken;
+            }
+            continue;
+        }
         // Parameters, or a keyword of sixteen bytes or more
         // (ENHANCEDSTATUSCODES): the next block.
         let Some(next) = after.first_chunk::<16>() else {
-            return FastLine::Other;
+            break FastLine::Other;
         };
         let b1 = BodyBlock::new(next);
-        (keywords.keyword_of_blocks(&b0, &b1), b1.lf << 16)
+        let (Some(pipelining), true) = (keywords.keyword_of_blocks(&b0, &b1), b1.lf != 0) else {
+            break FastLine::Other;
+        };
+        *saw_pipelining |= pipelining;
+        *lines += 1;
+        rest = after
+            .get(1 + (b1.lf.trailing_zeros() as usize & 15)..)
+            .unwrap_or_default();
+        if last {
+            break FastLine::Taken;
+        }
     };
-    match kw {
-        // (`rest` holds thirty-six bytes where `lf` has bits past twenty.)
-        Some(pipelining) if lf != 0 => FastLine::Taken {
-            rest: rest
-                .get(5 + lf.trailing_zeros() as usize..)
-                .unwrap_or_default(),
-            last,
-            pipelining,
-        },
-        _ => FastLine::Other,
-    }
+    (taken, rest)
 }
 
 /// Whether the line starting with `c` is the reply's last (`Some(true)`: a
