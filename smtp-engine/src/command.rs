@@ -638,14 +638,22 @@ impl Inspector {
         Expect::for_verb(v, self.legacy)
     }
 
+    /// Would counting one more RCPT fire I3 (spec §10: the recipient
+    /// count passes the spam threshold, the first time in this transaction,
+    /// with the signature on)?
+    #[inline(always)]
+    pub(crate) fn rcpt_fires_spam(&self) -> bool {
+        self.rcpt_count.saturating_add(1) > self.spam_threshold
+            && !self.spam_fired
+            && self.sigs.contains(Signature::I3MailSpam)
+    }
+
     /// One more RCPT in the transaction: I3 (Mail Spam) past the threshold.
     #[inline]
     pub(crate) fn count_rcpt(&mut self, stats: &mut SmtpStats) {
+        let fires = self.rcpt_fires_spam();
         self.rcpt_count = self.rcpt_count.saturating_add(1);
-        if self.rcpt_count > self.spam_threshold
-            && !self.spam_fired
-            && self.sigs.contains(Signature::I3MailSpam)
-        {
+        if fires {
             self.spam_fired = true;
             self.sig_hit(Signature::I3MailSpam, stats);
         }

@@ -496,17 +496,9 @@ impl Inspector {
             if self.rcpt_fires_spam() {
                 return base;
             }
-            self.rcpt_count = self.rcpt_count.saturating_add(1);
-        } else {
-            self.reset_transaction();
         }
-        if !cr {
-            stats.bare_lf_cmd += 1;
-        }
-        stats.cmd_lines += 1;
-        self.cmd_index += 1;
-        self.fifo
-            .push_unchecked(if RCPT { Expect::Rcpt } else { Expect::Mail });
+        // (Every verb of class MAIL expects what MAIL does.)
+        self.accept_lean(if RCPT { RCPT_INDEX } else { MAIL_INDEX }, cls, cr, stats);
         let base = base + total;
         // The run goes on at a RCPT line (its verb and SP) that may start;
         // the full variant takes one line only. (A tail call to the other
@@ -594,14 +586,6 @@ impl Inspector {
         self.fifo.push_unchecked(EXPECT_BY_INDEX[verb & 31]);
     }
 
-    /// Would counting one more RCPT fire I3 (`count_rcpt`)?
-    #[inline(always)]
-    fn rcpt_fires_spam(&self) -> bool {
-        self.rcpt_count.saturating_add(1) > self.spam_threshold
-            && !self.spam_fired
-            && self.sigs.contains(Signature::I3MailSpam)
-    }
-
     /// Accept a line: the same bookkeeping as the streaming path's line end.
     #[inline(always)]
     fn accept_line(&mut self, line: FastLine, stats: &mut SmtpStats) {
@@ -664,7 +648,8 @@ fn path_open(cls: u8, args: &[u8]) -> Option<usize> {
 const TO_OPEN: u32 = u32::from_le_bytes(*b"to:<");
 const FROM_OPEN: u64 = u64::from_le_bytes(*b"from:<\0\0");
 
-/// The verb indices of RCPT and DATA.
+/// The verb indices of MAIL, RCPT and DATA.
+const MAIL_INDEX: usize = Verb::Mail.bit().trailing_zeros() as usize;
 const RCPT_INDEX: usize = Verb::Rcpt.bit().trailing_zeros() as usize;
 const DATA_INDEX: usize = Verb::Data.bit().trailing_zeros() as usize;
 
