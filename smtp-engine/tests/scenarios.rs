@@ -860,6 +860,42 @@ fn ids_signatures_when_enabled() {
     ));
 }
 
+/// I3 fires on "more than N" RCPT lines: not on the Nth, on the N+1th,
+/// once per transaction (ESMTP pipelined, so the fast path counts them).
+#[test]
+fn mail_spam_fires_past_the_threshold_only() {
+    let p = Policy {
+        signatures: SignatureSet::default().with(Signature::I3MailSpam),
+        spam_threshold: 2,
+        ..Policy::esmtp()
+    };
+    let spam = |s: &Sim| {
+        s.events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Signature {
+                        sig: Signature::I3MailSpam
+                    }
+                )
+            })
+            .count()
+    };
+    let mut s = Sim::greeted(p);
+    s.client_ok(b"EHLO a.example\r\n");
+    s.server_ok(b"250-mail.example.test\r\n250 PIPELINING\r\n");
+    s.client_ok(b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\n");
+    assert_eq!(spam(&s), 0, "two RCPTs are not more than two");
+    s.server_ok(b"250 ok\r\n250 ok\r\n250 ok\r\n");
+    s.client_ok(b"RCPT TO:<d@x>\r\nRCPT TO:<e@x>\r\n");
+    assert_eq!(spam(&s), 1, "the third fires, the fourth does not again");
+    s.server_ok(b"250 ok\r\n250 ok\r\n");
+    // A new transaction counts afresh.
+    s.client_ok(b"RSET\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\n");
+    assert_eq!(spam(&s), 1);
+}
+
 #[test]
 fn header_signatures_close_in_data() {
     for (hdr, sig) in [
