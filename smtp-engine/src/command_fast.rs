@@ -1006,41 +1006,14 @@ fn word_at(tok: &[u8], at: usize) -> Option<u64> {
 /// values, several SPs, fewer than 16 bytes left, ...).
 #[inline(always)]
 fn common_param(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
-    let w0 = word_at(tok, 0)?;
-    let (bit, n) = match kind {
-        ArgKind::Mail if holds(w0, W_SP_BODY_8B) => {
-            if !holds(word_at(tok, 6)?, W_8BITMIME) {
-                return None;
-            }
-            (P_BODY, 14)
-        }
-        ArgKind::Mail if holds(w0, W_SP_SIZE_EQ) => {
-            // Digits: byte `b` is one iff `b ^ '0'` is below 10; a byte is
-            // flagged (its 0x80 bit) iff it is not (no carry crosses bytes).
-            let t = word_at(tok, 6)? ^ (0x30 * ONES);
-            let non_digit = (((t & (0x7F * ONES)) + (0x76 * ONES)) | t) & (0x80 * ONES);
-            let d = (non_digit.trailing_zeros() / 8) as usize;
-            if d == 0 || d == 8 {
-                return None;
-            }
-            (P_SIZE, 6 + d)
-        }
-        ArgKind::Rcpt if holds(w0, W_SP_NOTIFY_EQ) => {
-            if !holds(word_at(tok, 8)?, W_FAILURE) {
-                return None;
-            }
-            (P_NOTIFY, 15)
-        }
-        _ => return None,
-    };
+    let (bit, n) = common_param16(kind, tok)?;
     is_value_end(*tok.get(n)?).then_some((bit, n))
 }
 
-/// [`common_param`] from one sixteen-byte read (`None` with fewer than
-/// sixteen bytes left), without the check of the byte after the value,
-/// which its caller ([`common_params_end`]) makes anyway: where
-/// `common_param` answers, this answers the same; where this answers and
-/// the byte after the value is SP, CR or LF, so does `common_param`.
+/// [`common_param`] without the check of the byte after the value, which
+/// the lean tier's caller ([`common_params_end`]) makes anyway: one
+/// sixteen-byte read (`None` with fewer than sixteen bytes left), the three
+/// words of it compared folded, the `SIZE=` digits by one SWAR test.
 #[inline(always)]
 fn common_param16(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
     let chunk = tok.first_chunk::<16>()?;
@@ -1050,6 +1023,8 @@ fn common_param16(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
     match kind {
         ArgKind::Mail if holds(w0, W_SP_BODY_8B) => holds(w6, W_8BITMIME).then_some((P_BODY, 14)),
         ArgKind::Mail if holds(w0, W_SP_SIZE_EQ) => {
+            // Digits: byte `b` is one iff `b ^ '0'` is below 10; a byte is
+            // flagged (its 0x80 bit) iff it is not (no carry crosses bytes).
             let t = w6 ^ (0x30 * ONES);
             let non_digit = (((t & (0x7F * ONES)) + (0x76 * ONES)) | t) & (0x80 * ONES);
             let d = (non_digit.trailing_zeros() / 8) as usize;
