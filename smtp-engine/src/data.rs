@@ -19,8 +19,11 @@
 //! cannot advance a header signature, the empty line ending the header
 //! section, body lines (for which the general state machine would only count
 //! their length for I5); a `.\r\n` line right after them ends the message at
-//! once. The common message segment (a short message from its first header
-//! line to the end of data) is all one walk: no general loop runs for it.
+//! once. The header section and the body are walked by two loops (the
+//! header's compiled once per policy shape), each keeping only its own state
+//! in registers. The common message segment (a short message from its first
+//! header line to the end of data) is all one walk: no general loop runs for
+//! it.
 
 use crate::events::Event;
 use crate::framing::LIMIT_DATA_LINE;
@@ -278,15 +281,12 @@ impl Inspector {
     /// Each block of up to 64 bytes is classified once ([`Block::scan`]: LF,
     /// CR and, in the header section, `:`/`=`, one bit per byte, 16 bytes
     /// per vector compare), so a line costs one `tzcnt` and a few tests
-    /// however long it is: header lines in one loop, body lines in a
-    /// tighter one. Only the first line ending in a block can have started
-    /// before it, so only that one can be long enough for I5, which is
-    /// checked before anything else of the line (as the general arms count
-    /// a run's length before they scan it: a line not taken then finds I5
-    /// fired already, and its other hits come after it either way). Header lines
-    /// taken by their `:`/`=` alone all leave the header scanner in the same
-    /// clean state, so it is written once at the end (and not at all once
-    /// the section is over: nothing reads it in the body).
+    /// however long it is. The walk has two loops: the header section's
+    /// ([`Self::header_lines`], compiled once per policy shape: which of
+    /// `:`/`=` matter is fixed for the walk) and, after its empty line (in
+    /// the same block or a later one), the body's ([`Self::body_lines`]):
+    /// each loop keeps only its own state live, and the body's is the tight
+    /// one large messages spend their time in.
     #[inline(always)]
     fn message_lines(
         &mut self,
@@ -297,134 +297,227 @@ impl Inspector {
     ) -> (usize, bool) {
         debug_assert!(self.data.eol == Eol::LineStart);
         let region = &buf[..end];
-        let mut in_header = self.data.in_header;
+        if i >= end {
+            return (i, false);
+        }
+        let at = if self.data.in_header {
+            // A `:` can only matter to F4 (`: decode@`), a `=` only to I4
+            // (`name=`): with the signature off, no pattern that starts
+            // there has any effect, and the next line start resets its
+            // matcher.
+            let colons = self.sigs.contains(Signature::F4DecodeAlias);
+            let equals = self.sigs.contains(Signature::I4MimeFilename);
+            let header = match (colons, equals) {
+                (false, false) => self.header_lines::<false, false>(region, i, stats),
+                (true, false) => self.header_lines::<true, false>(region, i, stats),
+                (false, true) => self.header_lines::<false, true>(region, i, stats),
+                (true, true) => self.header_lines::<true, true>(region, i, stats),
+            };
+            match header {
+                HeaderEnd::Stop(s, end_of_data) => return (s, end_of_data),
+                HeaderEnd::Body(at) => {
+                    self.data.in_header = false;
+                    at
+                }
+            }
+        } else {
+            let blk = Block::scan::<false, false>(region, i);
+            self.block_lines(blk, 0, i, i, stats)
+        };
+        self.body_lines(region, at, stats)
+    }
+
+    /// The header section's part of [`Self::message_lines`], from the line
+    /// start `i` (in the header section) of `region`, with `:` flagged if
+    /// `COLON` and `=` if `EQUALS`: header lines, up to the empty line that
+    /// ends the section (`Body`: the body's lines go on from the line after
+    /// it, in the same block), or the first line it does not take
+    /// (`Stop`, the header scanner written as the lines taken leave it).
+    ///
+    /// Header lines taken by their `:`/`=` alone all leave the header
+    /// scanner in the same clean state, so it is written once at the end
+    /// (and not at all once the section is over: nothing reads it in the
+    /// body).
+    #[inline(always)]
+    fn header_lines<const COLON: bool, const EQUALS: bool>(
+        &mut self,
+        region: &[u8],
+        i: usize,
+        stats: &mut SmtpStats,
+    ) -> HeaderEnd {
+        let end = region.len();
         // Where the scanner was last written ([`HeaderScan::quick_line`]
         // writes it): header lines taken after it, by their `:`/`=` alone,
         // left it clean (its `Reply-To:` flag off) but unwritten.
         let mut written = i;
-        // A `:` can only matter to F4 (`: decode@`), a `=` only to I4
-        // (`name=`): with the signature off, no pattern that starts there
-        // has any effect, and the next line start resets its matcher.
-        let colons = self.sigs.contains(Signature::F4DecodeAlias);
-        let equals = self.sigs.contains(Signature::I4MimeFilename);
         // The start of the line being walked, and the block being scanned.
         let mut s = i;
         let mut base = i;
-        // 1 if the byte before `base` is a CR (an LF must follow it).
-        let mut cr_carry = 0u64;
-        let stop = 'walk: {
-            while base < end {
-                // In the header section, the `:`/`=` bytes that matter
-                // under this policy, and the first of them a whole-line
-                // check may not pass over (a header line with one is not
-                // taken here), or `usize::MAX`.
-                let (blk, live) = match (in_header, colons, equals) {
-                    (false, ..) | (true, false, false) => {
-                        (Block::scan::<false, false>(region, base), usize::MAX)
+        // The block: its `:`/`=` bytes that matter under this policy, and
+        // the first of them a whole-line check may not pass over (a header
+        // line with one is not taken here), or `usize::MAX`. (The first
+        // block starts at the line start: no I5 for it to check.)
+        let (mut blk, mut live) = Block::scan_header::<COLON, EQUALS>(region, base, i);
+        let mut at = self.block_lines(blk, 0, base, s, stats);
+        let stop = 'walk: loop {
+            let mut lfs = at.lfs;
+            while lfs != 0 {
+                // region[s..e - 1] is the content, region[e - 1] its CR.
+                let e = base + lfs.trailing_zeros() as usize;
+                lfs &= lfs - 1;
+                // (Most header lines start with a letter other than `r`:
+                // only their `:`/`=` bytes are left to check.)
+                let first = region[s];
+                if header_first_byte_needs_a_look(first) {
+                    let n = e - 1 - s;
+                    if n == 0 {
+                        // The empty line (its first byte is its CR): the
+                        // general arms would end the header section at its
+                        // CR and the line at its LF.
+                        return HeaderEnd::Body(Lines {
+                            lfs,
+                            s: e + 1,
+                            base,
+                            ..at
+                        });
                     }
-                    (true, true, false) => Block::scan_header::<true, false>(region, base, i),
-                    (true, false, true) => Block::scan_header::<false, true>(region, base, i),
-                    (true, true, true) => Block::scan_header::<true, true>(region, base, i),
-                };
-                // Bit `k`: byte `k - 1` is a CR xor byte `k` is an LF, so
-                // the lowest one is the first bare LF, or the byte after the
-                // first bare CR (bit `n` for a CR ending the region).
-                let bad = ((blk.cr << 1) | cr_carry) ^ blk.lf;
-                // Only LFs before it end lines taken here.
-                let mut lfs = blk.lf & bad.wrapping_sub(1) & !bad;
-                // (Its LF is at most `base + 63`: no I5 unless it started
-                // more than `LIMIT_DATA_LINE - 65` bytes before the block.)
-                if base - s > (LIMIT_DATA_LINE - 65) as usize && lfs != 0 {
-                    let n = base + lfs.trailing_zeros() as usize - 1 - s;
-                    self.i5_whole_line(n, stats);
-                }
-                if in_header {
-                    while lfs != 0 {
-                        // region[s..e - 1] is the content, region[e - 1] its CR.
-                        let e = base + lfs.trailing_zeros() as usize;
-                        lfs &= lfs - 1;
-                        let n = e - 1 - s;
-                        if n == 0 {
-                            // The empty line: the general arms would end the
-                            // header section at its CR and the line at its LF.
-                            in_header = false;
-                            s = e + 1;
-                            break;
+                    if first == b'.' {
+                        break 'walk (s, n == 1);
+                    }
+                    // (A `Reply-To:` field is one only if no line was taken
+                    // since the scanner was written.)
+                    if !header_line_may_start(
+                        &region[s..],
+                        s == written && self.data.header.in_reply_to(),
+                    ) {
+                        if !self.reply_to_line(&region[s..], n) {
+                            break 'walk (s, false);
                         }
-                        match region[s] {
-                            b'.' => break 'walk (s, n == 1),
-                            // (A `Reply-To:` field is one only if no line was
-                            // taken since the scanner was written.)
-                            0..=b' ' | b'r' | b'R'
-                                if !header_line_may_start(
-                                    &region[s..],
-                                    s == written && self.data.header.in_reply_to(),
-                                ) =>
-                            {
-                                if !self.reply_to_line(&region[s..], n) {
-                                    break 'walk (s, false);
-                                }
-                                written = e + 1;
-                            }
-                            _ => {
-                                // (No live one before `s` in this block: those
-                                // lines were taken. Its bytes in earlier blocks
-                                // were checked there.)
-                                if live < e {
-                                    break 'walk (s, false);
-                                }
-                            }
-                        }
+                        written = e + 1;
                         s = e + 1;
-                    }
-                    if in_header
-                        && s < base + blk.n
-                        && live < base + blk.n
-                        && header_line_may_start(
-                            &region[s..],
-                            s == written && self.data.header.in_reply_to(),
-                        )
-                    {
-                        // A header line going on into the next block: its
-                        // part in this block already rules it out.
-                        break 'walk (s, false);
+                        continue;
                     }
                 }
-                while lfs != 0 {
-                    let e = base + lfs.trailing_zeros() as usize;
-                    lfs &= lfs - 1;
-                    if region[s] == b'.' {
-                        break 'walk (s, e - s == 2);
-                    }
-                    s = e + 1;
-                }
-                if bad != 0 {
+                // (No live one before `s` in this block: those lines were
+                // taken. Its bytes in earlier blocks were checked there.)
+                if live < e {
                     break 'walk (s, false);
                 }
-                // (Only a full block can have a next one.)
-                cr_carry = blk.cr >> 63;
-                base += blk.n;
+                s = e + 1;
             }
-            // A body line that goes on past `end` (no CR or LF left in it): the
-            // general arms would count its content and stay inside it.
-            if s < end && cr_carry == 0 && !in_header && region[s] != b'.' {
-                let n = end - s;
-                self.i5_whole_line(n, stats);
-                self.data.line_len = n as u32;
-                self.data.eol = Eol::Mid;
-                break 'walk (end, false);
+            let next = base + blk.n;
+            if s < next
+                && live < next
+                && header_line_may_start(
+                    &region[s..],
+                    s == written && self.data.header.in_reply_to(),
+                )
+            {
+                // A header line going on into the next block: its part in
+                // this block already rules it out.
+                break 'walk (s, false);
             }
-            (s, false)
+            if at.bad != 0 {
+                break 'walk (s, false);
+            }
+            base = next;
+            if base >= end {
+                break 'walk (s, false);
+            }
+            // (Only a full block can have a next one: its last byte may be
+            // a CR.)
+            (blk, live) = Block::scan_header::<COLON, EQUALS>(region, base, i);
+            at = self.block_lines(blk, blk_cr_carry(at.cr), base, s, stats);
         };
         // (At the end of data both callers finish the message, which
         // starts the next one's scan afresh.)
-        if !stop.1 {
-            self.data.in_header = in_header;
-            if in_header && s != written {
-                self.data.header.after_inert_lines();
-            }
+        if !stop.1 && stop.0 != written {
+            self.data.header.after_inert_lines();
         }
-        stop
+        HeaderEnd::Stop(stop.0, stop.1)
+    }
+
+    /// The body's part of [`Self::message_lines`]: the lines `at` left of
+    /// its block, then block after block. The general arms would only
+    /// count a body line's length (for I5) and go back to the line start;
+    /// a line starting with `.` stops the walk (the end of data `.\r\n`,
+    /// or dot-stuffing for the general arms).
+    #[inline(always)]
+    fn body_lines(&mut self, region: &[u8], mut at: Lines, stats: &mut SmtpStats) -> (usize, bool) {
+        let end = region.len();
+        let mut s = at.s;
+        let mut base = at.base;
+        loop {
+            let mut lfs = at.lfs;
+            while lfs != 0 {
+                let e = base + lfs.trailing_zeros() as usize;
+                lfs &= lfs - 1;
+                if region[s] == b'.' {
+                    return (s, e - s == 2);
+                }
+                s = e + 1;
+            }
+            if at.bad != 0 {
+                return (s, false);
+            }
+            base += at.n;
+            if base >= end {
+                break;
+            }
+            // (Only a full block can have a next one.)
+            let blk = Block::scan::<false, false>(region, base);
+            at = self.block_lines(blk, blk_cr_carry(at.cr), base, s, stats);
+        }
+        // A body line that goes on past `end` (no CR or LF left in it): the
+        // general arms would count its content and stay inside it.
+        if s < end && blk_cr_carry(at.cr) == 0 && region[s] != b'.' {
+            let n = end - s;
+            self.i5_whole_line(n, stats);
+            self.data.line_len = n as u32;
+            self.data.eol = Eol::Mid;
+            return (end, false);
+        }
+        (s, false)
+    }
+
+    /// The lines that end in `blk` (at `base`, the byte before it a CR if
+    /// `cr_carry` is 1), the line being walked starting at `s`: the LFs
+    /// before the first bare CR or LF, and I5 for the first of them.
+    ///
+    /// Only the first line ending in a block can have started before it,
+    /// so only that one can be long enough for I5, which is checked before
+    /// anything else of the line (as the general arms count a run's length
+    /// before they scan it: a line not taken then finds I5 fired already,
+    /// and its other hits come after it either way).
+    #[inline(always)]
+    fn block_lines(
+        &mut self,
+        blk: Block,
+        cr_carry: u64,
+        base: usize,
+        s: usize,
+        stats: &mut SmtpStats,
+    ) -> Lines {
+        // Bit `k`: byte `k - 1` is a CR xor byte `k` is an LF, so the
+        // lowest one is the first bare LF, or the byte after the first bare
+        // CR (bit `n` for a CR ending the region).
+        let bad = ((blk.cr << 1) | cr_carry) ^ blk.lf;
+        // Only LFs before it end lines taken here.
+        let lfs = blk.lf & bad.wrapping_sub(1) & !bad;
+        // (Its LF is at most `base + 63`: no I5 unless it started more than
+        // `LIMIT_DATA_LINE - 65` bytes before the block.)
+        if base - s > (LIMIT_DATA_LINE - 65) as usize && lfs != 0 {
+            let n = base + lfs.trailing_zeros() as usize - 1 - s;
+            self.i5_whole_line(n, stats);
+        }
+        Lines {
+            lfs,
+            bad,
+            cr: blk.cr,
+            n: blk.n,
+            s,
+            base,
+        }
     }
 
     /// A `Reply-To:` header line, or a continuation of one, of `n` content
@@ -503,8 +596,10 @@ impl Inspector {
     /// End of data seen: back to command state (§7.2).
     fn message_done(&mut self, stats: &mut SmtpStats) {
         stats.messages += 1;
+        // (The DATA scan is left as it is: nothing reads it outside data
+        // state, and every way into data state, the 354 to DATA, starts it
+        // afresh.)
         self.client = Client::Command;
-        self.data.start();
         self.reset_transaction();
     }
 
@@ -549,6 +644,28 @@ impl Inspector {
     }
 }
 
+/// Must [`Inspector::message_lines`] look at a header line starting with
+/// `first` before it checks the line's `:`/`=` bytes? A control byte (the
+/// empty line's CR, a bare LF, a fold's SP/TAB), a space, `.` (dot-stuffing,
+/// the end of data) and `r`/`R` (a `Reply-To:` field) do; any other first
+/// byte starts a line only its `:`/`=` bytes can make a signature progress on.
+/// (One load from a table: a chain of compares cost five instructions more
+/// per header line.)
+#[inline(always)]
+fn header_first_byte_needs_a_look(first: u8) -> bool {
+    /// [`header_first_byte_needs_a_look`] of every byte.
+    const LOOK: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = matches!(b as u8, 0..=b' ' | b'.' | b'r' | b'R');
+            b += 1;
+        }
+        t
+    };
+    LOOK[usize::from(first)]
+}
+
 /// May [`Inspector::message_lines`] check the header line `line` (from its
 /// start) by its `:`/`=` bytes alone? Not a `Reply-To:` line, nor a
 /// continuation of one (`reply_to`: the field being scanned is one): F5
@@ -562,6 +679,41 @@ fn header_line_may_start(line: &[u8], reply_to: bool) -> bool {
             .is_some_and(|h| h.eq_ignore_ascii_case(b"Reply-To:")),
         _ => true,
     }
+}
+
+/// 1 if the full block whose CR bytes are `cr` ends in a CR (the first
+/// half of a CRLF split between two blocks, or cut by the region's end),
+/// else 0. (A short block ends the region, and its bit for a last CR is
+/// in `bad`, see [`Inspector::block_lines`].)
+#[inline(always)]
+fn blk_cr_carry(cr: u64) -> u64 {
+    cr >> 63
+}
+
+/// How the header section's walk ended ([`Inspector::header_lines`]).
+enum HeaderEnd {
+    /// At this line start, not taken (and whether it is the end of data).
+    Stop(usize, bool),
+    /// At the empty line: the body goes on from the line after it.
+    Body(Lines),
+}
+
+/// The lines a block ends that [`Inspector::message_lines`] may take, and
+/// where the walk is in it.
+#[derive(Clone, Copy, Debug)]
+struct Lines {
+    /// The LFs left to walk (those before the first bare CR or LF).
+    lfs: u64,
+    /// Nonzero if the block holds a bare CR or LF (the walk stops there).
+    bad: u64,
+    /// The block's CR bytes (its last one carries into the next block).
+    cr: u64,
+    /// Bytes in the block.
+    n: usize,
+    /// The start of the line being walked.
+    s: usize,
+    /// Where the block starts.
+    base: usize,
 }
 
 /// One block of message text (up to 64 bytes), classified: bit `k` of each
@@ -584,11 +736,12 @@ impl Block {
     /// Classifies `region[base..]`, at most its first 64 bytes, 16 at a
     /// time with vector compares (`wide`: pcmpeqb + pmovmskb on x86-64):
     /// LF, CR and, as `special`, `:` if `COLON` and `=` if `EQUALS`. A short
-    /// block takes its whole chunks, then the 16 bytes that end it,
-    /// overlapping the last whole chunk or reaching back before `base` (the
+    /// block (it ends the region) takes the 16 bytes that end it first,
+    /// reaching back before `base` or overlapping its whole chunks (the
     /// classes of a byte are the same in either chunk, and bits before the
-    /// block are shifted out); only a region shorter than 16 bytes is copied
-    /// into a padded chunk.
+    /// block are shifted out), then those whole chunks: the common short
+    /// block, a message's last few bytes, is one chunk and no merging.
+    /// Only a region shorter than 16 bytes is copied into a padded chunk.
     #[inline(always)]
     fn scan<const COLON: bool, const EQUALS: bool>(region: &[u8], base: usize) -> Block {
         let rest = &region[base..];
@@ -604,30 +757,28 @@ impl Block {
             }
             return blk;
         }
+        // A short block ends the region: the 16 bytes that end it (so a
+        // tail of a few bytes costs one chunk), then its whole chunks
+        // before those.
         let n = rest.len();
         blk.n = n;
-        let mut at = 0;
-        while let Some(chunk) = rest.get(at..).and_then(|r| r.first_chunk::<16>()) {
-            blk.add::<COLON, EQUALS>(chunk, |m| u64::from(m) << at);
-            at += 16;
-        }
-        if at < n {
-            // Bit `j` of the last 16 bytes is byte `n - 16 + j` of the block
-            // (`n < 64`: the shift is 1..=63).
-            let place = |m: u16| (u64::from(m) << 48) >> (64 - n);
-            let stop = base + n;
-            match stop
-                .checked_sub(16)
-                .and_then(|from| region.get(from..stop))
-                .and_then(|r| r.first_chunk::<16>())
-            {
-                Some(chunk) => blk.add::<COLON, EQUALS>(chunk, place),
-                None => {
-                    let mut pad = [0u8; 16];
-                    pad[16 - n..].copy_from_slice(rest);
-                    blk.add::<COLON, EQUALS>(&pad, place);
-                }
+        // Bit `j` of the last 16 bytes is byte `n - 16 + j` of the block
+        // (`n < 64`: the shift is 1..=63).
+        let place = |m: u16| (u64::from(m) << 48) >> (64 - n);
+        match region.last_chunk::<16>() {
+            Some(chunk) => blk.add::<COLON, EQUALS>(chunk, place),
+            None => {
+                let mut pad = [0u8; 16];
+                pad[16 - n..].copy_from_slice(rest);
+                blk.add::<COLON, EQUALS>(&pad, place);
             }
+        }
+        let mut at = 0;
+        while at + 16 < n {
+            if let Some(chunk) = rest[at..].first_chunk::<16>() {
+                blk.add::<COLON, EQUALS>(chunk, |m| u64::from(m) << at);
+            }
+            at += 16;
         }
         blk
     }
@@ -731,6 +882,63 @@ mod tests {
                 bits(bytes, base, b"=")
             );
             assert_eq!(Block::scan::<false, false>(bytes, base).special, 0);
+        }
+    }
+
+    #[test]
+    fn block_scan_of_every_length_and_start() {
+        // Every region length up to two blocks and a half and every block
+        // start in it: full blocks, short ones of every length (their last
+        // 16 bytes first, reaching back before the block or overlapping its
+        // whole chunks), and regions shorter than 16 bytes (padded).
+        let text: Vec<u8> = (0..160u32)
+            .map(|k| b"\r\n:=ab\rx"[(k * 7 % 11) as usize % 8])
+            .collect();
+        for len in 1..=text.len() {
+            let region = &text[..len];
+            for base in 0..len {
+                let blk = Block::scan::<true, true>(region, base);
+                assert_eq!(blk.n, (len - base).min(64), "{len} {base}");
+                assert_eq!(blk.lf, bits(region, base, b"\n"), "{len} {base}");
+                assert_eq!(blk.cr, bits(region, base, b"\r"), "{len} {base}");
+                assert_eq!(blk.special, bits(region, base, b":="), "{len} {base}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_message_is_scanned_afresh() {
+        // The first message ends inside a `Reply-To:` field; the end of
+        // data leaves its scan as it is, and the 354 to the next DATA
+        // starts the next one's: a folded back-quote line there is no F5.
+        for fast in [true, false] {
+            let (mut i, mut st) = in_data(1 << 20);
+            i.set_fast_paths(fast);
+            let mut b = b"Reply-To: a\r\n.\r\n".to_vec();
+            assert_eq!(i.handle_client(&mut b, &mut st).forward, b.len());
+            assert!(!i.in_data());
+            for (c, seg) in [
+                (false, &b"250 ok\r\n"[..]),
+                (true, b"MAIL FROM:<a@b>\r\n"),
+                (false, b"250 ok\r\n"),
+                (true, b"RCPT TO:<c@d>\r\n"),
+                (false, b"250 ok\r\n"),
+                (true, b"DATA\r\n"),
+                (false, b"354 go\r\n"),
+            ] {
+                let mut v = seg.to_vec();
+                let verdict = if c {
+                    i.handle_client(&mut v, &mut st)
+                } else {
+                    i.handle_server(&mut v, &mut st)
+                };
+                assert_eq!(verdict.action, Action::Continue);
+            }
+            assert!(i.in_data());
+            let mut b = b" `x`\r\n\r\nbody\r\n.\r\n".to_vec();
+            let v = i.handle_client(&mut b, &mut st);
+            assert_eq!((v.forward, v.action), (b.len(), Action::Continue));
+            assert_eq!(st.messages, 2);
         }
     }
 

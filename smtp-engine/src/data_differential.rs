@@ -9,7 +9,9 @@
 //! dot-stuffing, bare CR/LF (also right at a 64-byte block edge), NUL and
 //! 8-bit bytes, header lines that fire F4/F5/I4 or nearly do (`Reply-To:`
 //! and its continuations, `: decode@`, `name=`), header lines longer than a
-//! block, over-long lines (I5) and max-data crossed at every byte.
+//! block, over-long lines (I5), max-data crossed at every byte, header
+//! lines starting with every byte value (the walk's first test of a header
+//! line) and empty segments anywhere.
 
 use proptest::prelude::*;
 
@@ -417,5 +419,47 @@ proptest! {
         cuts in proptest::collection::vec(1usize..100, 1..10),
     ) {
         run(&policy(sigs, 20_000_000), &bytes, &cuts)?;
+    }
+}
+
+#[test]
+fn header_lines_starting_with_every_byte() {
+    // The walk decides on a header line's first byte before anything
+    // else (a control byte, `.`, `r`/`R` need a closer look): every byte
+    // value, starting a `Reply-To:`-like line with a back-quote (F5 if it
+    // is one) followed by a folded line with another, as the first line
+    // and after another one.
+    for b in 0..=255u8 {
+        for lead in [&b""[..], b"X-A: 1\r\n"] {
+            let mut msg = lead.to_vec();
+            msg.push(b);
+            msg.extend_from_slice(b"eply-To: a`b\r\n `c`\r\nSubject: s\r\n\r\nbody\r\n.\r\n");
+            for sigs in 0..POLICIES {
+                let p = policy(sigs, 20_000_000);
+                run(&p, &msg, &[msg.len()]).unwrap();
+                run(&p, &msg, &[lead.len() + 1, msg.len()]).unwrap();
+                run(&p, &msg, &[lead.len() + 5, 9, msg.len()]).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_segments_anywhere_in_the_message() {
+    // An empty segment (a pure ACK's worth of payload) at the line start,
+    // inside a line, between the CR and the LF and after the end of data.
+    let mut msg = CORPUS_MESSAGE.to_vec();
+    msg.extend_from_slice(b"QUIT\r\n");
+    for sigs in 0..POLICIES {
+        let p = policy(sigs, 20_000_000);
+        for k in 0..=msg.len() {
+            let mut sides = pair_in_data(&p).unwrap();
+            same(&mut sides, true, b"").unwrap();
+            let f = same(&mut sides, true, &msg[..k]).unwrap();
+            same(&mut sides, true, b"").unwrap();
+            let rest = &msg[f.verdict.forward..];
+            same(&mut sides, true, rest).unwrap();
+            same(&mut sides, true, b"").unwrap();
+        }
     }
 }

@@ -10,11 +10,14 @@
 //!
 //! The reply path's fast form of the same decision ([`Keywords`]) works on a
 //! whole line at once: the only supported keyword a body can be is found by
-//! a perfect hash of its first two bytes, and one SSE2 compare of sixteen
-//! body bytes with that keyword (case-folded, the byte after it required to
-//! be at most SP) and a test of that byte (SP, CR or LF) decide it. One table
+//! a perfect hash of its first two bytes (in either case), and one SSE2
+//! compare of sixteen body bytes with that keyword (case-folded, the byte
+//! after it required to be at most SP; a second for the one keyword longer
+//! than that) and a test of that byte (SP, CR or LF) decide it. One table
 //! per policy (allow-tls, BDAT) leaves unsupported keywords out, so the
-//! decision asks nothing else. Property tests hold it equal to the automaton.
+//! decision asks nothing else; each slot also holds the [`Tally`] of a line
+//! of its keyword, which the reply path sums in one `add` per line.
+//! Property tests hold it equal to the automaton.
 
 use wide::u8x16;
 
@@ -155,10 +158,53 @@ struct Slot {
     lower: u8x16,
     mask: u8x16,
     fold: u8x16,
-    /// The keyword's length (the offset of the byte that ends it).
-    len: u8,
-    /// Is this PIPELINING?
-    pipelining: bool,
+    /// The keyword's length (the offset of the byte that ends it in the
+    /// line body; zero for a long keyword) in the low five bits, and the
+    /// flag [`SLOT_LONG`]: one byte, one load.
+    info: u8,
+    /// A long keyword's length (else zero).
+    long_len: u8,
+    /// A line of this keyword, as the loop over lines counts it.
+    tally: Tally,
+}
+
+/// [`Slot::info`]: the keyword's length, if under sixteen bytes.
+const SLOT_LEN: u8 = 0x1F;
+/// [`Slot::info`]: the keyword is sixteen bytes or more (the rest of it in
+/// [`LONG_TAIL`]; its length field zero).
+const SLOT_LONG: u8 = 0x20;
+
+/// EHLO reply lines taken, as one word that a run of lines sums by one
+/// `add` per line (each supported keyword's slot holds the word of one of
+/// its lines): the count of lines in the low half, of PIPELINING lines in
+/// the high half.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally(u64);
+
+impl Tally {
+    /// One line that keeps no PIPELINING.
+    pub(crate) const LINE: Tally = Tally(1);
+    /// One PIPELINING line.
+    const PIPELINING_LINE: Tally = Tally(1 | 1 << 32);
+
+    /// Lines counted (a segment holds far fewer than 2³² lines).
+    #[inline(always)]
+    pub(crate) fn lines(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// Did one of them keep PIPELINING?
+    #[inline(always)]
+    pub(crate) fn pipelining(self) -> bool {
+        self.0 >> 32 != 0
+    }
+}
+
+impl core::ops::AddAssign for Tally {
+    #[inline(always)]
+    fn add_assign(&mut self, other: Tally) {
+        self.0 += other.0;
+    }
 }
 
 /// A slot that no body matches: position 0 must be zero less SP and above
@@ -167,18 +213,36 @@ const EMPTY_SLOT: Slot = Slot {
     lower: u8x16::new([0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     mask: u8x16::new([0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     fold: u8x16::ZERO,
-    len: 0,
-    pipelining: false,
+    info: 0,
+    long_len: 0,
+    tally: Tally::LINE,
 };
 
-/// Slot of a keyword by its first two bytes, case-folded (`| 0x2020`, which
-/// leaves the digit 8 alone): a perfect hash of the supported keywords'
-/// prefixes (SI, ET, BI, PI, AU, DS, EN, 8B, ST, CH; checked when the
-/// table is built), one `lea` and one `and` for the slot's byte offset.
+/// Slot of a keyword by its first two bytes as they are: a perfect hash of
+/// the supported keywords' prefixes in either case (SI, ET, BI, PI, AU,
+/// DS, EN, 8B, ST, CH; a keyword sits in the slot of each case of its
+/// first two bytes; checked when the table is built), one `imul` and one
+/// `and` for the slot's byte offset (no case fold: the product's bits 6 to
+/// 10 see the first byte and the low three bits of the second, which tell
+/// the prefixes apart in either case).
 #[inline(always)]
 const fn slot_of(first_two: [u8; 2]) -> usize {
-    let x = u16::from_le_bytes(first_two) as u32 | 0x2020;
-    ((x * 9) >> 6 & 31) as usize
+    let x = u16::from_le_bytes(first_two) as u32;
+    ((x * 98) >> 6 & 31) as usize
+}
+
+/// The first two bytes of `kw` in upper or lower case, by the bits of
+/// `case` (bit 0: the first byte, bit 1: the second).
+const fn prefix_case(kw: &[u8], case: u8) -> [u8; 2] {
+    let mut p = [kw[0], kw[1]];
+    let mut i = 0;
+    while i < 2 {
+        if case >> i & 1 != 0 {
+            p[i] = p[i].to_ascii_lowercase();
+        }
+        i += 1;
+    }
+    p
 }
 
 /// A keyword (its first `end` bytes, at most sixteen) as the `lower`,
@@ -206,23 +270,33 @@ const fn keyword_vectors(kw: &[u8], end: usize, stop: bool) -> [u8x16; 3] {
 /// slot.
 const fn build_slots(set: u16) -> [Slot; 32] {
     let mut t = [EMPTY_SLOT; 32];
-    let mut taken = 0u32;
+    // The keyword in each slot, plus one (zero: none).
+    let mut owner = [0usize; 32];
     let mut k = 0;
     while k < KEYWORDS.len() {
         let kw = KEYWORDS[k];
-        let s = slot_of([kw[0], kw[1]]);
-        assert!(taken & 1 << s == 0, "keyword slots collide");
-        taken |= 1 << s;
-        if set & 1 << k != 0 {
-            let short = kw.len() < 16;
-            let [lower, mask, fold] = keyword_vectors(kw, if short { kw.len() } else { 16 }, short);
-            t[s] = Slot {
-                lower,
-                mask,
-                fold,
-                len: kw.len() as u8,
-                pipelining: 1 << k == PIPELINING_BIT,
-            };
+        let short = kw.len() < 16;
+        let [lower, mask, fold] = keyword_vectors(kw, if short { kw.len() } else { 16 }, short);
+        let mut case = 0;
+        while case < 4 {
+            let s = slot_of(prefix_case(kw, case));
+            assert!(owner[s] == 0 || owner[s] == k + 1, "keyword slots collide");
+            owner[s] = k + 1;
+            if set & 1 << k != 0 {
+                t[s] = Slot {
+                    lower,
+                    mask,
+                    fold,
+                    long_len: if short { 0 } else { kw.len() as u8 },
+                    info: if short { kw.len() as u8 } else { SLOT_LONG },
+                    tally: if 1 << k == PIPELINING_BIT {
+                        Tally::PIPELINING_LINE
+                    } else {
+                        Tally::LINE
+                    },
+                };
+            }
+            case += 1;
         }
         k += 1;
     }
@@ -249,7 +323,8 @@ const _: () = {
         assert!(kw.len() < 16 || long && BASE_KEYWORDS & 1 << k != 0);
         k += 1;
     }
-    assert!(LONG_KEYWORD.len() > 16 && LONG_KEYWORD.len() < 32);
+    assert!(LONG_KEYWORD.len() > 16 && LONG_KEYWORD.len() <= SLOT_LEN as usize);
+    assert!(SLOT_LEN & SLOT_LONG == 0);
 };
 
 /// [`LONG_KEYWORD`]'s bytes from the seventeenth on and the stop byte
@@ -268,26 +343,32 @@ fn is_delimiter_low(b: u8) -> bool {
     DELIMITERS >> (b & 63) & 1 != 0
 }
 
-/// The classifier's view of sixteen bytes of an EHLO reply line body (after
-/// `250-`/`250 `; zero-padded past the end of a segment): the bytes (in the
-/// segment, or a padded copy), as a vector, and bit `k` set in `lf` iff
-/// `bytes[k]` is LF (one `pcmpeqb`/`pmovmskb`; the line's own LF is the
-/// lowest). Padding zeros end a keyword, but are no delimiter, and no LF.
+/// The classifier's view of the first thirty-two bytes of an EHLO reply
+/// line body (after `250-`/`250 `; zero-padded past the end of a segment):
+/// the bytes (in the segment, or a padded copy), as two vectors, and bit
+/// `k` set in `lf` iff `bytes[k]` is LF (two `pcmpeqb`/`pmovmskb`; the
+/// line's own LF is the lowest). Padding zeros end a keyword, but are no
+/// delimiter, and no LF.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct BodyBlock<'a> {
-    pub(crate) bytes: &'a [u8; 16],
-    pub(crate) v: u8x16,
+pub(crate) struct KeywordBody<'a> {
+    pub(crate) bytes: &'a [u8; 32],
+    v0: u8x16,
+    v1: u8x16,
     pub(crate) lf: u32,
 }
 
-impl<'a> BodyBlock<'a> {
+impl<'a> KeywordBody<'a> {
     #[inline(always)]
-    pub(crate) fn new(bytes: &'a [u8; 16]) -> Self {
-        let v = u8x16::new(*bytes);
-        BodyBlock {
+    pub(crate) fn new(bytes: &'a [u8; 32]) -> Self {
+        let (b0, b1) = bytes.split_at(16);
+        let v0 = u8x16::new(*b0.first_chunk::<16>().unwrap_or(&[0; 16]));
+        let v1 = u8x16::new(*b1.first_chunk::<16>().unwrap_or(&[0; 16]));
+        let lf = u8x16::splat(b'\n');
+        KeywordBody {
             bytes,
-            v,
-            lf: v.simd_eq(u8x16::splat(b'\n')).to_bitmask(),
+            v0,
+            v1,
+            lf: v0.simd_eq(lf).to_bitmask() | v1.simd_eq(lf).to_bitmask() << 16,
         }
     }
 }
@@ -318,42 +399,39 @@ impl Keywords {
         }
     }
 
-    /// The only slot whose keyword the body starting with `bytes` can be.
-    #[inline(always)]
-    fn slot(self, bytes: &[u8; 16]) -> &'static Slot {
-        &self.slots[slot_of([bytes[0], bytes[1]])]
-    }
-
     /// Whole-line form of [`KwMatch`] for the fast reply path, for a line
-    /// body whose LF lies in its first sixteen bytes `b` (`b.lf != 0`): the
-    /// outcome the byte-wise automaton reaches on it: `Some(pipelining)`
-    /// (`Kw::Accepted`) iff the bytes before the first SP/CR/LF spell a
-    /// supported keyword (case-insensitively), else `None` (`Kw::Masked`;
-    /// never `Open`: the keyword is complete).
+    /// body (its first thirty-two bytes `b`, its LF anywhere): the outcome
+    /// the byte-wise automaton reaches on it: `Some` (`Kw::Accepted`,
+    /// the line's [`Tally`]) iff the bytes before the first SP/CR/LF spell
+    /// a supported keyword (case-insensitively), else `None` (`Kw::Masked`;
+    /// a keyword cut short by the zero padding is none either: a zero is no
+    /// delimiter). Thirty-two bytes decide it wherever the LF is: the
+    /// longest keyword has nineteen. The only slot whose keyword the body
+    /// can be, by its first two bytes; one vector compare with it (a second
+    /// for a keyword longer than a block: ENHANCEDSTATUSCODES) and one test
+    /// of the byte after it.
     #[inline(always)]
-    pub(crate) fn keyword_of_block(self, b: &BodyBlock<'_>) -> Option<bool> {
-        let s = self.slot(b.bytes);
-        // The slot compare checks that the keyword ends at `s.len` (an LF
-        // in the block fails a long keyword's compare); a delimiter there
-        // keeps it.
-        (matches(b.v, [s.lower, s.mask, s.fold]) && is_delimiter_low(b.bytes[s.len as usize & 15]))
-            .then_some(s.pipelining)
-    }
-
-    /// [`Self::keyword_of_block`] for any body (its LF anywhere, also past
-    /// its first sixteen bytes `b0`), with the next sixteen (`b1`): for
-    /// ENHANCEDSTATUSCODES, the one keyword longer than a block.
-    #[inline(always)]
-    pub(crate) fn keyword_of_blocks(self, b0: &BodyBlock<'_>, b1: &BodyBlock<'_>) -> Option<bool> {
-        let s = self.slot(b0.bytes);
-        let len = s.len as usize;
-        let head = matches(b0.v, [s.lower, s.mask, s.fold]);
-        let end = if len < 16 {
-            is_delimiter_low(b0.bytes[len & 15])
-        } else {
-            matches(b1.v, LONG_TAIL) && is_delimiter_low(b1.bytes[len & 15])
-        };
-        (head && end).then_some(s.pipelining)
+    pub(crate) fn keyword_of(self, b: &KeywordBody<'_>) -> Option<Tally> {
+        let s = &self.slots[slot_of([b.bytes[0], b.bytes[1]])];
+        let info = s.info;
+        if !matches(b.v0, [s.lower, s.mask, s.fold]) {
+            return None;
+        }
+        // The slot compare checks that the keyword ends at its length (an
+        // LF in the first block fails a long keyword's compare); a
+        // delimiter there keeps it.
+        if is_delimiter_low(b.bytes[usize::from(info & SLOT_LEN)]) {
+            return Some(s.tally);
+        }
+        // A long keyword's slot gives offset zero, one of the letters just
+        // compared (no delimiter, so no test of its own on the way here):
+        // the rest of it in the second block, and the byte after it (at
+        // `long_len`: read from memory, not taken out of `v1`, which LLVM
+        // then keeps on the stack for every line).
+        (info & SLOT_LONG != 0
+            && matches(b.v1, LONG_TAIL)
+            && is_delimiter_low(b.bytes[usize::from(s.long_len & SLOT_LEN)]))
+        .then_some(s.tally)
     }
 }
 
@@ -406,31 +484,48 @@ mod tests {
         [(false, false), (true, false), (false, true), (true, true)];
 
     /// The whole-line classifier on the line body starting at `at` in
-    /// `buf` (its LF within thirty-two bytes), as the reply path runs it:
-    /// sixteen-byte blocks zero-padded past the end of `buf`, the first
-    /// block alone when it holds the LF.
+    /// `buf`, as the reply path runs it: thirty-two bytes zero-padded past
+    /// the end of `buf`.
     fn classify(buf: &[u8], at: usize, keywords: Keywords) -> Option<bool> {
-        let block = |from: usize| {
-            let mut b = [0u8; 16];
-            let rest = buf.get(from..).unwrap_or_default();
-            let n = rest.len().min(16);
-            b[..n].copy_from_slice(&rest[..n]);
-            b
-        };
-        let (x0, x1) = (block(at), block(at + 16));
-        let (b0, b1) = (BodyBlock::new(&x0), BodyBlock::new(&x1));
-        assert_eq!(
-            keywords.keyword_of_blocks(&b0, &b1),
-            if b0.lf != 0 {
-                keywords.keyword_of_block(&b0)
-            } else {
-                keywords.keyword_of_blocks(&b0, &b1)
+        let mut b = [0u8; 32];
+        let rest = buf.get(at..).unwrap_or_default();
+        let n = rest.len().min(32);
+        b[..n].copy_from_slice(&rest[..n]);
+        keywords
+            .keyword_of(&KeywordBody::new(&b))
+            .map(Tally::pipelining)
+    }
+
+    /// Every keyword, upper or lower case, its first two bytes in each
+    /// case (the slot hash does not fold case: each case has its slot),
+    /// under every policy: accepted iff the policy supports it.
+    #[test]
+    fn keywords_in_every_case_find_their_slot() {
+        for (p, &(allow_tls, bdat)) in POLICIES.iter().enumerate() {
+            let (set, keywords) = (keyword_set(allow_tls, bdat), Keywords::new(allow_tls, bdat));
+            for (k, kw) in KEYWORDS.iter().enumerate() {
+                for lower_rest in [false, true] {
+                    for case in 0..4 {
+                        let mut line = b"250-".to_vec();
+                        line.extend_from_slice(&prefix_case(kw, case));
+                        line.extend(kw[2..].iter().map(|b| {
+                            if lower_rest {
+                                b.to_ascii_lowercase()
+                            } else {
+                                *b
+                            }
+                        }));
+                        line.extend_from_slice(b"\r\n");
+                        let expected = (set & 1 << k != 0).then_some(1 << k == PIPELINING_BIT);
+                        assert_eq!(
+                            classify(&line, 4, keywords),
+                            expected,
+                            "policy {p} line {:?}",
+                            String::from_utf8_lossy(&line)
+                        );
+                    }
+                }
             }
-        );
-        if b0.lf != 0 {
-            keywords.keyword_of_block(&b0)
-        } else {
-            keywords.keyword_of_blocks(&b0, &b1)
         }
     }
 
@@ -557,15 +652,11 @@ mod tests {
                 proptest::prop_assert_eq!(classify(&seg[..=lf], at, keywords), reference);
             }
             // Past thirty-two bytes the two blocks still decide the keyword.
-            let block = |from: usize| {
-                let mut b = [0u8; 16];
-                let rest = seg.get(from..=lf).unwrap_or_default();
-                let n = rest.len().min(16);
-                b[..n].copy_from_slice(&rest[..n]);
-                b
-            };
-            let (x0, x1) = (block(at), block(at + 16));
-            let got = keywords.keyword_of_blocks(&BodyBlock::new(&x0), &BodyBlock::new(&x1));
+            let mut b = [0u8; 32];
+            let rest = seg.get(at..=lf).unwrap_or_default();
+            let n = rest.len().min(32);
+            b[..n].copy_from_slice(&rest[..n]);
+            let got = keywords.keyword_of(&KeywordBody::new(&b)).map(Tally::pipelining);
             proptest::prop_assert_eq!(got, reference);
         }
     }

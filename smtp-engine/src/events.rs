@@ -112,8 +112,22 @@ impl EventQueue {
         true
     }
 
-    #[inline]
+    /// The oldest event, if any. Inline only the emptiness test (the
+    /// dataplane asks after every segment, and the queue is almost always
+    /// empty); the pop itself is out of line.
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Event> {
+        if self.len == 0 {
+            return None;
+        }
+        self.pop_front()
+    }
+
+    /// [`Self::pop`] past its emptiness test (tested again: it stands on
+    /// its own).
+    #[cold]
+    #[inline(never)]
+    fn pop_front(&mut self) -> Option<Event> {
         if self.len == 0 {
             return None;
         }

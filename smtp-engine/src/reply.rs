@@ -14,14 +14,15 @@
 //! short segment, or two blocks for the long greeting-sized lines); a
 //! positive EHLO reply, its first line
 //! included, as one run ([`Inspector::ehlo_keyword_lines`]: each keyword
-//! line's head by one compare, its keyword and line end from one sixteen-byte
-//! block, the keyword by one vector compare, [`crate::ehlo::Keywords`]);
+//! line's head by one compare, its keyword and line end from two sixteen-byte
+//! blocks, the keyword by one vector compare, [`crate::ehlo::Keywords`]; the
+//! lines at the segment's end from a zero-padded copy of its last bytes);
 //! any other line, and every line under debug or legacy, takes the byte-wise
 //! path, which examines the first four bytes byte by byte and skips the rest
 //! of an ordinary line. Differential property tests hold the two paths equal
 //! (here, in `crate::ehlo`, and in `crate::reply_differential`).
 
-use crate::ehlo::{keyword_set, BodyBlock, Keywords, Kw, KwMatch};
+use crate::ehlo::{keyword_set, KeywordBody, Keywords, Kw, KwMatch, Tally};
 use crate::events::{DebugEvent, Event};
 use crate::framing::{self, LIMIT_REPLY};
 use crate::inspector::{Action, Client, Expect, Inspector, Phase, Step, Verdict};
@@ -68,6 +69,17 @@ fn reply_head(head: &[u8; 4]) -> Option<(u32, u8)> {
     (digits && (sep == b' ' || sep == b'-')).then_some((d & 0x00FF_FFFF, sep))
 }
 
+/// Is `d`, a line's first four bytes as a little-endian word XOR `"000 "`,
+/// a quiet line's head: bytes 0 to 2 at most 9 (digits) and byte 3 zero
+/// (SP)? One add, one OR, one test: a byte at most 9 plus `0x76` (byte 3:
+/// zero plus `0x7F`) stays below `0x80`, any other byte gets its high bit
+/// set, or had it already (`| d`); a carry out of a byte happens only when
+/// that byte has its high bit set, so it never hides a failing byte.
+#[inline(always)]
+const fn quiet_head(d: u32) -> bool {
+    (d.wrapping_add(0x7F76_7676) | d) & 0x8080_8080 == 0
+}
+
 /// The digits word [`reply_head`] gives for `code`.
 const fn code_digits(code: &[u8; 3]) -> u32 {
     (code[0] - b'0') as u32 | ((code[1] - b'0') as u32) << 8 | ((code[2] - b'0') as u32) << 16
@@ -81,6 +93,7 @@ fn code_value(d: u32) -> u16 {
 
 const CODE_421: u32 = code_digits(b"421");
 const CODE_354: u32 = code_digits(b"354");
+const CODE_250: u32 = code_digits(b"250");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Body {
@@ -106,10 +119,11 @@ pub(crate) struct ReplyLine {
 }
 
 impl ReplyLine {
-    /// Is no reply line partly seen?
+    /// Is no reply open (no reply line partly seen, and the next line opens
+    /// a reply)?
     #[inline(always)]
-    pub(crate) fn at_line_start(&self) -> bool {
-        self.len == 0
+    pub(crate) fn at_reply_start(&self) -> bool {
+        self.len == 0 && self.first
     }
 
     pub(crate) fn new() -> Self {
@@ -483,15 +497,16 @@ impl Inspector {
         Some(next)
     }
 
-    /// The whole-line fast path over a segment from its start (a line start,
-    /// fast paths on, inspecting): one tight loop over the common lines, the
-    /// single-line replies (`NNN ` as the first line of its reply) whose
-    /// expectation is only popped — MAIL, RCPT, RSET, NOOP, QUIT, end of
-    /// data, an unmasked greeting — or is DATA's (a `354` enters DATA), which
-    /// asks nothing of the line but its code and its end; every other line
-    /// through [`Self::reply_line_fast_at_start`] out of line. The offset
-    /// after the last line taken ([`PASSTHROUGH`] when inspection stopped:
-    /// allow-tls and the `220` to STARTTLS).
+    /// The whole-line fast path over a segment from its start (a line start
+    /// where no reply is open, fast paths on, inspecting): one tight loop
+    /// over the common lines, the single-line replies (`NNN ` as the first
+    /// line of its reply) whose expectation is only popped — MAIL, RCPT,
+    /// RSET, NOOP, QUIT, end of data, an unmasked greeting — or is DATA's (a
+    /// `354` enters DATA), which asks nothing of the line but its code and
+    /// its end; every other line, and the rest of its reply, through
+    /// [`Self::reply_line_fast_at_start`] out of line. The offset after the
+    /// last line taken ([`PASSTHROUGH`] when inspection stopped: allow-tls
+    /// and the `220` to STARTTLS).
     ///
     /// Per quiet line: the head (three digits and SP) by one word test, the
     /// expectation by one bit test of the session's quiet set
@@ -499,12 +514,12 @@ impl Inspector {
     /// end by [`quiet_line_end`] (one block for the common short line), the
     /// completion without the code unless it is not 2xx (only a `421` or a
     /// `354` asks more), and no reply state written: a reply's first line
-    /// already carries no code and no PIPELINING.
+    /// already carries no code and no PIPELINING. No reply is open at a
+    /// quiet line: the caller starts the loop only then, a quiet line
+    /// leaves none open, any other line is taken through its reply's end.
     #[inline(always)]
     pub(crate) fn reply_lines_fast(&mut self, buf: &mut [u8], stats: &mut SmtpStats) -> usize {
-        // The expectations a quiet line may answer (the session's policy
-        // decided them: `quiet_expectations`).
-        let quiet = self.quiet_expect;
+        debug_assert!(self.reply.at_reply_start());
         let mut line = 0;
         // (The rest of the segment as a slice: one length test per block.)
         while let Some(rest) = buf.get(line..) {
@@ -515,11 +530,14 @@ impl Inspector {
             // values in bytes 0 to 2 and zero for the SP (a flag: an
             // `Option` in the guard costs this loop more).
             let d = u32::from_le_bytes(*head) ^ 0x2030_3030;
-            let quiet_head = (d & 0xFFF0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0;
+            let quiet_head = quiet_head(d);
             // The front expectation as its bit number (none: a bit no
-            // expectation has, so no test of its own).
+            // expectation has, so no test of its own), in the expectations
+            // a quiet line may answer (the session's policy decided them:
+            // `quiet_expectations`; read here, not kept in a register the
+            // loop would spill).
             let e = self.fifo.front_raw();
-            if quiet_head && self.reply.first && quiet >> e & 1 != 0 {
+            if quiet_head && self.quiet_expect >> e & 1 != 0 {
                 let Some(lf) = quiet_line_end(rest, stats) else {
                     break;
                 };
@@ -527,7 +545,9 @@ impl Inspector {
                 // also the last: the reply's completion. (The reply
                 // state is already what completion leaves: a first
                 // line carries no code and no PIPELINING.)
-                debug_assert!(self.reply.reply_code == 0 && !self.reply.saw_pipelining);
+                debug_assert!(
+                    self.reply.first && self.reply.reply_code == 0 && !self.reply.saw_pipelining
+                );
                 self.reply_index += 1;
                 self.fifo.drop_front_raw(e);
                 // Only a code other than 2xx asks more: 421 closes, a
@@ -536,12 +556,25 @@ impl Inspector {
                     self.quiet_reply_code(e, d & 0x00FF_FFFF);
                 }
                 line += lf + 1;
+                // The common segment ends with its quiet line. (Never
+                // beyond: the LF is in the segment. `>=` tells the
+                // compiler so.)
+                if line >= buf.len() {
+                    return buf.len();
+                }
                 continue;
             }
-            match self.reply_line_other(buf, line, stats) {
-                Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
-                Some(next) => line = next,
-                None => break,
+            // Any other line, through the end of its reply (no quiet line
+            // comes within one).
+            loop {
+                match self.reply_line_other(buf, line, stats) {
+                    Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
+                    Some(next) => line = next,
+                    None => return line,
+                }
+                if self.reply.first {
+                    break;
+                }
             }
         }
         line
@@ -561,7 +594,11 @@ impl Inspector {
     }
 
     /// [`Self::reply_line_fast_at_start`] out of line, for the lines
-    /// [`Self::reply_lines_fast`] does not take itself.
+    /// [`Self::reply_lines_fast`] does not take itself. The common one, a
+    /// positive ESMTP EHLO reply opening with `250-`, goes straight to
+    /// [`Self::ehlo_keyword_lines`] (where `reply_line_fast_at_start` sends
+    /// it too), with its code known here: every head of the reply compared
+    /// to a constant.
     #[inline(never)]
     fn reply_line_other(
         &mut self,
@@ -569,6 +606,13 @@ impl Inspector {
         start: usize,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
+        if buf.get(start..).and_then(<[u8]>::first_chunk::<4>) == Some(b"250-")
+            && self.reply.first
+            && self.fifo.front() == Some(Expect::Ehlo)
+            && self.mode == Mode::Esmtp
+        {
+            return self.ehlo_keyword_lines(buf, start, (CODE_250, b'-'), stats);
+        }
         self.reply_line_fast_at_start(buf, start, stats)
     }
 
@@ -581,22 +625,24 @@ impl Inspector {
     /// last line taken, or `None` (nothing changed) when not even the first
     /// is complete in `buf`.
     ///
-    /// The loop ([`keyword_lines_fast`]) takes a keyword line that is whole
-    /// within twenty bytes of
-    /// its start (thirty-six for a long keyword or parameters) and names a
-    /// supported keyword by one bounds check, its head by one compare (a
-    /// continuation line with the code of the line before, the common case)
-    /// and one sixteen-byte block of its body ([`BodyBlock`]: its LF bits),
-    /// the keyword found by its first two bytes and compared by one vector
-    /// operation ([`Keywords::keyword_of_block`]). The lines in the segment's
-    /// last twenty bytes are taken by the same loop over a zero-padded copy
-    /// of them; any other line (over thirty-six bytes, or masked) goes through
+    /// The loop ([`keyword_lines_fast`]) takes a continuation line (the
+    /// code of the line before and `-`, by one compare) that is whole within
+    /// thirty-six bytes of its start and names a supported keyword: two
+    /// sixteen-byte blocks of its body ([`KeywordBody`]: their LF bits), the
+    /// keyword found by its first two bytes and compared by one vector
+    /// operation ([`Keywords::keyword_of`]); the lines that start in the
+    /// segment's last thirty-six bytes (the reply's last lines, as a rule)
+    /// the same way from a copy of those bytes followed by zeros, and the
+    /// reply's last line (the code and SP) too. Any other line (over
+    /// thirty-six bytes, masked, another code, cut by the segment's end, or
+    /// any line of a segment under thirty-six bytes) goes through
     /// [`ehlo_keyword_line`] out of line. The reply's state is written once,
     /// at the end.
-    // Inline in `reply_line_other` (its one caller there): 13 instructions
-    // per transcript session less than a call, and, measured, it leaves the
-    // established-session loops as fast as before (out of line they ran 4 %
-    // slower in lockstep with the same instructions: code layout).
+    // Inline in `reply_line_other` (its callers there: the `250-` entry and
+    // `reply_line_fast_at_start`): 13 instructions per transcript session
+    // less than a call, and, measured, it leaves the established-session
+    // loops as fast as before (out of line they ran 4 % slower in lockstep
+    // with the same instructions: code layout).
     #[inline(always)]
     fn ehlo_keyword_lines(
         &mut self,
@@ -606,8 +652,10 @@ impl Inspector {
         stats: &mut SmtpStats,
     ) -> Option<usize> {
         let keywords = Keywords::new(self.allow_tls, self.bdat);
-        // The head of a continuation line with the code of this one.
+        // The head of a continuation line with the code of this one, and of
+        // the reply's last line.
         let continued = (d ^ 0x0030_3030) | u32::from(b'-') << 24;
+        let last_head = (d ^ 0x0030_3030) | u32::from(b' ') << 24;
         let mut line = start;
         let first = self.reply.first;
         if first {
@@ -616,69 +664,64 @@ impl Inspector {
             // below, unless the reply ends here).
             // The line end from one or two blocks (a host name), else
             // further on.
+            // (Only a line not ending within them may be over-long.)
             let lf = match chunk_at::<32>(buf, start + 4) {
                 Some(b) => {
                     let (b0, b1) = b.split_at(16);
                     let m0 = b0.first_chunk::<16>().map_or(0, lf16);
                     let m = m0 | b1.first_chunk::<16>().map_or(0, lf16) << 16;
                     match m {
-                        0 => find_lf_from(buf, start + 36)?,
-                        m => start + 4 + m.trailing_zeros() as usize,
+                        0 => first_line_end(buf, start, start + 36, stats)?,
+                        m => start + 4 + (m.trailing_zeros() as usize & 31),
                     }
                 }
-                None => find_lf_from(buf, start + 4)?,
+                None => first_line_end(buf, start, start + 4, stats)?,
             };
-            let next = lf + 1;
-            if next - start > LIMIT_REPLY as usize {
-                stats.reply_overlong += 1;
-            }
-            line = next;
+            line = lf + 1;
         }
-        let mut saw_pipelining = false;
-        // Lines taken (`reply_index` steps), stored once at the end.
-        let mut lines = u32::from(first);
+        // Lines taken (`reply_index` steps) and whether one kept
+        // PIPELINING, stored once at the end.
+        let mut tally = if first { Tally::LINE } else { Tally::default() };
+        // The segment's last thirty-six bytes and zeros, for the lines
+        // in them (`keyword_line` reads thirty-six bytes from a line's
+        // start; the reply's last line ends the segment, as a rule); `rest`
+        // is in it once `in_window`.
+        let n = buf.len();
+        let window = {
+            let mut w = [0u8; 72];
+            // (Zeros too when the segment is shorter: never read then.)
+            w[..36].copy_from_slice(buf.last_chunk::<36>().unwrap_or(&[0; 36]));
+            w
+        };
         // `true` when the reply's last line was taken.
         let last = 'reply: loop {
-            let (taken, rest) = keyword_lines_fast(
-                buf.get(line..).unwrap_or_default(),
-                continued,
-                keywords,
-                &mut saw_pipelining,
-                &mut lines,
-            );
-            line = buf.len() - rest.len();
-            match taken {
-                FastLine::Taken => break 'reply true,
-                FastLine::NoHead => break 'reply false,
-                // Near the end of the segment: the segment's last twenty
-                // bytes and zeros, the line at `o` in them.
-                FastLine::Other if rest.len() < 20 && buf.len() >= 20 => {
-                    let mut tail = [0u8; 40];
-                    let o = 20 - rest.len();
-                    tail[..20].copy_from_slice(buf.last_chunk::<20>().unwrap_or(&[0; 20]));
-                    // (Padding is no LF: a line taken ends in the segment.)
-                    let (taken, r) = keyword_lines_fast(
-                        tail.get(o..).unwrap_or_default(),
-                        continued,
-                        keywords,
-                        &mut saw_pipelining,
-                        &mut lines,
-                    );
-                    debug_assert!(40 - o - r.len() <= rest.len());
-                    line += 40 - o - r.len();
-                    match taken {
-                        FastLine::Taken => break 'reply true,
-                        FastLine::NoHead => break 'reply false,
-                        FastLine::Other => {}
+            let Some(mut rest) = buf.get(line..) else {
+                break 'reply false;
+            };
+            let mut in_window = false;
+            loop {
+                rest = keyword_lines_fast(rest, continued, keywords, &mut tally);
+                if rest.len() >= 36 || in_window || n < 36 {
+                    break;
+                }
+                rest = window.get(36 - rest.len()..).unwrap_or_default();
+                in_window = true;
+            }
+            line = if in_window { n + 36 } else { n } - rest.len();
+            // The reply's last line, the same way.
+            if let Some(c) = rest.first_chunk::<36>() {
+                if line_head(c) == last_head {
+                    if let Some((len, kw)) = keyword_line(c, keywords) {
+                        tally += kw;
+                        line += len;
+                        break 'reply true;
                     }
                 }
-                FastLine::Other => {}
             }
             // Any other line.
             match ehlo_keyword_line(buf, line, keywords, stats) {
-                Some((next, sep, pipelining)) => {
-                    saw_pipelining |= pipelining;
-                    lines += 1;
+                Some((next, sep, kw)) => {
+                    tally += kw;
                     line = next;
                     if sep != b'-' {
                         break 'reply true;
@@ -687,11 +730,11 @@ impl Inspector {
                 None => break 'reply false,
             }
         };
-        self.reply_index += lines;
+        self.reply_index += tally.lines();
         if last {
             // The reply's last line (its code is 2xx: no 421): the
             // completion `reply_complete` gives an EHLO reply.
-            let saw = self.reply.saw_pipelining | saw_pipelining;
+            let saw = self.reply.saw_pipelining | tally.pipelining();
             self.reply.first = true;
             self.reply.reply_code = 0;
             self.reply.saw_pipelining = false;
@@ -703,100 +746,69 @@ impl Inspector {
             self.reply.first = false;
             self.reply.reply_code = code_value(d);
         }
-        self.reply.saw_pipelining |= saw_pipelining;
+        self.reply.saw_pipelining |= tally.pipelining();
         (line > start).then_some(line)
     }
 }
 
-/// Where [`keyword_lines_fast`] stopped.
-#[derive(Clone, Copy)]
-enum FastLine {
-    /// After the reply's last line.
-    Taken,
-    /// At a line with no reply head: the reply's lines end before it.
-    NoHead,
-    /// At any other line (masked, long, or not ending within the bytes
-    /// given).
-    Other,
+/// The LF that ends an EHLO reply's first line (at `start`) from `from`
+/// on, counting an over-long line.
+#[inline(never)]
+fn first_line_end(buf: &[u8], start: usize, from: usize, stats: &mut SmtpStats) -> Option<usize> {
+    let lf = find_lf_from(buf, from)?;
+    if lf + 1 - start > LIMIT_REPLY as usize {
+        stats.reply_overlong += 1;
+    }
+    Some(lf)
 }
 
-/// The loop of [`Inspector::ehlo_keyword_lines`]: the keyword lines at the
-/// start of `rest` whose head and body it can judge from twenty bytes
-/// (thirty-six for parameters or a long keyword), each line's head by one
-/// compare when it is `continued` (the code of the line before and `-`),
-/// else by [`is_reply_head`], its keyword and line end from one
-/// [`BodyBlock`] (a second for a long keyword or parameters), the keyword
-/// by one vector compare. Counts the lines taken into `lines` and their
-/// PIPELINING into `saw_pipelining`; answers why it stopped (`Taken`: the
-/// reply's last line was taken) and the bytes from there.
+/// The loop of [`Inspector::ehlo_keyword_lines`]: at the start of `rest`,
+/// the continuation lines (head `continued`: the code of the reply and `-`,
+/// by one compare) that [`keyword_line`] takes. Counts the lines taken into
+/// `tally`; the bytes from the first line it does not take (fewer than
+/// thirty-six bytes, or a line of another head, masked, or longer).
 #[inline(always)]
 fn keyword_lines_fast<'a>(
     mut rest: &'a [u8],
     continued: u32,
     keywords: Keywords,
-    saw_pipelining: &mut bool,
-    lines: &mut u32,
-) -> (FastLine, &'a [u8]) {
-    let taken = loop {
-        // The head and the first sixteen body bytes.
-        let Some((c, after)) = rest.split_first_chunk::<20>() else {
-            break FastLine::Other;
-        };
-        let Some(last) = line_head(c, continued) else {
-            break FastLine::NoHead;
-        };
-        let b0 = BodyBlock::new(c.last_chunk::<16>().unwrap_or(&[0; 16]));
-        if b0.lf != 0 {
-            // The line ends in the first block.
-            let Some(pipelining) = keywords.keyword_of_block(&b0) else {
-                break FastLine::Other;
-            };
-            *saw_pipelining |= pipelining;
-            *lines += 1;
-            rest = rest
-                .get(5 + (b0.lf.trailing_zeros() as usize & 15)..)
-                .unwrap_or_default();
-            if last {
-                break FastLine::Taken;
-            }
-            continue;
+    tally: &mut Tally,
+) -> &'a [u8] {
+    while let Some(c) = rest.first_chunk::<36>() {
+        if line_head(c) != continued {
+            break;
         }
-        // Parameters, or a keyword of sixteen bytes or more
-        // (ENHANCEDSTATUSCODES): the next block.
-        let Some(next) = after.first_chunk::<16>() else {
-            break FastLine::Other;
+        let Some((len, kw)) = keyword_line(c, keywords) else {
+            break;
         };
-        let b1 = BodyBlock::new(next);
-        let (Some(pipelining), true) = (keywords.keyword_of_blocks(&b0, &b1), b1.lf != 0) else {
-            break FastLine::Other;
-        };
-        *saw_pipelining |= pipelining;
-        *lines += 1;
-        rest = after
-            .get(1 + (b1.lf.trailing_zeros() as usize & 15)..)
-            .unwrap_or_default();
-        if last {
-            break FastLine::Taken;
-        }
-    };
-    (taken, rest)
+        *tally += kw;
+        rest = rest.get(len..).unwrap_or_default();
+    }
+    rest
 }
 
-/// Whether the line starting with `c` is the reply's last (`Some(true)`: a
-/// separator SP) or not (`Some(false)`: `-`), if it starts with a reply
-/// head: by one compare when the head is `continued` (the code of the line
-/// before and `-`), by another when it is that code and SP, else by
-/// [`is_reply_head`].
+/// The head of the line starting `c` as a little-endian word (compared
+/// with a whole head in one go).
 #[inline(always)]
-fn line_head(c: &[u8; 20], continued: u32) -> Option<bool> {
-    let head = u32::from_le_bytes(*c.first_chunk::<4>().unwrap_or(&[0; 4]));
-    if head == continued {
-        return Some(false);
+fn line_head(c: &[u8; 36]) -> u32 {
+    u32::from_le_bytes(*c.first_chunk::<4>().unwrap_or(&[0; 4]))
+}
+
+/// The keyword line at the start of `c` (its head, the caller checked,
+/// and thirty-two body bytes, zero-padded past the end of a segment) when
+/// it ends within them and names a supported keyword: its length and its
+/// [`Tally`], from its body's two blocks ([`KeywordBody`]: their LF bits
+/// give the line end), the keyword by one vector compare
+/// ([`Keywords::keyword_of`]). One path for every such line, no branch on
+/// where its LF is.
+#[inline(always)]
+fn keyword_line(c: &[u8; 36], keywords: Keywords) -> Option<(usize, Tally)> {
+    let body = KeywordBody::new(c.last_chunk::<32>().unwrap_or(&[0; 32]));
+    if body.lf == 0 {
+        return None;
     }
-    if head == continued ^ u32::from(b'-' ^ b' ') << 24 {
-        return Some(true);
-    }
-    is_reply_head(head).then_some(head >> 24 == u32::from(b' '))
+    let kw = keywords.keyword_of(&body)?;
+    Some((5 + (body.lf.trailing_zeros() as usize & 31), kw))
 }
 
 /// Is `head` (four bytes, little-endian) a reply line's head: three digits
@@ -814,32 +826,28 @@ fn is_reply_head(head: u32) -> bool {
 /// segment): what [`Inspector::ehlo_keyword_lines`] does for a line its loop
 /// does not take itself (the keyword masked in place when unsupported,
 /// over-long lines counted). The offset after the line, its separator and
-/// whether it kept PIPELINING; `None` (nothing changed) when the line has
-/// no reply head or does not end in `buf`.
+/// its [`Tally`] (masked: no PIPELINING); `None` (nothing changed) when
+/// the line has no reply head or does not end in `buf`.
 #[inline(never)]
 fn ehlo_keyword_line(
     buf: &mut [u8],
     line: usize,
     keywords: Keywords,
     stats: &mut SmtpStats,
-) -> Option<(usize, u8, bool)> {
+) -> Option<(usize, u8, Tally)> {
     let head = u32::from_le_bytes(*chunk_at::<4>(buf, line)?);
     if !is_reply_head(head) {
         return None;
     }
     let at = line + 4;
-    let pad0 = padded16(buf, at);
-    let b0 = BodyBlock::new(&pad0);
-    let pad1 = padded16(buf, at + 16);
-    let b1 = BodyBlock::new(&pad1);
-    let kw = match b0.lf {
-        0 => keywords.keyword_of_blocks(&b0, &b1),
-        _ => keywords.keyword_of_block(&b0),
-    };
-    let lf = match (b0.lf, b1.lf) {
-        (0, 0) => find_lf_from(buf, at + 32)?,
-        (0, m) => at + 16 + m.trailing_zeros() as usize,
-        (m, _) => at + m.trailing_zeros() as usize,
+    let mut pad = [0u8; 32];
+    pad[..16].copy_from_slice(&padded16(buf, at));
+    pad[16..].copy_from_slice(&padded16(buf, at + 16));
+    let body = KeywordBody::new(&pad);
+    let kw = keywords.keyword_of(&body);
+    let lf = match body.lf {
+        0 => find_lf_from(buf, at + 32)?,
+        m => at + m.trailing_zeros() as usize,
     };
     if lf - line >= LIMIT_REPLY as usize {
         stats.reply_overlong += 1;
@@ -848,7 +856,7 @@ fn ehlo_keyword_line(
         stats.ehlo_keywords_masked += 1;
         mask_keyword_line(buf.get_mut(at..lf).unwrap_or_default());
     }
-    Some((lf + 1, (head >> 24) as u8, kw == Some(true)))
+    Some((lf + 1, (head >> 24) as u8, kw.unwrap_or(Tally::LINE)))
 }
 
 /// The sixteen bytes of `buf` from `at`, zero past its end: one load, or
@@ -904,28 +912,30 @@ fn quiet_line_end(rest: &[u8], stats: &mut SmtpStats) -> Option<usize> {
     lf_after_first_block(rest, stats)
 }
 
-/// The first LF in `rest` (sixteen bytes or more, none LF) from offset
-/// sixteen on: the second block, else (within forty-eight bytes: the long
-/// single-line replies, greeting, `354`, `250 ... queued as`) the last
-/// sixteen bytes of `rest` with the bits before offset thirty-two shifted
-/// out, else [`find_lf_from`] (only then may the line be over-long: it is
-/// counted).
+/// The first LF in `rest` (sixteen bytes or more, none LF in the first
+/// sixteen) from offset sixteen on. Within forty-eight bytes (the long
+/// single-line replies: greeting, `354`, `250 ... queued as`) from the
+/// last sixteen or thirty-two bytes of `rest` as one mask, which hold every
+/// byte from offset sixteen on, and no LF before it (the first block has
+/// none); else the second block, else [`find_lf_from`] (only then may the
+/// line be over-long: it is counted).
 #[inline(always)]
 fn lf_after_first_block(rest: &[u8], stats: &mut SmtpStats) -> Option<usize> {
     let n = rest.len();
-    let last = rest.last_chunk::<16>()?;
-    let Some(b1) = chunk_at::<16>(rest, 16) else {
-        // Under thirty-two bytes: the last sixteen hold the rest.
-        let m = lf16(last) >> (32 - n);
-        return (m != 0).then(|| 16 + m.trailing_zeros() as usize);
-    };
-    let m = lf16(b1);
+    if n <= 48 {
+        let (m, from) = match rest.last_chunk::<32>() {
+            Some(last) => {
+                let (b0, b1) = last.split_at(16);
+                let m0 = b0.first_chunk::<16>().map_or(0, lf16);
+                (m0 | b1.first_chunk::<16>().map_or(0, lf16) << 16, n - 32)
+            }
+            None => (rest.last_chunk::<16>().map_or(0, lf16), n - 16),
+        };
+        return (m != 0).then(|| from + m.trailing_zeros() as usize);
+    }
+    let m = chunk_at::<16>(rest, 16).map_or(0, lf16);
     if m != 0 {
         return Some(16 + m.trailing_zeros() as usize);
-    }
-    if n <= 48 {
-        let m = lf16(last) >> (48 - n);
-        return (m != 0).then(|| 32 + m.trailing_zeros() as usize);
     }
     let lf = find_lf_from(rest, 32)?;
     if lf + 1 > LIMIT_REPLY as usize {
@@ -1152,5 +1162,42 @@ mod tests {
             let naive = buf.get(from..).and_then(|t| t.iter().position(|&b| b == b'\n')).map(|k| from + k);
             proptest::prop_assert_eq!(super::find_lf_from(&buf, from), naive);
         }
+    }
+}
+
+#[cfg(test)]
+mod quiet_head_tests {
+    use super::quiet_head;
+
+    /// The byte-wise meaning of [`quiet_head`]: three ASCII digits and SP.
+    fn is_quiet_head(h: [u8; 4]) -> bool {
+        h[..3].iter().all(u8::is_ascii_digit) && h[3] == b' '
+    }
+
+    fn word(h: [u8; 4]) -> u32 {
+        u32::from_le_bytes(h) ^ 0x2030_3030
+    }
+
+    #[test]
+    fn one_add_head_test_is_three_digits_and_sp() {
+        // Every pair of adjacent bytes over all values (the add's carry
+        // goes from one byte into the next), the other two a digit / SP or
+        // not.
+        for fill in [
+            *b"250 ", *b"999 ", *b"000 ", *b"2:0!", [0xFF; 4], [0x80; 4], [0; 4],
+        ] {
+            for at in 0..3 {
+                for x in 0..=255u8 {
+                    for y in 0..=255u8 {
+                        let mut h = fill;
+                        h[at] = x;
+                        h[at + 1] = y;
+                        assert_eq!(quiet_head(word(h)), is_quiet_head(h), "{h:?}");
+                    }
+                }
+            }
+        }
+        assert!(quiet_head(word(*b"250 ")) && quiet_head(word(*b"909 ")));
+        assert!(!quiet_head(word(*b"250-")) && !quiet_head(word(*b"2:0 ")));
     }
 }

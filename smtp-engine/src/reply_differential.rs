@@ -478,16 +478,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
 
-    /// The EHLO keyword-line loop (one sixteen-byte block per line, a
-    /// second for long keywords and parameters, the segment's last twenty
-    /// bytes zero-padded, the head by one compare when it continues the
-    /// code before it) against the byte-wise path: keyword lines whose LF
-    /// falls on every offset around the blocks, supported keywords and near
-    /// misses that share their classifier slot, mixed codes and heads
-    /// within the reply (`251-` after `250-`, a last line with another
-    /// code, malformed heads), under every policy, the reply cut into up to
-    /// three segments anywhere (segments under sixteen and twenty bytes
-    /// included), then a pipelined command group and its replies.
+    /// The EHLO keyword-line loop (two sixteen-byte blocks per line, the
+    /// segment's last thirty-six bytes zero-padded, the head by one compare
+    /// when it continues the code before it) against the byte-wise path:
+    /// keyword lines whose LF falls on every offset around the blocks,
+    /// supported keywords and near misses that share their classifier slot,
+    /// mixed codes and heads within the reply (`251-` after `250-`, a last
+    /// line with another code, malformed heads), under every policy, the
+    /// reply cut into up to three segments anywhere (segments under sixteen
+    /// and thirty-six bytes included), then a pipelined command group and
+    /// its replies.
     #[test]
     fn ehlo_lines_around_block_edges_match_the_byte_wise_path(
         flags in 0u8..16,
@@ -523,6 +523,67 @@ proptest! {
             (true, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec()),
             (false, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n".to_vec()),
         ];
+        same_outcomes(&policy, &script)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
+
+    /// The end of an EHLO reply's segment, where the keyword-line loop reads
+    /// the lines that start in the segment's last thirty-six bytes from a
+    /// zero-padded copy of them and maps its offsets back: replies of
+    /// keyword lines (supported keywords and near misses in any case,
+    /// ENHANCEDSTATUSCODES and parameters across the second block,
+    /// PIPELINING on several lines, other codes and malformed heads) whose
+    /// last segment holds the reply's last `k` bytes, `k` from 1 to 90
+    /// (under, at and over thirty-six; a line cut or not), after a segment
+    /// that opens the reply (`250-`, the fast entry) or continues it, then
+    /// a pipelined command group and its replies (PIPELINING kept or not):
+    /// the fast path and the byte-wise path agree.
+    #[test]
+    fn ehlo_reply_ends_match_the_byte_wise_path(
+        flags in 0u8..16,
+        lines in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![&b"250-"[..], b"250-", b"250-", b"250-", b"250-", b"251-", b"250 ", b"25x-"]),
+                prop_oneof![
+                    3 => edge_body(),
+                    1 => proptest::sample::select(vec![&b"PIPELINING"[..], b"pipelining", b"pIPELINING", b"ENHANCEDSTATUSCODES", b"eNHANCEDSTATUSCODES", b"Enhancedstatuscodes"]).prop_map(<[u8]>::to_vec),
+                ],
+                proptest::sample::select(vec![&b"\r\n"[..], b"\r\n", b"\n", b"\r\r\n"]),
+            ),
+            1..8,
+        ),
+        last in proptest::sample::select(vec![&b"250 DSN\r\n"[..], b"250 dSN\n", b"250 ENHANCEDSTATUSCODES\r\n", b"250 SIZE 52428800\r\n", b"250 CHUNKING\r\n", b"250 PIPELINING\r\n", b"250 XDSN\r\n", b"251 DSN\r\n"]),
+        k in 1usize..90,
+        open_separately in any::<bool>(),
+    ) {
+        let policy = policy_of(flags);
+        let first: &[u8] = b"250-mail.example.test\r\n";
+        let mut reply = first.to_vec();
+        for (head, body, end) in &lines {
+            reply.extend_from_slice(head);
+            reply.extend_from_slice(body);
+            reply.extend_from_slice(end);
+        }
+        reply.extend_from_slice(last);
+        let cut = reply.len() - k.min(reply.len() - first.len());
+        let mut script: Vec<(bool, Vec<u8>)> = vec![
+            (false, b"220 mail.example.test ESMTP\r\n".to_vec()),
+            (true, b"EHLO relay.example.net\r\n".to_vec()),
+        ];
+        if open_separately {
+            script.push((false, reply[..first.len()].to_vec()));
+            script.push((false, reply[first.len()..cut].to_vec()));
+        } else {
+            script.push((false, reply[..cut].to_vec()));
+        }
+        script.push((false, reply[cut..].to_vec()));
+        script.push((false, b"250 DSN\r\n".to_vec()));
+        script.push((true, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec()));
+        script.push((false, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n".to_vec()));
         same_outcomes(&policy, &script)?;
     }
 }

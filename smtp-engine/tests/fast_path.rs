@@ -14,7 +14,10 @@
 //! rewritten segment, the events and the counters.
 
 use proptest::prelude::*;
-use smtp_engine::{Event, Inspector, Mode, Policy, SignatureSet, SmtpStats, Verdict};
+mod common;
+
+use common::differential::Side;
+use smtp_engine::{Mode, Policy, SignatureSet};
 
 fn line() -> impl Strategy<Value = Vec<u8>> {
     let fixed: Vec<&'static [u8]> = vec![
@@ -245,37 +248,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// One inspector's view: its verdicts, rewritten segments and events.
-struct Side {
-    insp: Inspector,
-    stats: SmtpStats,
-}
-
-impl Side {
-    fn new(policy: &Policy, fast: bool) -> Self {
-        let mut insp = Inspector::new(policy);
-        insp.set_fast_paths(fast);
-        Side {
-            insp,
-            stats: SmtpStats::default(),
-        }
-    }
-
-    fn call(&mut self, client: bool, seg: &[u8]) -> (Verdict, Vec<u8>, Vec<Event>) {
-        let mut b = seg.to_vec();
-        let v = if client {
-            self.insp.handle_client(&mut b, &mut self.stats)
-        } else {
-            self.insp.handle_server(&mut b, &mut self.stats)
-        };
-        let mut events = Vec::new();
-        while let Some(e) = self.insp.poll_event() {
-            events.push(e);
-        }
-        (v, b, events)
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)))]
 
@@ -328,7 +300,7 @@ proptest! {
             prop_assert_eq!(fast.stats, slow.stats);
             if client {
                 // Withheld bytes come again, first, with the next client segment.
-                pending.drain(..f.0.forward);
+                pending.drain(..f.verdict.forward);
             }
             prop_assert_eq!(fast.insp.is_closed(), slow.insp.is_closed());
             prop_assert_eq!(fast.insp.in_data(), slow.insp.in_data());
@@ -450,7 +422,7 @@ proptest! {
             prop_assert_eq!(fast.stats, slow.stats);
             // Withheld bytes (commands after the end of data) come again,
             // unless nothing at all was taken: then the next bytes come.
-            pos += if f.0.forward == 0 { seg.len() } else { f.0.forward };
+            pos += if f.verdict.forward == 0 { seg.len() } else { f.verdict.forward };
             if !fast.insp.in_data() && !fast.insp.is_closed() {
                 // Back in command state: answer whatever was sent.
                 prop_assert_eq!(fast.call(false, b"250 ok\r\n"), slow.call(false, b"250 ok\r\n"));

@@ -2,6 +2,8 @@
 //! between a scripted client and server, recording what each side receives.
 #![allow(dead_code)]
 
+pub mod differential;
+
 use std::net::SocketAddrV4;
 
 use smtp_engine::{fmt, Action, Event, Inspector, Policy, SmtpStats, Verdict};
