@@ -337,7 +337,7 @@ impl Inspector {
     /// pipelined groups slower. Offsets into the whole segment instead of
     /// `rest`, like the leaves', measured 3 to 6 instructions a call more.)
     #[inline(never)]
-    fn lean_line(&mut self, rest: &[u8], stats: &mut SmtpStats) -> usize {
+    pub(crate) fn lean_line(&mut self, rest: &[u8], stats: &mut SmtpStats) -> usize {
         let Some((head, tail)) = rest.split_first_chunk::<4>() else {
             return 0;
         };

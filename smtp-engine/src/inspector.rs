@@ -518,7 +518,17 @@ impl Inspector {
         // (Inspecting, command state, fast paths on, no AUTH continuation
         // due: `fast_lines_allowed`, by one word.)
         if self.gate() == GATE_CLIENT_FAST && !self.line.active {
-            i = self.command_lines_fast(bytes, 0, stats);
+            // The first line straight from the lean tier: a lockstep line,
+            // or a group it takes whole by its tail calls, then needs no
+            // group loop. (A line it declines, having changed nothing, the
+            // loop offers it again and goes on to `general_line`.)
+            if !bytes.is_empty() && self.may_start_line() {
+                i = self.lean_line(bytes, stats);
+                if i == bytes.len() {
+                    return Verdict::forward(i);
+                }
+            }
+            i = self.command_lines_fast(bytes, i, stats);
             if i == bytes.len() {
                 return Verdict::forward(i);
             }
