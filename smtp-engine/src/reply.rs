@@ -441,7 +441,7 @@ impl Inspector {
                         self.reply.reply_code / 100 == 2
                     } =>
             {
-                return self.ehlo_keyword_lines(buf, start, (d, sep), stats);
+                return self.ehlo_keyword_lines(buf, start, d, stats);
             }
             // A masked banner goes through the masker.
             Some(Expect::Greeting) if first && self.mask_banner => return None,
@@ -611,13 +611,13 @@ impl Inspector {
             && self.fifo.front() == Some(Expect::Ehlo)
             && self.mode == Mode::Esmtp
         {
-            return self.ehlo_keyword_lines(buf, start, (CODE_250, b'-'), stats);
+            return self.ehlo_keyword_lines(buf, start, CODE_250, stats);
         }
         self.reply_line_fast_at_start(buf, start, stats)
     }
 
-    /// A positive ESMTP EHLO reply from `start` (a line whose `head` the
-    /// caller read: code digits and separator): its first line (`2xx-`) when it
+    /// A positive ESMTP EHLO reply from `start` (a line whose code digits
+    /// `d` the caller read, as [`reply_head`] gives them): its first line (`2xx-`) when it
     /// opens the reply here, then one tight loop over the
     /// keyword lines (what [`Self::reply_line_fast_at_start`] does for each
     /// of them, without asking again what cannot change within the reply),
@@ -648,7 +648,7 @@ impl Inspector {
         &mut self,
         buf: &mut [u8],
         start: usize,
-        (d, _): (u32, u8),
+        d: u32,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
         let keywords = Keywords::new(self.allow_tls, self.bdat);
@@ -666,15 +666,10 @@ impl Inspector {
             // further on.
             // (Only a line not ending within them may be over-long.)
             let lf = match chunk_at::<32>(buf, start + 4) {
-                Some(b) => {
-                    let (b0, b1) = b.split_at(16);
-                    let m0 = b0.first_chunk::<16>().map_or(0, lf16);
-                    let m = m0 | b1.first_chunk::<16>().map_or(0, lf16) << 16;
-                    match m {
-                        0 => first_line_end(buf, start, start + 36, stats)?,
-                        m => start + 4 + (m.trailing_zeros() as usize & 31),
-                    }
-                }
+                Some(b) => match lf32(b) {
+                    0 => first_line_end(buf, start, start + 36, stats)?,
+                    m => start + 4 + (m.trailing_zeros() as usize & 31),
+                },
                 None => first_line_end(buf, start, start + 4, stats)?,
             };
             line = lf + 1;
@@ -811,16 +806,6 @@ fn keyword_line(c: &[u8; 36], keywords: Keywords) -> Option<(usize, Tally)> {
     Some((5 + (body.lf.trailing_zeros() as usize & 31), kw))
 }
 
-/// Is `head` (four bytes, little-endian) a reply line's head: three digits
-/// and SP or `-` ([`reply_head`]'s test)?
-#[inline(always)]
-fn is_reply_head(head: u32) -> bool {
-    let d = head ^ 0x0030_3030;
-    let sep = (head >> 24) as u8;
-    (d & 0x00F0_F0F0) | (d.wrapping_add(0x0006_0606) & 0x0010_1010) == 0
-        && (sep == b'-' || sep == b' ')
-}
-
 /// One keyword line of a positive ESMTP EHLO reply at `line`, whatever its
 /// length and wherever it ends (zero-padded blocks near the end of the
 /// segment): what [`Inspector::ehlo_keyword_lines`] does for a line its loop
@@ -835,10 +820,7 @@ fn ehlo_keyword_line(
     keywords: Keywords,
     stats: &mut SmtpStats,
 ) -> Option<(usize, u8, Tally)> {
-    let head = u32::from_le_bytes(*chunk_at::<4>(buf, line)?);
-    if !is_reply_head(head) {
-        return None;
-    }
+    let (_, sep) = reply_head(chunk_at::<4>(buf, line)?)?;
     let at = line + 4;
     let mut pad = [0u8; 32];
     pad[..16].copy_from_slice(&padded16(buf, at));
@@ -856,7 +838,7 @@ fn ehlo_keyword_line(
         stats.ehlo_keywords_masked += 1;
         mask_keyword_line(buf.get_mut(at..lf).unwrap_or_default());
     }
-    Some((lf + 1, (head >> 24) as u8, kw.unwrap_or(Tally::LINE)))
+    Some((lf + 1, sep, kw.unwrap_or(Tally::LINE)))
 }
 
 /// The sixteen bytes of `buf` from `at`, zero past its end: one load, or
@@ -924,11 +906,7 @@ fn lf_after_first_block(rest: &[u8], stats: &mut SmtpStats) -> Option<usize> {
     let n = rest.len();
     if n <= 48 {
         let (m, from) = match rest.last_chunk::<32>() {
-            Some(last) => {
-                let (b0, b1) = last.split_at(16);
-                let m0 = b0.first_chunk::<16>().map_or(0, lf16);
-                (m0 | b1.first_chunk::<16>().map_or(0, lf16) << 16, n - 32)
-            }
+            Some(last) => (lf32(last), n - 32),
             None => (rest.last_chunk::<16>().map_or(0, lf16), n - 16),
         };
         return (m != 0).then(|| from + m.trailing_zeros() as usize);
@@ -986,6 +964,13 @@ fn lf16(block: &[u8; 16]) -> u32 {
     wide::u8x16::new(*block)
         .simd_eq(wide::u8x16::splat(b'\n'))
         .to_bitmask()
+}
+
+/// [`lf16`] of thirty-two bytes: bit `k` set iff `block[k]` is LF.
+#[inline(always)]
+fn lf32(block: &[u8; 32]) -> u32 {
+    let [lo, hi]: [[u8; 16]; 2] = wide::bytemuck::cast(*block);
+    lf16(&lo) | lf16(&hi) << 16
 }
 
 /// An EHLO reply line body whose keyword is not supported, up to its LF:
