@@ -358,14 +358,18 @@ pub struct Inspector {
     pub(crate) spam_fired: bool,
 }
 
-/// The verb rules a policy gives each of its sessions: the verbs allowed
-/// and the command fast path's verb classes. Seven of the policy's flags
+/// The verb rules a policy gives each of its sessions: the mode in effect,
+/// whether BDAT and STARTTLS are on in it, the verbs allowed and the
+/// command fast path's verb classes. Seven of the policy's flags
 /// decide them, so they are derived for every combination of those at
 /// compile time, by the same functions, and a new session looks its own up:
 /// one load instead of the bit spreading of [`fast_classes`] (about a
 /// hundred instructions) for every session.
 #[derive(Clone, Copy)]
 struct VerbRules {
+    mode: Mode,
+    bdat: bool,
+    allow_tls: bool,
     allowed: u32,
     fast_classes: FastClasses,
 }
@@ -405,6 +409,8 @@ impl VerbRules {
         let legacy = key & Self::LEGACY != 0;
         // (`Policy::effective_mode`: legacy forces SMTP.)
         let esmtp = key & Self::ESMTP != 0 && !legacy;
+        let bdat = esmtp && key & Self::BDAT != 0;
+        let allow_tls = esmtp && key & Self::ALLOW_TLS != 0;
         let mut allowed = if esmtp {
             verbs::ESMTP_VERBS
         } else {
@@ -413,10 +419,10 @@ impl VerbRules {
         if legacy {
             allowed |= Verb::Ehlo.bit();
         }
-        if esmtp && key & Self::BDAT != 0 {
+        if bdat {
             allowed |= Verb::Bdat.bit();
         }
-        if esmtp && key & Self::ALLOW_TLS != 0 {
+        if allow_tls {
             allowed |= Verb::StartTls.bit();
         }
         let mut sigs = SignatureSet::empty();
@@ -431,6 +437,9 @@ impl VerbRules {
         }
         let mode = if esmtp { Mode::Esmtp } else { Mode::Smtp };
         VerbRules {
+            mode,
+            bdat,
+            allow_tls,
             allowed,
             fast_classes: fast_classes(allowed, sigs, mode),
         }
@@ -464,11 +473,11 @@ const GATE_SERVER_FAST: u32 = GATE_CLIENT_FAST & GATE_SERVER_MASK;
 impl Inspector {
     /// A new session under `policy`, expecting the server's greeting first.
     pub fn new(policy: &Policy) -> Self {
-        let mode = policy.effective_mode();
         let legacy = policy.legacy_pre_12_3_7t;
-        let bdat = policy.bdat && mode == Mode::Esmtp;
-        let allow_tls = policy.allow_tls && mode == Mode::Esmtp;
         let VerbRules {
+            mode,
+            bdat,
+            allow_tls,
             allowed,
             fast_classes,
         } = VerbRules::of(policy);
@@ -929,6 +938,11 @@ mod tests {
                 assert_eq!(
                     (insp.allowed, insp.fast_classes),
                     (allowed, rules.fast_classes)
+                );
+                assert_eq!(
+                    (insp.mode, insp.bdat, insp.allow_tls),
+                    (mode, p.bdat && esmtp, p.allow_tls && esmtp),
+                    "{p:?}"
                 );
             }
         }
