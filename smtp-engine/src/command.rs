@@ -643,9 +643,24 @@ impl Inspector {
     /// with the signature on)?
     #[inline(always)]
     pub(crate) fn rcpt_fires_spam(&self) -> bool {
-        self.rcpt_count.saturating_add(1) > self.spam_threshold
-            && !self.spam_fired
-            && self.sigs.contains(Signature::I3MailSpam)
+        self.spam_fires_at(self.rcpt_count.saturating_add(1))
+    }
+
+    /// Does I3 fire when the recipient count becomes `count`?
+    #[inline(always)]
+    fn spam_fires_at(&self, count: u32) -> bool {
+        count > self.spam_threshold && !self.spam_fired && self.sigs.contains(Signature::I3MailSpam)
+    }
+
+    /// The recipient count after one more RCPT when counting it is all
+    /// there is to do: `None` when it would fire I3
+    /// ([`Self::rcpt_fires_spam`]) or the count is at its ceiling (where
+    /// [`Self::count_rcpt`] saturates). The lean tier's check: one add
+    /// whose carry tells the ceiling, instead of a saturating add.
+    #[inline(always)]
+    pub(crate) fn quiet_rcpt_count(&self) -> Option<u32> {
+        let n = self.rcpt_count.checked_add(1)?;
+        (!self.spam_fires_at(n)).then_some(n)
     }
 
     /// One more RCPT in the transaction: I3 (Mail Spam) past the threshold.

@@ -12,11 +12,11 @@
 //! section is looked at byte by byte. Whole lines from a line start take a
 //! block walk first (`message_lines`, a fast path off with the others): each
 //! block of up to 64 bytes is classified once (`Block`: LF, CR and the header
-//! bytes `:`/`=` that matter under the policy as bit masks, 16 bytes per
+//! bytes `@`/`=` that matter under the policy as bit masks, 16 bytes per
 //! vector compare through the safe `wide` crate; the first of those bytes a
 //! header line may not pass over is found once per block), then every line
-//! is a `tzcnt` and a test of its first byte: header lines whose `:`/`=`
-//! cannot advance a header signature, the empty line ending the header
+//! is a `tzcnt` and a test of its first byte: header lines whose `@`/`=`
+//! cannot complete or advance a header signature, the empty line ending the header
 //! section, body lines (for which the general state machine would only count
 //! their length for I5); a `.\r\n` line right after them ends the message at
 //! once. The header section and the body are walked by two loops (the
@@ -48,10 +48,15 @@ enum Eol {
 }
 
 /// DATA-phase state of a session.
+///
+/// A new message's state is all zero bytes (the line start, the header
+/// section, a fresh header scanner), so that starting one, at every 354 to
+/// DATA and in every new session, is a few wide stores of zero.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DataScan {
     eol: Eol,
-    in_header: bool,
+    /// Past the empty line that ends the header section?
+    in_body: bool,
     line_len: u32,
     header: HeaderScan,
     i4_fired: bool,
@@ -62,7 +67,7 @@ impl DataScan {
     pub(crate) fn new() -> Self {
         DataScan {
             eol: Eol::LineStart,
-            in_header: true,
+            in_body: false,
             line_len: 0,
             header: HeaderScan::new(),
             i4_fired: false,
@@ -174,9 +179,9 @@ impl Inspector {
                     }
                     let b = buf[i];
                     self.data.line_len = 0;
-                    if self.data.in_header {
+                    if !self.data.in_body {
                         if b == b'\r' || b == b'\n' {
-                            self.data.in_header = false;
+                            self.data.in_body = true;
                         } else {
                             self.data.header.line_start(b);
                         }
@@ -267,7 +272,7 @@ impl Inspector {
     /// to the line start, apart from what the header section adds (the
     /// header scanner, and the empty line that ends the section). Takes
     /// lines that end in CRLF within `end`, hold no bare CR or LF and do not
-    /// start with `.`; a header line only if every `:` (under F4) and `=`
+    /// start with `.`; a header line only if every `@` (under F4) and `=`
     /// (under I4) in it passes [`HeaderScan::special_is_inert`] (a
     /// `Reply-To:` line, where back-quotes count too, goes to
     /// [`HeaderScan::quick_line`]). Returns
@@ -279,11 +284,11 @@ impl Inspector {
     /// off with the others.)
     ///
     /// Each block of up to 64 bytes is classified once ([`Block::scan`]: LF,
-    /// CR and, in the header section, `:`/`=`, one bit per byte, 16 bytes
+    /// CR and, in the header section, `@`/`=`, one bit per byte, 16 bytes
     /// per vector compare), so a line costs one `tzcnt` and a few tests
     /// however long it is. The walk has two loops: the header section's
     /// ([`Self::header_lines`], compiled once per policy shape: which of
-    /// `:`/`=` matter is fixed for the walk) and, after its empty line (in
+    /// `@`/`=` matter is fixed for the walk) and, after its empty line (in
     /// the same block or a later one), the body's ([`Self::body_lines`]):
     /// each loop keeps only its own state live, and the body's is the tight
     /// one large messages spend their time in.
@@ -300,14 +305,14 @@ impl Inspector {
         if i >= end {
             return (i, false);
         }
-        let at = if self.data.in_header {
-            // A `:` can only matter to F4 (`: decode@`), a `=` only to I4
-            // (`name=`): with the signature off, no pattern that starts
-            // there has any effect, and the next line start resets its
-            // matcher.
-            let colons = self.sigs.contains(Signature::F4DecodeAlias);
+        let at = if !self.data.in_body {
+            // A `@` can only matter to F4 (`: decode@`, completed on its
+            // `@`), a `=` only to I4 (`name=`): with the signature off, no
+            // pattern has any effect there, and the next line start resets
+            // its matcher.
+            let ats = self.sigs.contains(Signature::F4DecodeAlias);
             let equals = self.sigs.contains(Signature::I4MimeFilename);
-            let header = match (colons, equals) {
+            let header = match (ats, equals) {
                 (false, false) => self.header_lines::<false, false>(region, i, stats),
                 (true, false) => self.header_lines::<true, false>(region, i, stats),
                 (false, true) => self.header_lines::<false, true>(region, i, stats),
@@ -316,7 +321,7 @@ impl Inspector {
             match header {
                 HeaderEnd::Stop(s, end_of_data) => return (s, end_of_data),
                 HeaderEnd::Body(at) => {
-                    self.data.in_header = false;
+                    self.data.in_body = true;
                     at
                 }
             }
@@ -328,18 +333,18 @@ impl Inspector {
     }
 
     /// The header section's part of [`Self::message_lines`], from the line
-    /// start `i` (in the header section) of `region`, with `:` flagged if
-    /// `COLON` and `=` if `EQUALS`: header lines, up to the empty line that
+    /// start `i` (in the header section) of `region`, with `@` flagged if
+    /// `AT` and `=` if `EQUALS`: header lines, up to the empty line that
     /// ends the section (`Body`: the body's lines go on from the line after
     /// it, in the same block), or the first line it does not take
     /// (`Stop`, the header scanner written as the lines taken leave it).
     ///
-    /// Header lines taken by their `:`/`=` alone all leave the header
+    /// Header lines taken by their `@`/`=` alone all leave the header
     /// scanner in the same clean state, so it is written once at the end
     /// (and not at all once the section is over: nothing reads it in the
     /// body).
     #[inline(always)]
-    fn header_lines<const COLON: bool, const EQUALS: bool>(
+    fn header_lines<const AT: bool, const EQUALS: bool>(
         &mut self,
         region: &[u8],
         i: usize,
@@ -347,17 +352,17 @@ impl Inspector {
     ) -> HeaderEnd {
         let end = region.len();
         // Where the scanner was last written ([`HeaderScan::quick_line`]
-        // writes it): header lines taken after it, by their `:`/`=` alone,
+        // writes it): header lines taken after it, by their `@`/`=` alone,
         // left it clean (its `Reply-To:` flag off) but unwritten.
         let mut written = i;
         // The start of the line being walked, and the block being scanned.
         let mut s = i;
         let mut base = i;
-        // The block: its `:`/`=` bytes that matter under this policy, and
+        // The block: its `@`/`=` bytes that matter under this policy, and
         // the first of them a whole-line check may not pass over (a header
         // line with one is not taken here), or `usize::MAX`. (The first
         // block starts at the line start: no I5 for it to check.)
-        let (mut blk, mut live) = Block::scan_header::<COLON, EQUALS>(region, base, i);
+        let (mut blk, mut live) = Block::scan_header::<AT, EQUALS>(region, base, i);
         let mut at = self.block_lines(blk, 0, base, s, stats);
         let stop = 'walk: loop {
             let mut lfs = at.lfs;
@@ -366,7 +371,7 @@ impl Inspector {
                 let e = base + lfs.trailing_zeros() as usize;
                 lfs &= lfs - 1;
                 // (Most header lines start with a letter other than `r`:
-                // only their `:`/`=` bytes are left to check.)
+                // only their `@`/`=` bytes are left to check.)
                 let first = region[s];
                 if header_first_byte_needs_a_look(first) {
                     let n = e - 1 - s;
@@ -426,7 +431,7 @@ impl Inspector {
             }
             // (Only a full block can have a next one: its last byte may be
             // a CR.)
-            (blk, live) = Block::scan_header::<COLON, EQUALS>(region, base, i);
+            (blk, live) = Block::scan_header::<AT, EQUALS>(region, base, i);
             at = self.block_lines(blk, blk_cr_carry(at.cr), base, s, stats);
         };
         // (At the end of data both callers finish the message, which
@@ -568,7 +573,7 @@ impl Inspector {
             self.data.i5_fired = true;
             self.sig_hit(Signature::I5OverlongDataLine, stats);
         }
-        if self.data.in_header {
+        if !self.data.in_body {
             let mut at = from;
             while at < to {
                 let (h, n) = self.data.header.feed_slice(&buf[at..to]);
@@ -645,10 +650,10 @@ impl Inspector {
 }
 
 /// Must [`Inspector::message_lines`] look at a header line starting with
-/// `first` before it checks the line's `:`/`=` bytes? A control byte (the
+/// `first` before it checks the line's `@`/`=` bytes? A control byte (the
 /// empty line's CR, a bare LF, a fold's SP/TAB), a space, `.` (dot-stuffing,
 /// the end of data) and `r`/`R` (a `Reply-To:` field) do; any other first
-/// byte starts a line only its `:`/`=` bytes can make a signature progress on.
+/// byte starts a line only its `@`/`=` bytes can make a signature progress on.
 /// (One load from a table: a chain of compares cost five instructions more
 /// per header line.)
 #[inline(always)]
@@ -667,7 +672,7 @@ fn header_first_byte_needs_a_look(first: u8) -> bool {
 }
 
 /// May [`Inspector::message_lines`] check the header line `line` (from its
-/// start) by its `:`/`=` bytes alone? Not a `Reply-To:` line, nor a
+/// start) by its `@`/`=` bytes alone? Not a `Reply-To:` line, nor a
 /// continuation of one (`reply_to`: the field being scanned is one): F5
 /// looks at their back-quotes.
 #[inline(always)]
@@ -724,8 +729,10 @@ struct Block {
     lf: u64,
     /// CR bytes.
     cr: u64,
-    /// `:` and `=` (what a header signature of a non-`Reply-To:` line can
-    /// start to progress on), those that matter under the policy: only in
+    /// `@` and `=` (the bytes a header signature of a non-`Reply-To:`
+    /// line can complete resp. start to progress on: F4's needles end in
+    /// `@`, I4's value starts after `NAME=`), those that matter under the
+    /// policy: only in
     /// the header section, else 0.
     special: u64,
     /// Bytes in the block (at least 1).
@@ -735,7 +742,7 @@ struct Block {
 impl Block {
     /// Classifies `region[base..]`, at most its first 64 bytes, 16 at a
     /// time with vector compares (`wide`: pcmpeqb + pmovmskb on x86-64):
-    /// LF, CR and, as `special`, `:` if `COLON` and `=` if `EQUALS`. A short
+    /// LF, CR and, as `special`, `@` if `AT` and `=` if `EQUALS`. A short
     /// block (it ends the region) takes the 16 bytes that end it first,
     /// reaching back before `base` or overlapping its whole chunks (the
     /// classes of a byte are the same in either chunk, and bits before the
@@ -743,7 +750,7 @@ impl Block {
     /// block, a message's last few bytes, is one chunk and no merging.
     /// Only a region shorter than 16 bytes is copied into a padded chunk.
     #[inline(always)]
-    fn scan<const COLON: bool, const EQUALS: bool>(region: &[u8], base: usize) -> Block {
+    fn scan<const AT: bool, const EQUALS: bool>(region: &[u8], base: usize) -> Block {
         let rest = &region[base..];
         let mut blk = Block {
             lf: 0,
@@ -753,7 +760,7 @@ impl Block {
         };
         if let Some(block) = rest.first_chunk::<64>() {
             for (c, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
-                blk.add::<COLON, EQUALS>(chunk, |m| u64::from(m) << (16 * c));
+                blk.add::<AT, EQUALS>(chunk, |m| u64::from(m) << (16 * c));
             }
             return blk;
         }
@@ -766,43 +773,45 @@ impl Block {
         // (`n < 64`: the shift is 1..=63).
         let place = |m: u16| (u64::from(m) << 48) >> (64 - n);
         match region.last_chunk::<16>() {
-            Some(chunk) => blk.add::<COLON, EQUALS>(chunk, place),
+            Some(chunk) => blk.add::<AT, EQUALS>(chunk, place),
             None => {
                 let mut pad = [0u8; 16];
                 pad[16 - n..].copy_from_slice(rest);
-                blk.add::<COLON, EQUALS>(&pad, place);
+                blk.add::<AT, EQUALS>(&pad, place);
             }
         }
         let mut at = 0;
         while at + 16 < n {
             if let Some(chunk) = rest[at..].first_chunk::<16>() {
-                blk.add::<COLON, EQUALS>(chunk, |m| u64::from(m) << at);
+                blk.add::<AT, EQUALS>(chunk, |m| u64::from(m) << at);
             }
             at += 16;
         }
         blk
     }
 
-    /// [`Self::scan`] of a header block, and its first `:`/`=` that fails
+    /// [`Self::scan`] of a header block, and its first `@`/`=` that fails
     /// [`HeaderScan::special_is_inert`] for the header line it is in (or
     /// `usize::MAX`), the walk having started at the line start `i`.
-    /// (Exact without knowing where that line starts: only `NAME=` looks
-    /// back, four bytes, and four bytes that reach back past a line start
-    /// hold its LF, so they are not `name`; before `i` nothing is looked at.)
+    /// (Exact without knowing where that line starts: `NAME=` looks back
+    /// four bytes, `: DECODE@` eight, and bytes that reach back past a line
+    /// start hold its LF, which is in neither pattern; before `i` nothing is
+    /// looked at. Flagging `@`, where F4 completes, and not the `:` where it
+    /// starts: a header line holds a `:` or more, a `@` seldom.)
     #[inline(always)]
-    fn scan_header<const COLON: bool, const EQUALS: bool>(
+    fn scan_header<const AT: bool, const EQUALS: bool>(
         region: &[u8],
         base: usize,
         i: usize,
     ) -> (Block, usize) {
-        let blk = Self::scan::<COLON, EQUALS>(region, base);
+        let blk = Self::scan::<AT, EQUALS>(region, base);
         let mut bits = blk.special;
         while bits != 0 {
             let q = base + bits.trailing_zeros() as usize;
             bits &= bits - 1;
             // (With one kind flagged, the byte is known.)
-            let inert = match (COLON, EQUALS) {
-                (true, false) => HeaderScan::colon_is_inert(region, q),
+            let inert = match (AT, EQUALS) {
+                (true, false) => HeaderScan::at_is_inert(region, q),
                 _ => HeaderScan::special_is_inert_at(region, i, q),
             };
             if !inert {
@@ -815,7 +824,7 @@ impl Block {
     /// Adds the classes of `chunk`, each 16-bit mask placed in the block by
     /// `place`.
     #[inline(always)]
-    fn add<const COLON: bool, const EQUALS: bool>(
+    fn add<const AT: bool, const EQUALS: bool>(
         &mut self,
         chunk: &[u8; 16],
         place: impl Fn(u16) -> u64,
@@ -824,11 +833,11 @@ impl Block {
         let bits = |m: u32| place(m as u16);
         self.lf |= bits(v.simd_eq(u8x16::splat(b'\n')).to_bitmask());
         self.cr |= bits(v.simd_eq(u8x16::splat(b'\r')).to_bitmask());
-        let special = match (COLON, EQUALS) {
+        let special = match (AT, EQUALS) {
             (false, false) => return,
-            (true, false) => v.simd_eq(u8x16::splat(b':')),
+            (true, false) => v.simd_eq(u8x16::splat(b'@')),
             (false, true) => v.simd_eq(u8x16::splat(b'=')),
-            (true, true) => v.simd_eq(u8x16::splat(b':')) | v.simd_eq(u8x16::splat(b'=')),
+            (true, true) => v.simd_eq(u8x16::splat(b'@')) | v.simd_eq(u8x16::splat(b'=')),
         };
         self.special |= bits(special.to_bitmask());
     }
@@ -862,9 +871,9 @@ mod tests {
             (corpus, 64),
             (corpus, 60),
             (b".\r\n", 0),
-            (b"a:b=c\r\n", 2),
-            (b"0123456789abcdef:=\r\nxyz0123456789abcdef:=\r", 0),
-            (b"0123456789abcdef:=\r\nxyz0123456789abcdef:=\r", 5),
+            (b"a@b=c\r\n", 2),
+            (b"0123456789abcdef@=\r\nxyz0123456789abcdef@=\r", 0),
+            (b"0123456789abcdef@=\r\nxyz0123456789abcdef@=\r", 5),
         ];
         for (bytes, base) in cases {
             let n = (bytes.len() - base).min(64);
@@ -872,10 +881,10 @@ mod tests {
             assert_eq!(blk.n, n);
             assert_eq!(blk.lf, bits(bytes, base, b"\n"), "{base} {bytes:?}");
             assert_eq!(blk.cr, bits(bytes, base, b"\r"), "{base} {bytes:?}");
-            assert_eq!(blk.special, bits(bytes, base, b":="), "{base} {bytes:?}");
+            assert_eq!(blk.special, bits(bytes, base, b"@="), "{base} {bytes:?}");
             assert_eq!(
                 Block::scan::<true, false>(bytes, base).special,
-                bits(bytes, base, b":")
+                bits(bytes, base, b"@")
             );
             assert_eq!(
                 Block::scan::<false, true>(bytes, base).special,
@@ -892,7 +901,7 @@ mod tests {
         // 16 bytes first, reaching back before the block or overlapping its
         // whole chunks), and regions shorter than 16 bytes (padded).
         let text: Vec<u8> = (0..160u32)
-            .map(|k| b"\r\n:=ab\rx"[(k * 7 % 11) as usize % 8])
+            .map(|k| b"\r\n@=ab\rx"[(k * 7 % 11) as usize % 8])
             .collect();
         for len in 1..=text.len() {
             let region = &text[..len];
@@ -901,7 +910,7 @@ mod tests {
                 assert_eq!(blk.n, (len - base).min(64), "{len} {base}");
                 assert_eq!(blk.lf, bits(region, base, b"\n"), "{len} {base}");
                 assert_eq!(blk.cr, bits(region, base, b"\r"), "{len} {base}");
-                assert_eq!(blk.special, bits(region, base, b":="), "{len} {base}");
+                assert_eq!(blk.special, bits(region, base, b"@="), "{len} {base}");
             }
         }
     }
@@ -945,12 +954,36 @@ mod tests {
     #[test]
     fn header_scan_finds_the_first_live_special() {
         let hdr = b"To: a\r\nCc: x, ::: UUDECODE@h\r\nContent-Type: a; name=b\r\n";
-        // `: U` at 16 is the first F4 start; `name=` (its `=` at 51) the
-        // first I4 start.
-        assert_eq!(Block::scan_header::<true, false>(hdr, 0, 0).1, 16);
+        // The `@` at 26 is the first that completes F4 (`: UUDECODE@`);
+        // `name=` (its `=` at 51) the first I4 start.
+        assert_eq!(Block::scan_header::<true, false>(hdr, 0, 0).1, 26);
         assert_eq!(Block::scan_header::<false, true>(hdr, 0, 0).1, 51);
-        assert_eq!(Block::scan_header::<true, true>(hdr, 0, 0).1, 16);
-        assert_eq!(Block::scan_header::<true, true>(hdr, 20, 20).1, 51);
+        assert_eq!(Block::scan_header::<true, true>(hdr, 0, 0).1, 26);
+        // (From any start before the `@`: it looks at `DECODE@` alone.)
+        assert_eq!(Block::scan_header::<true, false>(hdr, 24, 24).1, 26);
+        assert_eq!(Block::scan_header::<true, true>(hdr, 27, 27).1, 51);
+        // Fewer than seven bytes before a `@`: no `DECODE` before it.
+        assert_eq!(
+            Block::scan_header::<true, false>(b"code@\r\n", 0, 0).1,
+            usize::MAX
+        );
+        assert_eq!(
+            Block::scan_header::<true, false>(b"decode@\r\n", 0, 0).1,
+            usize::MAX
+        );
+        // An address's `@` is inert; `: dEcOdE@` in any case is not, nor
+        // (conservatively) any other `decode@`.
+        for (line, live) in [
+            (&b"From: sender7@example.net\r\n"[..], usize::MAX),
+            (b"To: x, decod@h, ecode@i\r\n", usize::MAX),
+            (b"To: a, : dEcOdE@h\r\n", 15),
+            (b"To: a, : uUdEcOdE@h\r\n", 17),
+            (b"To: x, decode@h\r\n", 13),
+            (b"X-A: :decode@\r\n", 12),
+            (b"To: xuudecode@h\r\n", 13),
+        ] {
+            assert_eq!(Block::scan_header::<true, false>(line, 0, 0).1, live);
+        }
         // A `name` before the walk's start is not looked at.
         assert_eq!(Block::scan_header::<false, true>(hdr, 51, 51).1, usize::MAX);
         assert_eq!(Block::scan_header::<false, true>(hdr, 48, 48).1, usize::MAX);

@@ -8,7 +8,8 @@
 //! walk decides on: the end of data split across segments at every byte,
 //! dot-stuffing, bare CR/LF (also right at a 64-byte block edge), NUL and
 //! 8-bit bytes, header lines that fire F4/F5/I4 or nearly do (`Reply-To:`
-//! and its continuations, `: decode@`, `name=`), header lines longer than a
+//! and its continuations, `: decode@` and what folds like it, addresses'
+//! `@`, `name=`), header lines longer than a
 //! block, over-long lines (I5), max-data crossed at every byte, header
 //! lines starting with every byte value (the walk's first test of a header
 //! line) and empty segments anywhere.
@@ -89,7 +90,7 @@ fn run(policy: &Policy, stream: &[u8], cuts: &[usize]) -> Result<(), TestCaseErr
 /// How many signature sets [`policy`] tells apart.
 const POLICIES: u8 = 5;
 
-/// The signature sets worth telling apart here: the walk flags `:` only
+/// The signature sets worth telling apart here: the walk flags `@` only
 /// under F4 and `=` only under I4, so every combination of the two (and I5
 /// for the over-long lines).
 fn policy(sigs: u8, max_data: u64) -> Policy {
@@ -124,6 +125,8 @@ fn header_line() -> impl Strategy<Value = Vec<u8>> {
         b"To: Decode",
         b"Cc: x, ::: UUDECODE@h",
         b"X-A: :decode@",
+        b"X-B: \x1a\0DECODE@",
+        b"To: a@b, c@d",
         b"Reply-To: a`b",
         b"reply-to: a",
         b"Reply-To",
@@ -319,13 +322,18 @@ fn every_corpus_message_whole_and_split_at_the_block_edge() {
 
 #[test]
 fn header_specials_at_every_offset_of_two_blocks() {
-    // One header line with a `:`/`=` pattern (or a near miss) placed at
+    // One header line with a `@`/`=` pattern (or a near miss) placed at
     // every offset of the first two blocks, so it sits at a block edge, at
     // the line start, right after the walk's start, and with its next bytes
     // in the next block or the next segment.
-    let patterns: [&[u8]; 12] = [
+    let patterns: [&[u8]; 17] = [
         b": decode@x",
         b": Uudecode@x",
+        b": DeCoDe@",
+        b"uudecode@x",
+        b"\x1a\0decode@x",
+        b": decod@x",
+        b"a@b@",
         b": dx",
         b": ux",
         b":d",

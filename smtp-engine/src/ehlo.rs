@@ -158,21 +158,15 @@ struct Slot {
     lower: u8x16,
     mask: u8x16,
     fold: u8x16,
-    /// The keyword's length (the offset of the byte that ends it in the
-    /// line body; zero for a long keyword) in the low five bits, and the
-    /// flag [`SLOT_LONG`]: one byte, one load.
-    info: u8,
-    /// A long keyword's length (else zero).
+    /// The keyword's length, the offset of the byte that ends it in the
+    /// line body; zero for a long keyword (the offset of one of its
+    /// letters: no delimiter, so its compare goes on to [`LONG_TAIL`]).
+    len: u8,
+    /// A long keyword's length (else zero: no long keyword).
     long_len: u8,
     /// A line of this keyword, as the loop over lines counts it.
     tally: Tally,
 }
-
-/// [`Slot::info`]: the keyword's length, if under sixteen bytes.
-const SLOT_LEN: u8 = 0x1F;
-/// [`Slot::info`]: the keyword is sixteen bytes or more (the rest of it in
-/// [`LONG_TAIL`]; its length field zero).
-const SLOT_LONG: u8 = 0x20;
 
 /// EHLO reply lines taken, as one word that a run of lines sums by one
 /// `add` per line (each supported keyword's slot holds the word of one of
@@ -213,7 +207,7 @@ const EMPTY_SLOT: Slot = Slot {
     lower: u8x16::new([0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     mask: u8x16::new([0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     fold: u8x16::ZERO,
-    info: 0,
+    len: 0,
     long_len: 0,
     tally: Tally::LINE,
 };
@@ -288,7 +282,7 @@ const fn build_slots(set: u16) -> [Slot; 32] {
                     mask,
                     fold,
                     long_len: if short { 0 } else { kw.len() as u8 },
-                    info: if short { kw.len() as u8 } else { SLOT_LONG },
+                    len: if short { kw.len() as u8 } else { 0 },
                     tally: if 1 << k == PIPELINING_BIT {
                         Tally::PIPELINING_LINE
                     } else {
@@ -323,8 +317,7 @@ const _: () = {
         assert!(kw.len() < 16 || long && BASE_KEYWORDS & 1 << k != 0);
         k += 1;
     }
-    assert!(LONG_KEYWORD.len() > 16 && LONG_KEYWORD.len() <= SLOT_LEN as usize);
-    assert!(SLOT_LEN & SLOT_LONG == 0);
+    assert!(LONG_KEYWORD.len() > 16 && LONG_KEYWORD.len() < 32);
 };
 
 /// [`LONG_KEYWORD`]'s bytes from the seventeenth on and the stop byte
@@ -345,30 +338,42 @@ fn is_delimiter_low(b: u8) -> bool {
 
 /// The classifier's view of the first thirty-two bytes of an EHLO reply
 /// line body (after `250-`/`250 `; zero-padded past the end of a segment):
-/// the bytes (in the segment, or a padded copy), as two vectors, and bit
-/// `k` set in `lf` iff `bytes[k]` is LF (two `pcmpeqb`/`pmovmskb`; the
-/// line's own LF is the lowest). Padding zeros end a keyword, but are no
-/// delimiter, and no LF.
+/// the bytes (in the segment, or a padded copy) and the first sixteen as a
+/// vector. The second sixteen are loaded only when asked for (the line end
+/// past the first block, the rest of the long keyword): most keyword lines
+/// end within the first, and then no instruction looks at the second.
+/// Padding zeros end a keyword, but are no delimiter, and no LF.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KeywordBody<'a> {
     pub(crate) bytes: &'a [u8; 32],
     v0: u8x16,
-    v1: u8x16,
-    pub(crate) lf: u32,
 }
 
 impl<'a> KeywordBody<'a> {
     #[inline(always)]
     pub(crate) fn new(bytes: &'a [u8; 32]) -> Self {
-        let (b0, b1) = bytes.split_at(16);
-        let v0 = u8x16::new(*b0.first_chunk::<16>().unwrap_or(&[0; 16]));
-        let v1 = u8x16::new(*b1.first_chunk::<16>().unwrap_or(&[0; 16]));
-        let lf = u8x16::splat(b'\n');
         KeywordBody {
             bytes,
-            v0,
-            v1,
-            lf: v0.simd_eq(lf).to_bitmask() | v1.simd_eq(lf).to_bitmask() << 16,
+            v0: u8x16::new(*bytes.first_chunk::<16>().unwrap_or(&[0; 16])),
+        }
+    }
+
+    /// The second sixteen bytes as a vector.
+    #[inline(always)]
+    fn v1(&self) -> u8x16 {
+        u8x16::new(*self.bytes.last_chunk::<16>().unwrap_or(&[0; 16]))
+    }
+
+    /// LF bits of the thirty-two bytes whose lowest is the first LF (the
+    /// line's end), zero when there is none: the first block's (one
+    /// `pcmpeqb`/`pmovmskb`) when it holds one, else the second block's,
+    /// moved to its offsets.
+    #[inline(always)]
+    pub(crate) fn first_lf(&self) -> u32 {
+        let lf = u8x16::splat(b'\n');
+        match self.v0.simd_eq(lf).to_bitmask() {
+            0 => self.v1().simd_eq(lf).to_bitmask() << 16,
+            m0 => m0,
         }
     }
 }
@@ -413,14 +418,13 @@ impl Keywords {
     #[inline(always)]
     pub(crate) fn keyword_of(self, b: &KeywordBody<'_>) -> Option<Tally> {
         let s = &self.slots[slot_of([b.bytes[0], b.bytes[1]])];
-        let info = s.info;
         if !matches(b.v0, [s.lower, s.mask, s.fold]) {
             return None;
         }
         // The slot compare checks that the keyword ends at its length (an
         // LF in the first block fails a long keyword's compare); a
         // delimiter there keeps it.
-        if is_delimiter_low(b.bytes[usize::from(info & SLOT_LEN)]) {
+        if is_delimiter_low(b.bytes[usize::from(s.len) & 31]) {
             return Some(s.tally);
         }
         // A long keyword's slot gives offset zero, one of the letters just
@@ -428,9 +432,9 @@ impl Keywords {
         // the rest of it in the second block, and the byte after it (at
         // `long_len`: read from memory, not taken out of `v1`, which LLVM
         // then keeps on the stack for every line).
-        (info & SLOT_LONG != 0
-            && matches(b.v1, LONG_TAIL)
-            && is_delimiter_low(b.bytes[usize::from(s.long_len & SLOT_LEN)]))
+        (s.long_len != 0
+            && matches(b.v1(), LONG_TAIL)
+            && is_delimiter_low(b.bytes[usize::from(s.long_len) & 31]))
         .then_some(s.tally)
     }
 }

@@ -217,8 +217,7 @@ pub(crate) fn stop_in_blocks(
 ) -> Result<At<'_>, At<'_>> {
     let mut at = 0;
     if let Some((w, tail)) = hay.split_first_chunk::<32>() {
-        let [lo, hi]: [[u8; 16]; 2] = wide::bytemuck::cast(*w);
-        let m = block(&lo) | block(&hi) << 16;
+        let m = window_mask(w, &block);
         if m != 0 {
             let k = m.trailing_zeros() as usize;
             return Ok((k, hay.get(k..).unwrap_or_default()));
@@ -236,6 +235,15 @@ pub(crate) fn stop_in_blocks(
         hay = tail;
     }
     Err((at, hay))
+}
+
+/// The bytes of a thirty-two-byte window that `block` flags (bit `k` for
+/// byte `k` of sixteen: [`plain_stop16`], [`path_stop16`]), as bits (bit
+/// `k` for `w[k]`): both blocks' masks in one word.
+#[inline(always)]
+pub(crate) fn window_mask(w: &[u8; 32], block: impl Fn(&[u8; 16]) -> u32) -> u32 {
+    let [lo, hi]: [[u8; 16]; 2] = wide::bytemuck::cast(*w);
+    block(&lo) | block(&hi) << 16
 }
 
 /// The bytes of `block` that [`path_stop_word`] flags, as bits (bit `k` for

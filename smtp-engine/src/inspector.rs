@@ -196,7 +196,8 @@ pub(crate) struct ReplyFifo {
     // narrower store cannot forward to. Whole-word fields keep every read the
     // width of the write that feeds it.
     /// The front's slot, modulo `FIFO_LEN` (every read masks it: a pop
-    /// only increments it, one instruction fewer per reply line).
+    /// only stores the next slot's index, up to `FIFO_LEN` itself, one
+    /// instruction fewer per reply line).
     head: u32,
     len: u32,
     barriers: u32,
@@ -266,7 +267,10 @@ impl ReplyFifo {
         debug_assert!(self.front().is_some_and(|f| f as u32 == e));
         let h = self.head as usize & (FIFO_LEN - 1);
         self.buf[h] = None;
-        self.head = self.head.wrapping_add(1);
+        // The next slot from the front's own index (the caller has just
+        // computed it to read the front), not from `head`: no second copy
+        // of `head` to keep. (`head` stays a slot modulo `FIFO_LEN`.)
+        self.head = h as u32 + 1;
         self.len -= 1;
         self.barriers -= u32::from(e >= Expect::FIRST_GROUP_END);
     }
@@ -310,52 +314,58 @@ pub(crate) enum Step {
 
 /// One inspected SMTP session (fixed size, no heap).
 ///
-/// `repr(C)`, its fields in this order on purpose: the wide fields first
-/// (no padding), then the words, then the bytes, and among the bytes the
-/// entry points' gate ([`Self::gate`]: `client`, `phase`, `fast`,
-/// `auth_cont`) as four adjacent bytes that LLVM reads as one word, one
-/// compare per segment instead of four loads and branches. The bytes
-/// `new` sets from constants sit together, so it writes them as a few
-/// wide stores.
+/// `repr(C)`, its fields in this order on purpose, in runs by how `new`
+/// sets them, with no padding, so that it writes them as a few wide
+/// stores: first what the policy decides (48 bytes, the entry points' gate
+/// among them, and last the flags that are mostly off, which run on into
+/// the zeros), then what starts at zero (32 bytes), then the per-phase
+/// state (the DATA scan, all zero too, the reply FIFO, the reply line), the
+/// event queue and the command line. The entry points' gate
+/// ([`Self::gate`]: `client`, `phase`, `fast`, `auth_cont`) is four
+/// adjacent bytes at a word boundary that LLVM reads as one word, one
+/// compare per segment instead of four loads and branches.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct Inspector {
+    // What the policy decides.
     pub(crate) max_data: u64,
-    pub(crate) bdat_remaining: u64,
-    pub(crate) data_bytes: u64,
     pub(crate) fast_classes: FastClasses,
-    pub(crate) events: EventQueue,
-    pub(crate) line: CmdLine,
-    pub(crate) data: DataScan,
-    pub(crate) fifo: ReplyFifo,
-    pub(crate) reply: ReplyLine,
     pub(crate) allowed: u32,
     pub(crate) spam_threshold: u32,
     /// The expectations whose single-line reply the quiet-line loop takes
     /// ([`crate::reply::quiet_expectations`] of the policy).
     pub(crate) quiet_expect: u32,
-    pub(crate) rcpt_count: u32,
-    pub(crate) cmd_index: u32,
-    pub(crate) reply_index: u32,
+    pub(crate) sigs: SignatureSet,
+    pub(crate) mode: Mode,
+    pub(crate) debug: bool,
     // The gate of the entry points ([`Self::gate`]): four adjacent bytes,
-    // word-aligned (after the words above).
+    // word-aligned (at byte 40).
     pub(crate) client: Client,
     pub(crate) phase: Phase,
     /// May the whole-line fast paths run (not debug, not legacy, not
     /// disabled for a differential test)?
     pub(crate) fast: bool,
     pub(crate) auth_cont: bool,
-    pub(crate) sigs: SignatureSet,
-    pub(crate) mode: Mode,
     pub(crate) allow_tls: bool,
     pub(crate) mask_banner: bool,
     pub(crate) bdat: bool,
     pub(crate) legacy: bool,
-    pub(crate) debug: bool,
+    // What starts at zero.
+    pub(crate) bdat_remaining: u64,
+    pub(crate) data_bytes: u64,
+    pub(crate) rcpt_count: u32,
+    pub(crate) cmd_index: u32,
+    pub(crate) reply_index: u32,
     pub(crate) bdat_last: bool,
     pub(crate) pipelining: bool,
     pub(crate) closing: bool,
     pub(crate) spam_fired: bool,
+    // The per-phase state, the events, the command line.
+    pub(crate) data: DataScan,
+    pub(crate) fifo: ReplyFifo,
+    pub(crate) reply: ReplyLine,
+    pub(crate) events: EventQueue,
+    pub(crate) line: CmdLine,
 }
 
 /// The verb rules a policy gives each of its sessions: the mode in effect,
@@ -462,6 +472,11 @@ static VERB_RULES: [VerbRules; VerbRules::KEYS] = {
 /// client in command state, inspecting, fast paths on, no AUTH continuation.
 const GATE_CLIENT_FAST: u32 = Inspector::gate_of(Client::Command, Phase::Inspecting, true, false);
 
+/// [`Inspector::gate`] of a session whose client stream takes the
+/// message-line walk: in DATA, inspecting, fast paths on (and no AUTH
+/// continuation due, as always in DATA).
+const GATE_DATA_FAST: u32 = Inspector::gate_of(Client::Data, Phase::Inspecting, true, false);
+
 /// The bytes of [`Inspector::gate`] the server stream's reply fast path asks
 /// about ([`GATE_SERVER_FAST`]): `phase` and `fast`.
 const GATE_SERVER_MASK: u32 = 0x00FF_FF00;
@@ -530,12 +545,14 @@ impl Inspector {
             // The first line straight from the lean tier: a lockstep line,
             // or a group it takes whole by its tail calls, then needs no
             // group loop. (A line it declines, having changed nothing, the
-            // loop offers it again and goes on to `general_line`.)
-            if !bytes.is_empty() && self.may_start_line() {
-                i = self.lean_line(bytes, stats);
-                if i == bytes.len() {
-                    return Verdict::forward(i);
+            // loop offers it again and goes on to `general_line`. An empty
+            // segment it leaves as it is: no test for one here.)
+            if self.may_start_line() {
+                let left = self.lean_line(bytes, stats);
+                if left == 0 {
+                    return Verdict::forward(bytes.len());
                 }
+                i = bytes.len() - left;
             }
             i = self.command_lines_fast(bytes, i, stats);
             if i == bytes.len() {
@@ -553,7 +570,10 @@ impl Inspector {
     /// own and not among the general loop's registers.
     #[inline(never)]
     fn handle_client_from(&mut self, bytes: &mut [u8], i: usize, stats: &mut SmtpStats) -> Verdict {
-        if self.phase == Phase::Inspecting && self.client == Client::Data && self.fast {
+        // (In DATA, inspecting, fast paths on, by one word. No AUTH
+        // continuation is due in DATA: a session with that flag left over
+        // takes the general path, which does the same.)
+        if self.gate() == GATE_DATA_FAST {
             // Message lines and the end of data without the general loop.
             return match self.data_lines_entry(bytes, i, stats) {
                 Ok(next) if next == bytes.len() => Verdict::forward(next),
@@ -953,6 +973,10 @@ mod tests {
         let size = core::mem::size_of::<Inspector>();
         println!("size_of::<Inspector>() = {size}");
         assert!(size <= 2048, "{size}");
+        // The runs `new` writes by wide stores, and the gate at a word.
+        assert_eq!(core::mem::offset_of!(Inspector, client), 40);
+        assert_eq!(core::mem::offset_of!(Inspector, bdat_remaining), 48);
+        assert_eq!(core::mem::offset_of!(Inspector, data), 80);
     }
 
     #[test]

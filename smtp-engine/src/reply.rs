@@ -58,6 +58,11 @@ pub(crate) const fn quiet_expectations(mask_banner: bool) -> u32 {
 /// server accepted STARTTLS); the whole segment passes.
 pub(crate) const PASSTHROUGH: usize = usize::MAX;
 
+/// [`Inspector::reply_lines_other`]: added to the offset of a line the fast
+/// path did not take (a segment's offsets stay far below it), so that one
+/// compare tells a stop, or [`PASSTHROUGH`], from the offset to go on at.
+const STOPPED: usize = 1 << (usize::BITS - 1);
+
 /// A reply line's head (`NNN-` or `NNN `): the code digits read as one word
 /// (their values in bytes 0 to 2, so that a code is compared or decoded
 /// without a loop) and the separator; `None` when it is no such head.
@@ -441,7 +446,7 @@ impl Inspector {
                         self.reply.reply_code / 100 == 2
                     } =>
             {
-                return self.ehlo_keyword_lines(buf, start, d, stats);
+                return self.ehlo_keyword_lines(buf, start, d, first, stats);
             }
             // A masked banner goes through the masker.
             Some(Expect::Greeting) if first && self.mask_banner => return None,
@@ -504,7 +509,7 @@ impl Inspector {
     /// RSET, NOOP, QUIT, end of data, an unmasked greeting — or is DATA's (a
     /// `354` enters DATA), which asks nothing of the line but its code and
     /// its end; every other line, and the rest of its reply, through
-    /// [`Self::reply_line_fast_at_start`] out of line. The offset after the
+    /// [`Self::reply_lines_other`] out of line. The offset after the
     /// last line taken ([`PASSTHROUGH`] when inspection stopped: allow-tls
     /// and the `220` to STARTTLS).
     ///
@@ -565,16 +570,21 @@ impl Inspector {
                 continue;
             }
             // Any other line, through the end of its reply (no quiet line
-            // comes within one).
-            loop {
-                match self.reply_line_other(buf, line, stats) {
-                    Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
-                    Some(next) => line = next,
-                    None => return line,
-                }
-                if self.reply.first {
-                    break;
-                }
+            // comes within one), out of line.
+            let next = self.reply_lines_other(buf, line, u32::from_le_bytes(*head), stats);
+            if next >= STOPPED {
+                return if next == PASSTHROUGH {
+                    PASSTHROUGH
+                } else {
+                    next - STOPPED
+                };
+            }
+            line = next;
+            // (The common EHLO reply ends its segment. Never beyond: `>=`
+            // tells the compiler so, as above.)
+            if line >= buf.len() {
+                debug_assert_eq!(line, buf.len());
+                return line;
             }
         }
         line
@@ -593,32 +603,53 @@ impl Inspector {
         }
     }
 
-    /// [`Self::reply_line_fast_at_start`] out of line, for the lines
-    /// [`Self::reply_lines_fast`] does not take itself. The common one, a
+    /// The lines [`Self::reply_lines_fast`] does not take itself, out of
+    /// line: the line at `line` (which opens a reply; `head`, its first
+    /// four bytes as a little-endian word) and the rest of its reply, each
+    /// line by [`Self::reply_line_fast_at_start`]. The common one, a
     /// positive ESMTP EHLO reply opening with `250-`, goes straight to
     /// [`Self::ehlo_keyword_lines`] (where `reply_line_fast_at_start` sends
     /// it too), with its code known here: every head of the reply compared
-    /// to a constant.
+    /// to a constant. The offset after the reply, where the quiet loop goes
+    /// on; [`STOPPED`] plus the offset of a line the fast path does not take
+    /// (the general path goes on there); [`PASSTHROUGH`] when inspection
+    /// stopped. One word back, so that the loop tests it once.
     #[inline(never)]
-    fn reply_line_other(
+    fn reply_lines_other(
         &mut self,
         buf: &mut [u8],
-        start: usize,
+        mut line: usize,
+        head: u32,
         stats: &mut SmtpStats,
-    ) -> Option<usize> {
-        if buf.get(start..).and_then(<[u8]>::first_chunk::<4>) == Some(b"250-")
-            && self.reply.first
+    ) -> usize {
+        debug_assert!(self.reply.at_reply_start());
+        if head == u32::from_le_bytes(*b"250-")
             && self.fifo.front() == Some(Expect::Ehlo)
             && self.mode == Mode::Esmtp
         {
-            return self.ehlo_keyword_lines(buf, start, CODE_250, stats);
+            // (The end of an EHLO reply never stops inspection.)
+            match self.ehlo_keyword_lines(buf, line, CODE_250, true, stats) {
+                Some(next) if self.reply.first => return next,
+                Some(next) => line = next,
+                None => return STOPPED + line,
+            }
         }
-        self.reply_line_fast_at_start(buf, start, stats)
+        loop {
+            match self.reply_line_fast_at_start(buf, line, stats) {
+                Some(_) if self.phase == Phase::Passthrough => return PASSTHROUGH,
+                Some(next) => line = next,
+                None => return STOPPED + line,
+            }
+            if self.reply.first {
+                return line;
+            }
+        }
     }
 
     /// A positive ESMTP EHLO reply from `start` (a line whose code digits
-    /// `d` the caller read, as [`reply_head`] gives them): its first line (`2xx-`) when it
-    /// opens the reply here, then one tight loop over the
+    /// `d` the caller read, as [`reply_head`] gives them; `first`: whether
+    /// it opens the reply, as the caller knows it): its first line (`2xx-`)
+    /// when it opens the reply here, then one tight loop over the
     /// keyword lines (what [`Self::reply_line_fast_at_start`] does for each
     /// of them, without asking again what cannot change within the reply),
     /// through the reply's last line and its completion. The offset after the
@@ -627,18 +658,18 @@ impl Inspector {
     ///
     /// The loop ([`keyword_lines_fast`]) takes a continuation line (the
     /// code of the line before and `-`, by one compare) that is whole within
-    /// thirty-six bytes of its start and names a supported keyword: two
-    /// sixteen-byte blocks of its body ([`KeywordBody`]: their LF bits), the
-    /// keyword found by its first two bytes and compared by one vector
-    /// operation ([`Keywords::keyword_of`]); the lines that start in the
-    /// segment's last thirty-six bytes (the reply's last lines, as a rule)
-    /// the same way from a copy of those bytes followed by zeros, and the
-    /// reply's last line (the code and SP) too. Any other line (over
-    /// thirty-six bytes, masked, another code, cut by the segment's end, or
-    /// any line of a segment under thirty-six bytes) goes through
-    /// [`ehlo_keyword_line`] out of line. The reply's state is written once,
-    /// at the end.
-    // Inline in `reply_line_other` (its callers there: the `250-` entry and
+    /// thirty-six bytes of its start and names a supported keyword: the LF
+    /// bits of its body's first sixteen bytes, of the next sixteen only when
+    /// those hold none ([`KeywordBody::first_lf`]), the keyword found by its
+    /// first two bytes and compared by one vector operation
+    /// ([`Keywords::keyword_of`]); the lines with fewer than thirty-six bytes
+    /// left (the reply's last lines, as a rule) the same way, their bodies
+    /// from a copy of the segment's last thirty-two bytes followed by zeros
+    /// ([`TailWindow`]), and the reply's last line (the code and SP) too.
+    /// Any other line (over thirty-two body bytes, masked, another code, cut
+    /// by the segment's end) goes through [`ehlo_keyword_line`] out of line.
+    /// The reply's state is written once, at the end.
+    // Inline in `reply_lines_other` (its callers there: the `250-` entry and
     // `reply_line_fast_at_start`): 13 instructions per transcript session
     // less than a call, and, measured, it leaves the established-session
     // loops as fast as before (out of line they ran 4 % slower in lockstep
@@ -649,6 +680,7 @@ impl Inspector {
         buf: &mut [u8],
         start: usize,
         d: u32,
+        first: bool,
         stats: &mut SmtpStats,
     ) -> Option<usize> {
         let keywords = Keywords::new(self.allow_tls, self.bdat);
@@ -657,7 +689,6 @@ impl Inspector {
         let continued = (d ^ 0x0030_3030) | u32::from(b'-') << 24;
         let last_head = (d ^ 0x0030_3030) | u32::from(b' ') << 24;
         let mut line = start;
-        let first = self.reply.first;
         if first {
             // The reply's first line (`2xx-`, the caller checked): what
             // `reply_line_fast_at_start` does for it (the reply's state
@@ -665,7 +696,8 @@ impl Inspector {
             // The line end from one or two blocks (a host name), else
             // further on.
             // (Only a line not ending within them may be over-long.)
-            let lf = match chunk_at::<32>(buf, start + 4) {
+            let body = buf.get(start..).and_then(|r| r.get(4..36));
+            let lf = match body.and_then(<[u8]>::first_chunk::<32>) {
                 Some(b) => match lf32(b) {
                     0 => first_line_end(buf, start, start + 36, stats)?,
                     m => start + 4 + (m.trailing_zeros() as usize & 31),
@@ -677,36 +709,26 @@ impl Inspector {
         // Lines taken (`reply_index` steps) and whether one kept
         // PIPELINING, stored once at the end.
         let mut tally = if first { Tally::LINE } else { Tally::default() };
-        // The segment's last thirty-six bytes and zeros, for the lines
-        // in them (`keyword_line` reads thirty-six bytes from a line's
-        // start; the reply's last line ends the segment, as a rule); `rest`
-        // is in it once `in_window`.
         let n = buf.len();
-        let window = {
-            let mut w = [0u8; 72];
-            // (Zeros too when the segment is shorter: never read then.)
-            w[..36].copy_from_slice(buf.last_chunk::<36>().unwrap_or(&[0; 36]));
-            w
-        };
+        let window = TailWindow::of(buf);
         // `true` when the reply's last line was taken.
         let last = 'reply: loop {
             let Some(mut rest) = buf.get(line..) else {
                 break 'reply false;
             };
-            let mut in_window = false;
-            loop {
-                rest = keyword_lines_fast(rest, continued, keywords, &mut tally);
-                if rest.len() >= 36 || in_window || n < 36 {
-                    break;
-                }
-                rest = window.get(36 - rest.len()..).unwrap_or_default();
-                in_window = true;
+            // The keyword lines: in place, then those with fewer than
+            // thirty-six bytes left from the window.
+            rest = keyword_lines_fast(rest, continued, keywords, &mut tally, in_place);
+            if rest.len() < 36 {
+                rest = keyword_lines_fast(rest, continued, keywords, &mut tally, |r| {
+                    window.tail_parts(r)
+                });
             }
-            line = if in_window { n + 36 } else { n } - rest.len();
+            line = n - rest.len();
             // The reply's last line, the same way.
-            if let Some(c) = rest.first_chunk::<36>() {
-                if line_head(c) == last_head {
-                    if let Some((len, kw)) = keyword_line(c, keywords) {
+            if let Some((head, body)) = in_place(rest).or_else(|| window.tail_parts(rest)) {
+                if head == last_head {
+                    if let Some((len, kw)) = keyword_line(body, keywords) {
                         tally += kw;
                         line += len;
                         break 'reply true;
@@ -757,23 +779,77 @@ fn first_line_end(buf: &[u8], start: usize, from: usize, stats: &mut SmtpStats) 
     Some(lf)
 }
 
+/// The bytes [`keyword_line`] reads of the lines near the end of a segment:
+/// its last thirty-two bytes, end-aligned (zeros before them in a shorter
+/// segment), then thirty-two zeros. A line with `r` bytes left from its
+/// start, fewer than thirty-six but at least its head, has its body at
+/// `r - 4` bytes before the window's middle, zero-padded past the segment's
+/// end (the reply's last lines, as a rule). Two blocks loaded, four stored,
+/// once per EHLO reply.
+struct TailWindow([[u8; 32]; 2]);
+
+impl TailWindow {
+    #[inline(always)]
+    fn of(buf: &[u8]) -> Self {
+        match buf.last_chunk::<32>() {
+            Some(last) => TailWindow([*last, [0; 32]]),
+            None => Self::of_short(buf),
+        }
+    }
+
+    /// [`Self::of`] a segment under thirty-two bytes.
+    #[cold]
+    fn of_short(buf: &[u8]) -> Self {
+        let mut w = [[0; 32]; 2];
+        for (b, &x) in w[0].iter_mut().rev().zip(buf.iter().rev()) {
+            *b = x;
+        }
+        TailWindow(w)
+    }
+
+    /// The head (as a little-endian word) and the first thirty-two body
+    /// bytes (from the window) of the line at the start of `rest`, the rest
+    /// of the segment, when at most thirty-six bytes are left (the caller
+    /// asks for fewer) but at least a head.
+    #[inline(always)]
+    fn tail_parts<'a>(&'a self, rest: &[u8]) -> Option<(u32, &'a [u8; 32])> {
+        let head = u32::from_le_bytes(*rest.first_chunk::<4>()?);
+        let body = self
+            .0
+            .as_flattened()
+            .get(36usize.checked_sub(rest.len())?..)?;
+        Some((head, body.first_chunk::<32>()?))
+    }
+}
+
+/// The head (as a little-endian word) and the first thirty-two body bytes
+/// of the line at the start of `rest`, in place, when thirty-six bytes are
+/// left.
+#[inline(always)]
+fn in_place(rest: &[u8]) -> Option<(u32, &[u8; 32])> {
+    let c = rest.first_chunk::<36>()?;
+    let head = u32::from_le_bytes(*c.first_chunk::<4>()?);
+    Some((head, c.last_chunk::<32>()?))
+}
+
 /// The loop of [`Inspector::ehlo_keyword_lines`]: at the start of `rest`,
 /// the continuation lines (head `continued`: the code of the reply and `-`,
-/// by one compare) that [`keyword_line`] takes. Counts the lines taken into
-/// `tally`; the bytes from the first line it does not take (fewer than
-/// thirty-six bytes, or a line of another head, masked, or longer).
+/// by one compare) whose head and body `parts` gives ([`in_place`] or
+/// [`TailWindow::tail_parts`]) and [`keyword_line`] takes. Counts the lines
+/// taken into `tally`; the bytes from the first line it does not take.
 #[inline(always)]
-fn keyword_lines_fast<'a>(
+fn keyword_lines_fast<'a, 'w>(
     mut rest: &'a [u8],
     continued: u32,
     keywords: Keywords,
     tally: &mut Tally,
+    parts: impl Fn(&'a [u8]) -> Option<(u32, &'w [u8; 32])>,
 ) -> &'a [u8] {
-    while let Some(c) = rest.first_chunk::<36>() {
-        if line_head(c) != continued {
+    while let Some((head, body)) = parts(rest) {
+        if head != continued {
             break;
         }
-        let Some((len, kw)) = keyword_line(c, keywords) else {
+        let Some((len, kw)) = keyword_line(body, keywords) else {
             break;
         };
         *tally += kw;
@@ -782,28 +858,21 @@ fn keyword_lines_fast<'a>(
     rest
 }
 
-/// The head of the line starting `c` as a little-endian word (compared
-/// with a whole head in one go).
+/// The keyword line whose body starts `body` (thirty-two bytes,
+/// zero-padded past the end of a segment; its head the caller checked)
+/// when it ends within them and names a supported keyword: its length and
+/// its [`Tally`], from its body's LF bits ([`KeywordBody::first_lf`]: the
+/// second block only when the first holds no LF), the keyword by one
+/// vector compare ([`Keywords::keyword_of`]).
 #[inline(always)]
-fn line_head(c: &[u8; 36]) -> u32 {
-    u32::from_le_bytes(*c.first_chunk::<4>().unwrap_or(&[0; 4]))
-}
-
-/// The keyword line at the start of `c` (its head, the caller checked,
-/// and thirty-two body bytes, zero-padded past the end of a segment) when
-/// it ends within them and names a supported keyword: its length and its
-/// [`Tally`], from its body's two blocks ([`KeywordBody`]: their LF bits
-/// give the line end), the keyword by one vector compare
-/// ([`Keywords::keyword_of`]). One path for every such line, no branch on
-/// where its LF is.
-#[inline(always)]
-fn keyword_line(c: &[u8; 36], keywords: Keywords) -> Option<(usize, Tally)> {
-    let body = KeywordBody::new(c.last_chunk::<32>().unwrap_or(&[0; 32]));
-    if body.lf == 0 {
+fn keyword_line(body: &[u8; 32], keywords: Keywords) -> Option<(usize, Tally)> {
+    let body = KeywordBody::new(body);
+    let lf = body.first_lf();
+    if lf == 0 {
         return None;
     }
     let kw = keywords.keyword_of(&body)?;
-    Some((5 + (body.lf.trailing_zeros() as usize & 31), kw))
+    Some((5 + (lf.trailing_zeros() as usize & 31), kw))
 }
 
 /// One keyword line of a positive ESMTP EHLO reply at `line`, whatever its
@@ -827,7 +896,7 @@ fn ehlo_keyword_line(
     pad[16..].copy_from_slice(&padded16(buf, at + 16));
     let body = KeywordBody::new(&pad);
     let kw = keywords.keyword_of(&body);
-    let lf = match body.lf {
+    let lf = match body.first_lf() {
         0 => find_lf_from(buf, at + 32)?,
         m => at + m.trailing_zeros() as usize,
     };
@@ -1146,6 +1215,42 @@ mod tests {
         ) {
             let naive = buf.get(from..).and_then(|t| t.iter().position(|&b| b == b'\n')).map(|k| from + k);
             proptest::prop_assert_eq!(super::find_lf_from(&buf, from), naive);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tail_window_tests {
+    use super::{in_place, TailWindow};
+
+    /// The window gives every line with four to thirty-six bytes left the
+    /// head in place and the thirty-two body bytes after it, zeros past the
+    /// segment's end, in segments of every length under and over thirty-two
+    /// bytes; a line with thirty-six bytes or more left is read in place
+    /// the same, and one with less than a head not at all.
+    #[test]
+    fn tail_parts_are_the_zero_padded_line() {
+        for n in 0..80usize {
+            let buf: Vec<u8> = (0..n).map(|k| (k * 7 + 1) as u8).collect();
+            let window = TailWindow::of(&buf);
+            for line in 0..=n {
+                let rest = &buf[line..];
+                let mut padded = rest.to_vec();
+                padded.resize(36.max(rest.len()), 0);
+                let head = u32::from_le_bytes(padded[..4].try_into().unwrap());
+                let body: &[u8] = &padded[4..36];
+                let tail = window.tail_parts(rest);
+                let whole = in_place(rest);
+                if rest.len() < 4 {
+                    assert!(tail.is_none() && whole.is_none(), "{n} {line}");
+                    continue;
+                }
+                assert_eq!(whole.is_some(), rest.len() >= 36, "{n} {line}");
+                assert_eq!(tail.is_some(), rest.len() <= 36, "{n} {line}");
+                for (h, b) in [tail, whole].into_iter().flatten() {
+                    assert_eq!((h, &b[..]), (head, body), "{n} {line}");
+                }
+            }
         }
     }
 }

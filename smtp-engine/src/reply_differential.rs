@@ -478,8 +478,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
 
-    /// The EHLO keyword-line loop (two sixteen-byte blocks per line, the
-    /// segment's last thirty-six bytes zero-padded, the head by one compare
+    /// The EHLO keyword-line loop (one or two sixteen-byte blocks per line,
+    /// the bodies of the lines near the segment's end from its last
+    /// thirty-two bytes zero-padded, the head by one compare
     /// when it continues the code before it) against the byte-wise path:
     /// keyword lines whose LF falls on every offset around the blocks,
     /// supported keywords and near misses that share their classifier slot,
@@ -532,8 +533,10 @@ proptest! {
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500)))]
 
     /// The end of an EHLO reply's segment, where the keyword-line loop reads
-    /// the lines that start in the segment's last thirty-six bytes from a
-    /// zero-padded copy of them and maps its offsets back: replies of
+    /// the bodies of the lines that start in the segment's last thirty-five
+    /// bytes from a zero-padded copy of its last thirty-two (end-aligned in
+    /// a shorter segment; a reply whose first line is short fits in one
+    /// under thirty-two bytes): replies of
     /// keyword lines (supported keywords and near misses in any case,
     /// ENHANCEDSTATUSCODES and parameters across the second block,
     /// PIPELINING on several lines, other codes and malformed heads) whose
@@ -559,9 +562,9 @@ proptest! {
         last in proptest::sample::select(vec![&b"250 DSN\r\n"[..], b"250 dSN\n", b"250 ENHANCEDSTATUSCODES\r\n", b"250 SIZE 52428800\r\n", b"250 CHUNKING\r\n", b"250 PIPELINING\r\n", b"250 XDSN\r\n", b"251 DSN\r\n"]),
         k in 1usize..90,
         open_separately in any::<bool>(),
+        first in proptest::sample::select(vec![&b"250-mail.example.test\r\n"[..], b"250-x\r\n"]),
     ) {
         let policy = policy_of(flags);
-        let first: &[u8] = b"250-mail.example.test\r\n";
         let mut reply = first.to_vec();
         for (head, body, end) in &lines {
             reply.extend_from_slice(head);

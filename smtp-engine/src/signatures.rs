@@ -310,6 +310,9 @@ impl Needle {
 }
 
 /// Scanner for the header section of a message (F4 header form, F5, I4).
+///
+/// Its state at a message's start is all zero bytes (a new message's scan
+/// is then a few wide stores of zero).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct HeaderScan {
     /// Progress matching `Reply-To:` at the start of a header line; 0xFF = not this header.
@@ -318,18 +321,18 @@ pub(crate) struct HeaderScan {
     decode: Needle,
     uudecode: Needle,
     name_eq: Needle,
-    /// Length of a MIME name value being measured (`u32::MAX` = not measuring).
+    /// Is a MIME name value being measured (its length in `value_len`)?
+    measuring: bool,
+    /// Length of the MIME name value being measured.
     value_len: u32,
     value_quoted: bool,
     value_first: bool,
 }
 
 impl HeaderScan {
+    /// The state at a message's start: all zero.
     pub(crate) fn new() -> Self {
-        HeaderScan {
-            value_len: u32::MAX,
-            ..HeaderScan::default()
-        }
+        HeaderScan::default()
     }
 
     /// A new header line starts with byte `first` (folded lines start with SP/TAB
@@ -345,7 +348,7 @@ impl HeaderScan {
         self.decode = Needle::default();
         self.uudecode = Needle::default();
         self.name_eq = Needle::default();
-        self.value_len = u32::MAX;
+        self.measuring = false;
     }
 
     /// Feed one header byte (CR/LF excluded). Returns the signatures it completes
@@ -370,13 +373,13 @@ impl HeaderScan {
         if self.decode.feed(HDR_DECODE, up) | self.uudecode.feed(HDR_UUDECODE, up) {
             hits.f4 = true;
         }
-        if self.value_len != u32::MAX {
+        if self.measuring {
             if self.value_first && b == b'"' {
                 self.value_quoted = true;
             } else if (self.value_quoted && b == b'"')
                 || (!self.value_quoted && matches!(b, b';' | b' ' | b'\t'))
             {
-                self.value_len = u32::MAX;
+                self.measuring = false;
             } else {
                 self.value_len += 1;
                 if self.value_len == MIME_NAME_LIMIT + 1 {
@@ -385,6 +388,7 @@ impl HeaderScan {
             }
             self.value_first = false;
         } else if self.name_eq.feed(NAME_EQ, up) {
+            self.measuring = true;
             self.value_len = 0;
             self.value_quoted = false;
             self.value_first = true;
@@ -403,7 +407,7 @@ impl HeaderScan {
             && self.decode.pos == 0
             && self.uudecode.pos == 0
             && self.name_eq.pos == 0
-            && self.value_len == u32::MAX
+            && !self.measuring
     }
 
     /// Feeds `bytes` (CR/LF excluded) and stops after the first byte that
@@ -477,7 +481,7 @@ impl HeaderScan {
         self.decode = Needle::default();
         self.uudecode = Needle::default();
         self.name_eq = Needle::default();
-        self.value_len = u32::MAX;
+        self.measuring = false;
     }
 
     /// Is the header line being scanned part of a `Reply-To:` field (a
@@ -491,7 +495,8 @@ impl HeaderScan {
     /// flags: a control byte, `:`, `=` or a back-quote) be passed over by a
     /// whole-line check, `line` starting at the header line's start? False
     /// for CR and LF (a line end or a bare one), a back-quote (F5), `: `
-    /// before `D`/`U` (may start an F4 needle's match) and the `=` of
+    /// before `D`/`U` (may start an F4 needle's match), a `@` after what
+    /// may be `: DECODE` or `UUDECODE` (may complete one) and the `=` of
     /// `NAME=` (starts a MIME name value, I4); any other `:` or `=`, TAB or
     /// another control byte is content no pattern can complete on. Bytes
     /// after `p` are read only if present (a caller passing the line with
@@ -509,6 +514,7 @@ impl HeaderScan {
         match bytes[q] {
             b'\r' | b'\n' | b'`' => false,
             b':' => Self::colon_is_inert(bytes, q),
+            b'@' => Self::at_is_inert(bytes, q),
             // `name` in any case: all four are letters, for which ORing in
             // `0x20` is exactly ASCII case folding.
             b'=' => {
@@ -539,6 +545,29 @@ impl HeaderScan {
         }
     }
 
+    /// [`Self::special_is_inert_at`] for a `@` at `bytes[q]`: false if it
+    /// may be the byte that completes an F4 needle, `: DECODE@` or
+    /// `: UUDECODE@` (the needles fire on their `@`, and only a `@` can
+    /// complete them). Both end in `DECODE@`: the seven bytes up to the `@`
+    /// as one word (read as eight, the first shifted out), with `0x20` ORed
+    /// into the six letters' places, must not be `decode@`. That folds a
+    /// letter's case and maps no other byte onto a letter, so every
+    /// completion is found; a `@` after `decode` that completes none
+    /// (`x-decode@`, or one whose `decode` reaches back past the line start,
+    /// where its LF is, no letter) is flagged too, and the general path
+    /// then takes its line, which is exact either way. Looks at no other
+    /// byte, so the line's start need not be known.
+    #[inline(always)]
+    pub(crate) fn at_is_inert(bytes: &[u8], q: usize) -> bool {
+        match bytes.get(..=q).and_then(|w| w.last_chunk::<8>()) {
+            Some(w) => {
+                (u64::from_le_bytes(*w) >> 8) | 0x2020_2020_2020
+                    != u64::from_le_bytes(*b"decode@\0")
+            }
+            None => true,
+        }
+    }
+
     /// The state after a header line of `content_len` content bytes
     /// (`line` from its start, at least that long) that completes no
     /// signature: what [`Self::line_start`] and [`Self::feed`] over the
@@ -557,7 +586,7 @@ impl HeaderScan {
         self.decode = Needle::default();
         self.uudecode = Needle::default();
         self.name_eq = Needle::default();
-        self.value_len = u32::MAX;
+        self.measuring = false;
     }
 }
 
