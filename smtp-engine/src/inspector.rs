@@ -321,7 +321,7 @@ pub(crate) enum Step {
 /// the zeros), then what starts at zero (32 bytes), then the per-phase
 /// state (the DATA scan, all zero too, the reply FIFO, the reply line), the
 /// event queue and the command line. The entry points' gate
-/// ([`Self::gate`]: `client`, `phase`, `fast`, `auth_cont`) is four
+/// (`Inspector::gate`, private: `client`, `phase`, `fast`, `auth_cont`) is four
 /// adjacent bytes at a word boundary that LLVM reads as one word, one
 /// compare per segment instead of four loads and branches.
 #[derive(Clone, Debug)]
