@@ -1191,10 +1191,26 @@ fn word_at(tok: &[u8], at: usize) -> Option<u64> {
 /// or LF: its bit and length (the SP included). Exactly what the
 /// parameter-by-parameter loop of [`params_in_place`] would accept for the
 /// same bytes; `None` = let that loop decide (other parameters, other
-/// values, several SPs, fewer than 16 bytes left, ...).
+/// values, several SPs, fewer than 16 bytes left, ...). One sixteen-byte
+/// read, the three words of it compared folded, the `SIZE=` digits by
+/// [`leading_digits`], then the byte after the value.
 #[inline(always)]
 fn common_param(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
-    let (bit, n) = common_param16(kind, tok)?;
+    let chunk = tok.first_chunk::<16>()?;
+    let w0 = u64::from_le_bytes(*chunk.first_chunk::<8>()?);
+    let w6 = u64::from_le_bytes(*chunk[6..].first_chunk::<8>()?);
+    let w8 = u64::from_le_bytes(*chunk.last_chunk::<8>()?);
+    let (bit, n) = match kind {
+        ArgKind::Mail if holds(w0, W_SP_BODY_8B) => holds(w6, W_8BITMIME).then_some((P_BODY, 14)),
+        ArgKind::Mail if holds(w0, W_SP_SIZE_EQ) => {
+            let d = leading_digits(w6);
+            (d != 0 && d != 8).then_some((P_SIZE, 6 + d))
+        }
+        ArgKind::Rcpt if holds(w0, W_SP_NOTIFY_EQ) => {
+            holds(w8, W_FAILURE).then_some((P_NOTIFY, 15))
+        }
+        _ => None,
+    }?;
     is_value_end(*tok.get(n)?).then_some((bit, n))
 }
 
@@ -1208,28 +1224,6 @@ fn leading_digits(w: u64) -> usize {
     let t = w ^ (0x30 * ONES);
     let non_digit = (t.wrapping_add(0x76 * ONES) | t) & (0x80 * ONES);
     (non_digit.trailing_zeros() / 8) as usize
-}
-
-/// [`common_param`] without the check of the byte after the value: one
-/// sixteen-byte read (`None` with fewer than sixteen bytes left), the three
-/// words of it compared folded, the `SIZE=` digits by [`leading_digits`].
-#[inline(always)]
-fn common_param16(kind: ArgKind, tok: &[u8]) -> Option<(u8, usize)> {
-    let chunk = tok.first_chunk::<16>()?;
-    let w0 = u64::from_le_bytes(*chunk.first_chunk::<8>()?);
-    let w6 = u64::from_le_bytes(*chunk[6..].first_chunk::<8>()?);
-    let w8 = u64::from_le_bytes(*chunk.last_chunk::<8>()?);
-    match kind {
-        ArgKind::Mail if holds(w0, W_SP_BODY_8B) => holds(w6, W_8BITMIME).then_some((P_BODY, 14)),
-        ArgKind::Mail if holds(w0, W_SP_SIZE_EQ) => {
-            let d = leading_digits(w6);
-            (d != 0 && d != 8).then_some((P_SIZE, 6 + d))
-        }
-        ArgKind::Rcpt if holds(w0, W_SP_NOTIFY_EQ) => {
-            holds(w8, W_FAILURE).then_some((P_NOTIFY, 15))
-        }
-        _ => None,
-    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;

@@ -1038,8 +1038,7 @@ fn lf16(block: &[u8; 16]) -> u32 {
 /// [`lf16`] of thirty-two bytes: bit `k` set iff `block[k]` is LF.
 #[inline(always)]
 fn lf32(block: &[u8; 32]) -> u32 {
-    let [lo, hi]: [[u8; 16]; 2] = wide::bytemuck::cast(*block);
-    lf16(&lo) | lf16(&hi) << 16
+    framing::window_mask(block, lf16)
 }
 
 /// An EHLO reply line body whose keyword is not supported, up to its LF:
